@@ -1,0 +1,1 @@
+//! Engine mappers: exposition families → engine snapshot. (Being written.)

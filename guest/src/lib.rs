@@ -1,0 +1,10 @@
+//! llm-metrics guest: a Prometheus 0.0.4 / OpenMetrics 1.0 parser and LLM
+//! engine mappers, compiled natively for tests and benchmarks, and to a
+//! WebAssembly component (`wasm32-wasip2`) whose thin shell is `component.rs`.
+#![deny(missing_docs)]
+
+pub mod engines;
+pub mod text;
+
+#[cfg(target_family = "wasm")]
+mod component;
