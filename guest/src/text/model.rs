@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 
+use super::labels::Labels;
+
 /// Which text format to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Format {

@@ -1,0 +1,293 @@
+//! Grouping entries into metric families, with their metadata.
+//!
+//! Invariant: every sample lands in exactly one family, in input order; family
+//! names are kept exactly as written. A sample joins the current family `N` if
+//! its name is `N` or `N` plus a suffix the family's type allows; otherwise
+//! (lenient) the first earlier family it fits, or (both modes) a new family
+//! named after the sample. Lenient mode merges a reappearing family into its
+//! first occurrence; strict mode rejects it. Allocation is per family, not per
+//! sample, except for the strict checks.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use super::error::{ErrorKind, ParseError};
+use super::model::{Exposition, Family, Format, MetricType, Sample};
+use super::parser::{Entry, Parser};
+use super::strict::{FamilyCheck, Names};
+
+/// The sample-name suffixes a family of type `ty` owns (besides its bare name).
+pub(crate) fn suffixes(ty: MetricType) -> &'static [&'static str] {
+    match ty {
+        MetricType::Counter => &["_total", "_created"],
+        MetricType::Histogram => &["_bucket", "_sum", "_count", "_created"],
+        MetricType::GaugeHistogram => &["_bucket", "_gsum", "_gcount"],
+        MetricType::Summary => &["_sum", "_count", "_created"],
+        MetricType::Info => &["_info"],
+        _ => &[],
+    }
+}
+
+/// Whether strict OpenMetrics lets a family of type `ty` own a sample with its bare name.
+fn bare_name_allowed(ty: MetricType) -> bool {
+    matches!(
+        ty,
+        MetricType::Gauge | MetricType::Summary | MetricType::StateSet | MetricType::Unknown
+    )
+}
+
+/// The suffix by which `sample` belongs to family `family` of type `ty`, if it does.
+#[inline]
+pub(crate) fn suffix_in<'s>(
+    family: &str,
+    ty: MetricType,
+    sample: &'s str,
+    bare: bool,
+) -> Option<&'s str> {
+    let rest = sample.strip_prefix(family)?;
+    if rest.is_empty() {
+        return bare.then_some(rest);
+    }
+    suffixes(ty).iter().any(|s| *s == rest).then_some(rest)
+}
+
+/// Which metadata a family has seen.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    help: bool,
+    typ: bool,
+    unit: bool,
+    typ_applied: bool,
+}
+
+/// Which metadata line.
+#[derive(Clone, Copy)]
+enum Meta {
+    Help,
+    Type,
+    Unit,
+}
+
+/// Folds parser entries into families.
+struct Builder<'a> {
+    om: bool,
+    strict: bool,
+    families: Vec<Family<'a>>,
+    seen: Vec<Seen>,
+    cur: Option<usize>,
+    /// Family name → index (first occurrence).
+    index: HashMap<Cow<'a, str>, usize>,
+    /// Strict only: per-family checks of the current family, and all names so far.
+    check: FamilyCheck,
+    names: Names,
+    line: u32,
+}
+
+/// Parses everything `parser` yields into an [`Exposition`].
+pub(crate) fn collect<'a>(mut parser: Parser<'a>) -> Result<Exposition<'a>, ParseError> {
+    let format = parser.format();
+    let mut b = Builder {
+        om: format == Format::OpenMetrics,
+        strict: parser.is_strict(),
+        families: Vec::new(),
+        seen: Vec::new(),
+        cur: None,
+        index: HashMap::new(),
+        check: FamilyCheck::default(),
+        names: Names::default(),
+        line: 0,
+    };
+    while let Some(entry) = parser.next() {
+        let entry = entry?;
+        b.line = parser.line();
+        b.entry(entry).map_err(|kind| ParseError {
+            kind,
+            line: b.line,
+            column: 1,
+        })?;
+    }
+    b.line = parser.next_line();
+    b.finish().map_err(|kind| ParseError {
+        kind,
+        line: b.line,
+        column: 1,
+    })?;
+    Ok(Exposition {
+        format,
+        families: b.families,
+    })
+}
+
+impl<'a> Builder<'a> {
+    fn entry(&mut self, entry: Entry<'a>) -> Result<(), ErrorKind> {
+        match entry {
+            Entry::Sample(s) => self.sample(s),
+            Entry::Help { name, help } => {
+                let i = self.meta_family(name, Meta::Help)?;
+                let f = &mut self.families[i];
+                f.help.get_or_insert(help);
+                Ok(())
+            }
+            Entry::Type { name, metric_type } => {
+                let i = self.meta_family(name, Meta::Type)?;
+                // The first TYPE wins (strict mode already rejected a second).
+                if !self.seen[i].typ_applied {
+                    self.seen[i].typ_applied = true;
+                    self.families[i].metric_type = metric_type;
+                }
+                self.check_unit(i)
+            }
+            Entry::Unit { name, unit } => {
+                let i = self.meta_family(name, Meta::Unit)?;
+                let f = &mut self.families[i];
+                if self.strict && !unit.is_empty() {
+                    let ok = f
+                        .name
+                        .strip_suffix(&*unit)
+                        .is_some_and(|h| h.ends_with('_'));
+                    if !ok {
+                        return Err(ErrorKind::UnitMismatch);
+                    }
+                }
+                f.unit.get_or_insert(unit);
+                self.check_unit(i)
+            }
+            Entry::Comment(_) => Ok(()),
+            Entry::Eof => self.finish(),
+        }
+    }
+
+    /// Strict: info and stateset families may not have a (non-empty) unit.
+    fn check_unit(&self, i: usize) -> Result<(), ErrorKind> {
+        let f = &self.families[i];
+        let has_unit = f.unit.as_deref().is_some_and(|u| !u.is_empty());
+        if self.strict
+            && has_unit
+            && matches!(f.metric_type, MetricType::Info | MetricType::StateSet)
+        {
+            return Err(ErrorKind::UnitNotAllowed);
+        }
+        Ok(())
+    }
+
+    /// The family a metadata line refers to, creating or switching as needed;
+    /// `flag` marks which metadata this is (strict: repeated → error).
+    fn meta_family(&mut self, name: Cow<'a, str>, meta: Meta) -> Result<usize, ErrorKind> {
+        let i = match self.cur {
+            Some(i) if self.families[i].name == name => i,
+            _ => match (self.strict, self.index.get(&name)) {
+                (false, Some(&i)) => {
+                    self.cur = Some(i);
+                    i
+                }
+                (true, Some(_)) => return Err(ErrorKind::InterleavedFamily),
+                _ => self.new_family(name)?,
+            },
+        };
+        if self.strict {
+            let seen = &mut self.seen[i];
+            let flag = match meta {
+                Meta::Help => &mut seen.help,
+                Meta::Type => &mut seen.typ,
+                Meta::Unit => &mut seen.unit,
+            };
+            if std::mem::replace(flag, true) {
+                return Err(ErrorKind::DuplicateMetadata);
+            }
+            if !self.families[i].samples.is_empty() {
+                return Err(ErrorKind::MetadataAfterSamples);
+            }
+        }
+        Ok(i)
+    }
+
+    /// Starts a new family (finishing the current one) and makes it current.
+    fn new_family(&mut self, name: Cow<'a, str>) -> Result<usize, ErrorKind> {
+        self.finish()?;
+        let i = self.families.len();
+        let metric_type = if self.om {
+            MetricType::Unknown
+        } else {
+            MetricType::Untyped
+        };
+        self.index.insert(name.clone(), i);
+        self.families.push(Family {
+            name,
+            metric_type,
+            help: None,
+            unit: None,
+            samples: Vec::new(),
+        });
+        self.seen.push(Seen::default());
+        self.cur = Some(i);
+        Ok(i)
+    }
+
+    /// Strict: runs the end-of-family checks and records the family's names.
+    fn finish(&mut self) -> Result<(), ErrorKind> {
+        let Some(i) = self.cur.take() else {
+            return Ok(());
+        };
+        if self.strict {
+            let f = &self.families[i];
+            self.check.finish()?;
+            self.names.register(&f.name, f.metric_type)?;
+            self.check = FamilyCheck::default();
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn sample(&mut self, s: Sample<'a>) -> Result<(), ErrorKind> {
+        let bare = !(self.strict && self.om);
+        if let Some(i) = self.cur
+            && let Some(f) = self.families.get_mut(i)
+        {
+            let ok = bare || bare_name_allowed(f.metric_type);
+            if let Some(suffix) = suffix_in(&f.name, f.metric_type, &s.name, ok) {
+                if self.strict {
+                    self.check
+                        .sample(self.om, &f.name, f.metric_type, suffix, &s)?;
+                }
+                f.samples.push(s);
+                return Ok(());
+            }
+        }
+        self.sample_slow(s)
+    }
+
+    /// A sample that does not fit the current family.
+    #[cold]
+    fn sample_slow(&mut self, s: Sample<'a>) -> Result<(), ErrorKind> {
+        if !self.strict
+            && let Some(i) = self.earlier_family(&s.name)
+        {
+            self.cur = Some(i);
+            self.families[i].samples.push(s);
+            return Ok(());
+        }
+        if self.index.contains_key(&s.name) {
+            return Err(ErrorKind::InterleavedFamily);
+        }
+        let i = self.new_family(s.name.clone())?;
+        let f = &mut self.families[i];
+        if self.strict {
+            self.check.sample(self.om, &f.name, f.metric_type, "", &s)?;
+        }
+        f.samples.push(s);
+        Ok(())
+    }
+
+    /// Lenient: the earlier family that owns `name` (exactly or by suffix).
+    fn earlier_family(&self, name: &str) -> Option<usize> {
+        if let Some(&i) = self.index.get(name) {
+            return Some(i);
+        }
+        let cut = name.rfind('_')?;
+        let (head, suffix) = name.split_at(cut);
+        let &i = self.index.get(head)?;
+        suffixes(self.families[i].metric_type)
+            .contains(&suffix)
+            .then_some(i)
+    }
+}

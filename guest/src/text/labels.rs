@@ -1,0 +1,283 @@
+//! Label sets: validated once while parsing, kept as a raw span, decoded lazily.
+//!
+//! Invariant: a [`Labels`] span was accepted by [`parse_labels`], so walking it
+//! again ([`LabelIter`]) cannot fail; values are `Borrowed` unless they contain
+//! a backslash escape. Parsing allocates only for label sets with more than
+//! eight names or with escaped quoted names (to check for duplicates).
+
+use std::borrow::Cow;
+
+use super::error::{ErrorKind, ParseError};
+use super::lexer::{Cursor, unescape};
+
+/// A validated label set, e.g. the inside of `{model_name="m",engine="0"}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Labels<'a> {
+    /// From the first label to just before `}`; any quoted metric name excluded.
+    raw: &'a str,
+    /// Number of labels.
+    len: u32,
+}
+
+impl<'a> Labels<'a> {
+    /// Iterates `(name, value)` pairs in written order, escapes decoded.
+    pub fn iter(&self) -> LabelIter<'a> {
+        LabelIter {
+            raw: self.raw.as_bytes(),
+            text: self.raw,
+            pos: 0,
+            left: self.len,
+        }
+    }
+
+    /// The value of label `name`, if present.
+    pub fn get(&self, name: &str) -> Option<Cow<'a, str>> {
+        self.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether there are no labels.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The raw text of the label list as written (without braces or a quoted
+    /// metric name), e.g. `model_name="m",engine="0"`.
+    pub fn as_raw_str(&self) -> &'a str {
+        self.raw
+    }
+}
+
+impl<'a> IntoIterator for Labels<'a> {
+    type Item = (Cow<'a, str>, Cow<'a, str>);
+    type IntoIter = LabelIter<'a>;
+    fn into_iter(self) -> LabelIter<'a> {
+        self.iter()
+    }
+}
+
+impl<'a> IntoIterator for &Labels<'a> {
+    type Item = (Cow<'a, str>, Cow<'a, str>);
+    type IntoIter = LabelIter<'a>;
+    fn into_iter(self) -> LabelIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over a [`Labels`] span; yields `(name, value)`.
+#[derive(Clone, Debug)]
+pub struct LabelIter<'a> {
+    raw: &'a [u8],
+    text: &'a str,
+    pos: usize,
+    left: u32,
+}
+
+impl<'a> LabelIter<'a> {
+    fn skip(&mut self, pred: impl Fn(u8) -> bool) {
+        while let Some(&b) = self.raw.get(self.pos) {
+            if !pred(b) {
+                break;
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// At `"`: the decoded content, cursor after the closing quote.
+    fn quoted(&mut self) -> Cow<'a, str> {
+        self.pos += 1;
+        let start = self.pos;
+        let mut escaped = false;
+        while let Some(&b) = self.raw.get(self.pos) {
+            match b {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    self.pos += 2;
+                }
+                _ => self.pos += 1,
+            }
+        }
+        let s = self.text.get(start..self.pos).unwrap_or("");
+        self.pos += 1;
+        unescape(s, escaped)
+    }
+}
+
+impl<'a> Iterator for LabelIter<'a> {
+    type Item = (Cow<'a, str>, Cow<'a, str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        self.skip(|b| matches!(b, b' ' | b'\t' | b','));
+        let name = if self.raw.get(self.pos) == Some(&b'"') {
+            self.quoted()
+        } else {
+            let start = self.pos;
+            self.skip(|b| b.is_ascii_alphanumeric() || b == b'_');
+            Cow::Borrowed(self.text.get(start..self.pos).unwrap_or(""))
+        };
+        self.skip(|b| matches!(b, b' ' | b'\t' | b'='));
+        let value = if self.raw.get(self.pos) == Some(&b'"') {
+            self.quoted()
+        } else {
+            // Unreachable for validated spans; stop rather than loop.
+            self.left = 0;
+            return None;
+        };
+        Some((name, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left as usize, Some(self.left as usize))
+    }
+}
+
+impl ExactSizeIterator for LabelIter<'_> {}
+
+/// What a dialect allows inside braces.
+#[derive(Clone, Copy)]
+pub(crate) struct LabelSyntax {
+    /// Blanks and tabs around tokens (0.0.4).
+    pub ws: bool,
+    /// `,` right before `}` (0.0.4).
+    pub trailing_comma: bool,
+    /// Prometheus 3 quoted UTF-8 names.
+    pub quoted_names: bool,
+}
+
+/// A quoted metric name found inside braces: content span and whether escaped.
+pub(crate) type NameSpan = (usize, usize, bool);
+
+/// Parses `{...}` with the cursor on `{`; leaves it after `}`. With `allow_name`,
+/// a leading quoted string not followed by `=` is the metric name.
+#[inline]
+pub(crate) fn parse_labels<'a>(
+    c: &mut Cursor<'a>,
+    syn: LabelSyntax,
+    allow_name: bool,
+) -> Result<(Labels<'a>, Option<NameSpan>), ParseError> {
+    let open = c.pos;
+    c.pos += 1;
+    if syn.ws {
+        c.skip_ws();
+    }
+    let mut metric: Option<NameSpan> = None;
+    let mut raw_start = c.pos;
+    let mut names = [(0usize, 0usize); 8];
+    let mut count: usize = 0;
+    // Set when the duplicate check needs decoded names (escapes or > 8 labels).
+    let mut slow = false;
+    loop {
+        if c.peek() == Some(b'}') {
+            if count > 0 || metric.is_some() {
+                // Only reachable right after a comma.
+                if !syn.trailing_comma {
+                    return Err(c.err(ErrorKind::TrailingComma));
+                }
+            }
+            break;
+        }
+        let (ns, ne, nesc) = match c.peek() {
+            Some(b'"') => {
+                if !syn.quoted_names {
+                    return Err(c.err(ErrorKind::QuotedNameNotAllowed));
+                }
+                let q = c.quoted()?;
+                if syn.ws {
+                    c.skip_ws();
+                }
+                if allow_name && count == 0 && matches!(c.peek(), Some(b',' | b'}')) {
+                    if metric.is_some() {
+                        return Err(c.err_at(ErrorKind::DuplicateMetricName, q.0 - 1));
+                    }
+                    metric = Some(q);
+                    if c.eat(b',') && syn.ws {
+                        c.skip_ws();
+                    }
+                    raw_start = c.pos;
+                    if c.peek() == Some(b'}') {
+                        break;
+                    }
+                    continue;
+                }
+                q
+            }
+            _ => {
+                let (s, e) = c.label_name();
+                if s == e {
+                    return Err(c.err(ErrorKind::ExpectedLabelName));
+                }
+                if syn.ws {
+                    c.skip_ws();
+                }
+                (s, e, false)
+            }
+        };
+        if !c.eat(b'=') {
+            return Err(c.err(ErrorKind::ExpectedEquals));
+        }
+        if syn.ws {
+            c.skip_ws();
+        }
+        if c.peek() != Some(b'"') {
+            return Err(c.err(ErrorKind::ExpectedLabelValue));
+        }
+        c.quoted()?;
+        if let Some(slot) = names.get_mut(count) {
+            *slot = (ns, ne);
+        } else {
+            slow = true;
+        }
+        slow |= nesc;
+        if !slow {
+            let name = c.bytes.get(ns..ne);
+            if names
+                .iter()
+                .take(count)
+                .any(|&(s, e)| c.bytes.get(s..e) == name)
+            {
+                return Err(c.err_at(ErrorKind::DuplicateLabelName, ns));
+            }
+        }
+        count += 1;
+        if syn.ws {
+            c.skip_ws();
+        }
+        match c.peek() {
+            Some(b'}') => break,
+            Some(b',') => {
+                c.pos += 1;
+                if syn.ws {
+                    c.skip_ws();
+                }
+            }
+            _ => return Err(c.err(ErrorKind::ExpectedCommaOrBrace)),
+        }
+    }
+    let raw = c.slice(raw_start, c.pos);
+    c.pos += 1;
+    let labels = Labels {
+        raw,
+        len: u32::try_from(count).unwrap_or(u32::MAX),
+    };
+    if slow && has_duplicate(&labels) {
+        return Err(c.err_at(ErrorKind::DuplicateLabelName, open));
+    }
+    Ok((labels, metric))
+}
+
+/// Duplicate check by sorting decoded names: O(n log n) for huge label sets.
+#[cold]
+fn has_duplicate(labels: &Labels<'_>) -> bool {
+    let mut names: Vec<Cow<'_, str>> = labels.iter().map(|(n, _)| n).collect();
+    names.sort_unstable();
+    names.windows(2).any(|w| w[0] == w[1])
+}

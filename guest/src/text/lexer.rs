@@ -1,0 +1,251 @@
+//! A cursor over one line of the input, and the byte classes of the grammar.
+//!
+//! Invariant: never allocates and never panics; every position it hands out is
+//! a byte offset into the whole input at which the `&str` view may be sliced
+//! (spans start and end next to ASCII delimiters).
+
+use std::borrow::Cow;
+
+use super::error::{ErrorKind, ParseError};
+
+/// Byte class bits.
+const NAME_START: u8 = 1;
+const NAME_CONT: u8 = 2;
+const LABEL_START: u8 = 4;
+const LABEL_CONT: u8 = 8;
+
+/// `[a-zA-Z_:]` starts a metric name, `[a-zA-Z0-9_:]` continues it; label names lack `:`.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let alpha = c.is_ascii_alphabetic() || c == b'_';
+        if alpha || c == b':' {
+            t[b] |= NAME_START | NAME_CONT;
+        }
+        if c.is_ascii_digit() {
+            t[b] |= NAME_CONT | LABEL_CONT;
+        }
+        if alpha {
+            t[b] |= LABEL_START | LABEL_CONT;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// A position inside one line. `end` excludes the line feed (and a stripped `\r`).
+#[derive(Clone, Copy)]
+pub(crate) struct Cursor<'a> {
+    /// The valid UTF-8 prefix of the input; every line handed out lies inside it.
+    pub text: &'a str,
+    /// `text` as bytes.
+    pub bytes: &'a [u8],
+    /// Current offset.
+    pub pos: usize,
+    /// End of the line's content.
+    pub end: usize,
+    /// Offset of the line's first byte (for columns).
+    pub line_start: usize,
+    /// 1-based line number.
+    pub line: u32,
+}
+
+impl<'a> Cursor<'a> {
+    /// The byte at the cursor, or `None` at the end of the line.
+    #[inline(always)]
+    pub fn peek(&self) -> Option<u8> {
+        if self.pos < self.end {
+            self.bytes.get(self.pos).copied()
+        } else {
+            None
+        }
+    }
+
+    /// Whether the line is exhausted.
+    #[inline(always)]
+    pub fn at_end(&self) -> bool {
+        self.pos >= self.end
+    }
+
+    /// Consumes `b` if it is next.
+    #[inline(always)]
+    pub fn eat(&mut self, b: u8) -> bool {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Skips blanks and tabs; returns how many.
+    #[inline(always)]
+    pub fn skip_ws(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b' ' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    /// An error at the cursor.
+    #[cold]
+    pub fn err(&self, kind: ErrorKind) -> ParseError {
+        self.err_at(kind, self.pos)
+    }
+
+    /// An error at byte offset `at` of this line.
+    #[cold]
+    pub fn err_at(&self, kind: ErrorKind, at: usize) -> ParseError {
+        let col = at.saturating_sub(self.line_start).saturating_add(1);
+        ParseError {
+            kind,
+            line: self.line,
+            column: u32::try_from(col).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The text of `start..end`; these offsets always sit next to ASCII delimiters.
+    #[inline(always)]
+    pub fn slice(&self, start: usize, end: usize) -> &'a str {
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// The rest of the line.
+    #[inline(always)]
+    pub fn rest(&self) -> &'a [u8] {
+        self.bytes.get(self.pos..self.end).unwrap_or(&[])
+    }
+
+    /// Takes a bare metric name `[a-zA-Z_:][a-zA-Z0-9_:]*`; empty if none.
+    #[inline(always)]
+    pub fn metric_name(&mut self) -> (usize, usize) {
+        self.take_class(NAME_START, NAME_CONT)
+    }
+
+    /// Takes a bare label name `[a-zA-Z_][a-zA-Z0-9_]*`; empty if none.
+    #[inline(always)]
+    pub fn label_name(&mut self) -> (usize, usize) {
+        self.take_class(LABEL_START, LABEL_CONT)
+    }
+
+    #[inline(always)]
+    fn take_class(&mut self, first: u8, rest: u8) -> (usize, usize) {
+        let start = self.pos;
+        match self.peek() {
+            Some(b) if CLASS[b as usize] & first != 0 => self.pos += 1,
+            _ => return (start, start),
+        }
+        while self.pos < self.end {
+            match self.bytes.get(self.pos) {
+                Some(&b) if CLASS[b as usize] & rest != 0 => self.pos += 1,
+                _ => break,
+            }
+        }
+        (start, self.pos)
+    }
+
+    /// At an opening `"`: takes the quoted string, returning the content span and
+    /// whether it has a backslash. The cursor ends after the closing quote.
+    #[inline(always)]
+    pub fn quoted(&mut self) -> Result<(usize, usize, bool), ParseError> {
+        let open = self.pos;
+        self.pos += 1;
+        let start = self.pos;
+        let mut escaped = false;
+        while self.pos < self.end {
+            match self.bytes.get(self.pos) {
+                Some(b'"') => {
+                    let end = self.pos;
+                    self.pos += 1;
+                    return Ok((start, end, escaped));
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.pos += 2;
+                }
+                Some(_) => self.pos += 1,
+                None => break,
+            }
+        }
+        self.pos = self.end;
+        Err(self.err_at(ErrorKind::UnterminatedString, open))
+    }
+
+    /// Takes bytes up to the next blank or tab (or only blank when `space_only`).
+    #[inline(always)]
+    pub fn token(&mut self, space_only: bool) -> (usize, usize) {
+        let start = self.pos;
+        while self.pos < self.end {
+            match self.bytes.get(self.pos) {
+                Some(b' ') => break,
+                Some(b'\t') if !space_only => break,
+                Some(_) => self.pos += 1,
+                None => break,
+            }
+        }
+        (start, self.pos)
+    }
+}
+
+/// Decodes a label value or quoted name: `\\`, `\"` and `\n`; any other
+/// backslash stays as written. Borrowed unless an escape changed something.
+pub(crate) fn unescape(s: &str, escaped: bool) -> Cow<'_, str> {
+    if !escaped {
+        return Cow::Borrowed(s);
+    }
+    decode(s, true)
+}
+
+/// Decodes HELP text: `\\` and `\n`, plus `\"` when `quote` (OpenMetrics).
+pub(crate) fn unescape_help(s: &str, quote: bool) -> Cow<'_, str> {
+    if !s.as_bytes().contains(&b'\\') {
+        return Cow::Borrowed(s);
+    }
+    decode(s, quote)
+}
+
+fn decode(s: &str, quote: bool) -> Cow<'_, str> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.clone().next() {
+            Some('\\') => {
+                out.push('\\');
+                chars.next();
+            }
+            Some('n') => {
+                out.push('\n');
+                chars.next();
+            }
+            Some('"') if quote => {
+                out.push('"');
+                chars.next();
+            }
+            _ => out.push('\\'),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        assert_eq!(unescape(r#"b\"a\nr"#, true), "b\"a\nr");
+        assert_eq!(unescape(r"b\\a\z", true), "b\\a\\z");
+        assert_eq!(unescape(r"\\\n", true), "\\\n");
+        assert!(matches!(unescape("plain", false), Cow::Borrowed(_)));
+        assert_eq!(unescape_help(r#"he\n\\l\tp \""#, false), "he\n\\l\\tp \\\"");
+        assert_eq!(unescape_help(r#"\""#, true), "\"");
+        assert_eq!(unescape_help("tail\\", true), "tail\\");
+    }
+}
