@@ -1,0 +1,322 @@
+//! Histograms and summaries reduced to a [`Distribution`].
+//!
+//! Guarantees: quantiles are computed exactly as Prometheus'
+//! `histogram_quantile` does for classic buckets (buckets sorted by bound,
+//! equal bounds merged, counts forced monotonic, linear interpolation inside
+//! the bucket, lower bound 0 for the first bucket unless its upper bound is
+//! ≤ 0, a rank in the `+Inf` bucket answers the highest finite bound). Series
+//! of one histogram are summed per `le` over every other label (vLLM's
+//! `engine` and `model_name`, TGI's `method`). Nothing here invents a value:
+//! no observations, no `+Inf` bucket or no quantile series gives `None`.
+
+use super::series::Index;
+use super::snapshot::Distribution;
+
+/// One cumulative histogram bucket: `count` observations were ≤ `le`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bucket {
+    /// The upper bound (`le` label); `f64::INFINITY` for `+Inf`.
+    pub le: f64,
+    /// Cumulative count of observations ≤ `le`.
+    pub count: f64,
+}
+
+/// The `q`-quantile (0 ≤ q ≤ 1) of cumulative `buckets`, as Prometheus'
+/// `histogram_quantile` computes it. The buckets may come in any order and may
+/// repeat a bound (repeats are added together, i.e. the caller passes series of
+/// several label sets). `None` where Prometheus answers NaN: no `+Inf` bucket,
+/// fewer than two buckets, no observations, or `q` outside 0..=1 or NaN.
+pub fn histogram_quantile(q: f64, buckets: &[Bucket]) -> Option<f64> {
+    if !(0.0..=1.0).contains(&q) {
+        return None;
+    }
+    let merged = merge(buckets);
+    quantile_sorted(q, &merged)
+}
+
+/// Sort by bound, add up equal bounds, and force the counts to be monotonic
+/// (Prometheus does the same for scrapes that race with observations).
+fn merge(buckets: &[Bucket]) -> Vec<Bucket> {
+    let mut sorted: Vec<Bucket> = buckets.iter().copied().filter(|b| !b.le.is_nan()).collect();
+    sorted.sort_by(|a, b| a.le.total_cmp(&b.le));
+    let mut merged: Vec<Bucket> = Vec::with_capacity(sorted.len());
+    for b in sorted {
+        match merged.last_mut() {
+            Some(last) if last.le == b.le => last.count += b.count,
+            _ => merged.push(b),
+        }
+    }
+    let mut max = f64::NEG_INFINITY;
+    for b in &mut merged {
+        max = max.max(b.count);
+        b.count = max;
+    }
+    merged
+}
+
+/// `histogram_quantile` over buckets already sorted, merged and monotonic.
+fn quantile_sorted(q: f64, buckets: &[Bucket]) -> Option<f64> {
+    let last = buckets.last()?;
+    if last.le != f64::INFINITY || buckets.len() < 2 {
+        return None;
+    }
+    let observations = last.count;
+    if observations <= 0.0 || observations.is_nan() {
+        return None;
+    }
+    let mut rank = q * observations;
+    // The first bucket whose cumulative count reaches the rank (searching all
+    // but the +Inf bucket, like Prometheus' sort.Search over len-1).
+    let b = buckets[..buckets.len() - 1]
+        .iter()
+        .position(|bk| bk.count >= rank)
+        .unwrap_or(buckets.len() - 1);
+    if b == buckets.len() - 1 {
+        return Some(buckets[buckets.len() - 2].le);
+    }
+    if b == 0 && buckets[0].le <= 0.0 {
+        return Some(buckets[0].le);
+    }
+    let end = buckets[b].le;
+    let mut start = 0.0;
+    let mut count = buckets[b].count;
+    if b > 0 {
+        start = buckets[b - 1].le;
+        count -= buckets[b - 1].count;
+        rank -= buckets[b - 1].count;
+    }
+    Some(start + (end - start) * (rank / count))
+}
+
+/// A distribution from cumulative buckets plus `_count` and `_sum`. `count`
+/// falls back to the `+Inf` bucket when `_count` is absent; without a count or
+/// a sum there is no distribution.
+pub fn from_histogram(
+    buckets: &[Bucket],
+    count: Option<f64>,
+    sum: Option<f64>,
+) -> Option<Distribution> {
+    let merged = merge(buckets);
+    let inf = merged
+        .last()
+        .filter(|b| b.le == f64::INFINITY)
+        .map(|b| b.count);
+    let count = count.or(inf)?;
+    let sum = sum?;
+    let quantile = |q| {
+        if count > 0.0 {
+            quantile_sorted(q, &merged)
+        } else {
+            None
+        }
+    };
+    Some(Distribution {
+        count,
+        sum,
+        mean: mean(sum, count),
+        p50: quantile(0.5),
+        p90: quantile(0.9),
+        p99: quantile(0.99),
+    })
+}
+
+/// A distribution from a summary's `_count`, `_sum` and the quantile series
+/// (`(quantile, value)` pairs, one per label set). A quantile is `None` when it
+/// is not exposed, NaN, exposed by more than one label set (quantiles cannot
+/// be added up), or when there are no observations.
+pub fn from_summary(quantiles: &[(f64, f64)], count: f64, sum: f64) -> Distribution {
+    let pick = |q: f64| {
+        let mut found = quantiles.iter().filter(|(qq, _)| *qq == q);
+        match (found.next(), found.next()) {
+            (Some(&(_, v)), None) if count > 0.0 && !v.is_nan() => Some(v),
+            _ => None,
+        }
+    };
+    Distribution {
+        count,
+        sum,
+        mean: mean(sum, count),
+        p50: pick(0.5),
+        p90: pick(0.9),
+        p99: pick(0.99),
+    }
+}
+
+fn mean(sum: f64, count: f64) -> Option<f64> {
+    (count > 0.0).then(|| sum / count)
+}
+
+/// Parse an `le` or `quantile` label value: a decimal or exponent float, or
+/// `+Inf`/`-Inf`/`NaN` as the exposition formats spell them. Spellings Rust
+/// accepts but the formats do not (`inf`, `infinity`) are refused.
+pub fn parse_bound(text: &str) -> Option<f64> {
+    match text {
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        "NaN" => Some(f64::NAN),
+        _ if !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
+        {
+            text.parse().ok()
+        }
+        _ => None,
+    }
+}
+
+/// The histogram or summary called `base` in `ix`, summed over every label:
+/// a histogram when `base_bucket` series exist, otherwise a summary from
+/// `base_count`, `base_sum` and the `base{quantile=…}` series. `None` when
+/// neither is exposed.
+pub(crate) fn of(ix: &Index<'_, '_>, base: &str) -> Option<Distribution> {
+    let count = ix.sum(&format!("{base}_count"));
+    let sum = ix.sum(&format!("{base}_sum"));
+    let bucket_samples = ix.get(&format!("{base}_bucket"));
+    if !bucket_samples.is_empty() {
+        let buckets: Vec<Bucket> = bucket_samples
+            .iter()
+            .filter_map(|s| {
+                let le = parse_bound(&s.labels.get("le")?)?;
+                Some(Bucket { le, count: s.value })
+            })
+            .collect();
+        return from_histogram(&buckets, count, sum);
+    }
+    let quantiles: Vec<(f64, f64)> = ix
+        .get(base)
+        .iter()
+        .filter_map(|s| Some((parse_bound(&s.labels.get("quantile")?)?, s.value)))
+        .collect();
+    Some(from_summary(&quantiles, count?, sum?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(le: f64, count: f64) -> Bucket {
+        Bucket { le, count }
+    }
+
+    const INF: f64 = f64::INFINITY;
+
+    fn close(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() < 1e-12)
+    }
+
+    #[test]
+    fn interpolates_inside_the_bucket() {
+        // le 0.1:10, 0.5:30, 1:40, +Inf:40 (40 observations).
+        // p50: rank 20 → bucket (0.1, 0.5] holding 30-10=20; rank inside it 20-10=10
+        //      → 0.1 + 0.4 * 10/20 = 0.3.
+        // p90: rank 36 → bucket (0.5, 1] holding 10; 36-30=6 → 0.5 + 0.5 * 6/10 = 0.8.
+        // p99: rank 39.6 → same bucket; 9.6/10 → 0.5 + 0.5 * 0.96 = 0.98.
+        let h = [b(0.1, 10.0), b(0.5, 30.0), b(1.0, 40.0), b(INF, 40.0)];
+        assert!(close(histogram_quantile(0.5, &h), 0.3));
+        assert!(close(histogram_quantile(0.9, &h), 0.8));
+        assert!(close(histogram_quantile(0.99, &h), 0.98));
+    }
+
+    #[test]
+    fn first_bucket_starts_at_zero() {
+        // le 2:8, +Inf:8. p50: rank 4 in bucket (0, 2] of 8 → 0 + 2 * 4/8 = 1.
+        let h = [b(2.0, 8.0), b(INF, 8.0)];
+        assert!(close(histogram_quantile(0.5, &h), 1.0));
+        // First bound ≤ 0 answers the bound itself: le -1:5, 3:10, +Inf:10,
+        // p25 → rank 2.5 ≤ 5 in bucket 0 → -1.
+        let h = [b(-1.0, 5.0), b(3.0, 10.0), b(INF, 10.0)];
+        assert_eq!(histogram_quantile(0.25, &h), Some(-1.0));
+    }
+
+    #[test]
+    fn rank_in_inf_bucket_answers_highest_finite_bound() {
+        // le 1:2, 5:4, +Inf:10. p50: rank 5 > 4 → +Inf bucket → 5.
+        let h = [b(1.0, 2.0), b(5.0, 4.0), b(INF, 10.0)];
+        assert_eq!(histogram_quantile(0.5, &h), Some(5.0));
+    }
+
+    #[test]
+    fn nan_cases_are_none() {
+        assert_eq!(histogram_quantile(0.5, &[]), None);
+        assert_eq!(histogram_quantile(0.5, &[b(INF, 3.0)]), None); // one bucket
+        assert_eq!(histogram_quantile(0.5, &[b(1.0, 3.0), b(2.0, 3.0)]), None); // no +Inf
+        assert_eq!(histogram_quantile(0.5, &[b(1.0, 0.0), b(INF, 0.0)]), None); // empty
+        assert_eq!(histogram_quantile(1.5, &[b(1.0, 1.0), b(INF, 1.0)]), None);
+    }
+
+    #[test]
+    fn sums_series_of_equal_bounds_in_any_order() {
+        // Two engines: A = {1:1, 2:3, +Inf:4}, B = {1:3, 2:5, +Inf:6}, shuffled.
+        // Merged: 1:4, 2:8, +Inf:10. p50: rank 5 in (1, 2] holding 4; 5-4=1
+        // → 1 + 1 * 1/4 = 1.25.
+        let h = [
+            b(INF, 4.0),
+            b(2.0, 5.0),
+            b(1.0, 1.0),
+            b(INF, 6.0),
+            b(2.0, 3.0),
+            b(1.0, 3.0),
+        ];
+        assert!(close(histogram_quantile(0.5, &h), 1.25));
+    }
+
+    #[test]
+    fn non_monotonic_counts_are_clamped() {
+        // le 1:5, 2:4 (raced), +Inf:10 → 1:5, 2:5, +Inf:10. p40: rank 4 ≤ 5 →
+        // bucket (0, 1] → 1 * 4/5 = 0.8.
+        let h = [b(1.0, 5.0), b(2.0, 4.0), b(INF, 10.0)];
+        assert!(close(histogram_quantile(0.4, &h), 0.8));
+    }
+
+    #[test]
+    fn histogram_distribution() {
+        // 40 observations summing to 14: mean 0.35; quantiles as above.
+        let h = [b(0.1, 10.0), b(0.5, 30.0), b(1.0, 40.0), b(INF, 40.0)];
+        let d = from_histogram(&h, Some(40.0), Some(14.0)).unwrap();
+        assert_eq!((d.count, d.sum), (40.0, 14.0));
+        assert!(close(d.mean, 0.35));
+        assert!(close(d.p50, 0.3));
+        // Count from +Inf when `_count` is missing; no sum → no distribution.
+        assert_eq!(from_histogram(&h, None, Some(14.0)).unwrap().count, 40.0);
+        assert_eq!(from_histogram(&h, Some(40.0), None), None);
+        // No observations: count 0, everything else None.
+        let empty = [b(1.0, 0.0), b(INF, 0.0)];
+        let d = from_histogram(&empty, Some(0.0), Some(0.0)).unwrap();
+        assert_eq!((d.mean, d.p50, d.p90, d.p99), (None, None, None, None));
+    }
+
+    #[test]
+    fn summary_distribution() {
+        let q = [(0.0, 0.0), (0.5, 2.0), (0.9, 3.0), (0.99, 4.0), (1.0, 4.0)];
+        let d = from_summary(&q, 10.0, 25.0);
+        assert_eq!(
+            (d.mean, d.p50, d.p90, d.p99),
+            (Some(2.5), Some(2.0), Some(3.0), Some(4.0))
+        );
+        // No quantile lines (vLLM's http_request_size_bytes): count/sum/mean only.
+        let d = from_summary(&[], 4.0, 10.0);
+        assert_eq!((d.mean, d.p50), (Some(2.5), None));
+        // Two label sets for one quantile cannot be combined.
+        assert_eq!(from_summary(&[(0.5, 1.0), (0.5, 2.0)], 4.0, 4.0).p50, None);
+        assert_eq!(from_summary(&[(0.5, f64::NAN)], 4.0, 4.0).p50, None);
+        assert_eq!(from_summary(&q, 0.0, 0.0).p50, None);
+    }
+
+    #[test]
+    fn bounds() {
+        assert_eq!(parse_bound("1.0"), Some(1.0));
+        assert_eq!(
+            parse_bound("0.00015000000000000001"),
+            Some(0.00015000000000000001)
+        );
+        assert_eq!(parse_bound("1e+06"), Some(1e6));
+        assert_eq!(parse_bound("+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_bound("-Inf"), Some(f64::NEG_INFINITY));
+        assert!(parse_bound("NaN").unwrap().is_nan());
+        assert_eq!(parse_bound("inf"), None);
+        assert_eq!(parse_bound("infinity"), None);
+        assert_eq!(parse_bound(""), None);
+        assert_eq!(parse_bound("0x10"), None);
+    }
+}

@@ -1,0 +1,166 @@
+//! Owned snapshot types, mirroring the `collector` records of `wit/plugin.wit`
+//! field for field (WIT kebab-case → Rust snake_case).
+//!
+//! Guarantees: every optional figure is `None` when the engine does not expose
+//! the metric behind it; nothing is ever defaulted to 0. The binding layer
+//! converts these one-to-one into WIT records and adds what only it knows
+//! (instance id, endpoint, collection time, raw families).
+
+/// A histogram (or summary) reduced to the figures dashboards use.
+/// Quantiles are interpolated linearly inside the bucket, as Prometheus'
+/// `histogram_quantile` does; `None` when there are no observations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Distribution {
+    /// Number of observations.
+    pub count: f64,
+    /// Sum of observations.
+    pub sum: f64,
+    /// `sum / count`; `None` when `count` is 0.
+    pub mean: Option<f64>,
+    /// Median.
+    pub p50: Option<f64>,
+    /// 90th percentile.
+    pub p90: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+}
+
+/// Current load, summed over data-parallel engines.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Load {
+    /// Requests in the running batch.
+    pub requests_running: Option<f64>,
+    /// Requests waiting to be scheduled.
+    pub requests_waiting: Option<f64>,
+    /// KV-cache usage as a fraction 0 to 1.
+    pub kv_cache_usage: Option<f64>,
+}
+
+/// Cumulative counters since the server started.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Totals {
+    /// Requests that finished normally.
+    pub requests_succeeded: Option<f64>,
+    /// Requests that failed or were aborted.
+    pub requests_failed: Option<f64>,
+    /// Prompt tokens processed.
+    pub prompt_tokens: Option<f64>,
+    /// Tokens generated.
+    pub generation_tokens: Option<f64>,
+    /// Preemptions.
+    pub preemptions: Option<f64>,
+}
+
+/// Latency distributions, in seconds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Latency {
+    /// Time to first token.
+    pub time_to_first_token_seconds: Option<Distribution>,
+    /// Time between output tokens.
+    pub inter_token_latency_seconds: Option<Distribution>,
+    /// Whole-request latency.
+    pub e2e_request_latency_seconds: Option<Distribution>,
+    /// Time spent queued.
+    pub queue_time_seconds: Option<Distribution>,
+}
+
+/// One value per label value, e.g. finished requests by reason.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabeledValue {
+    /// The label value.
+    pub key: String,
+    /// The value, summed over every other label.
+    pub value: f64,
+}
+
+/// An engine-specific figure.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MetricValue {
+    /// A single number.
+    Number(f64),
+    /// A histogram or summary.
+    Distribution(Distribution),
+    /// Values broken down by one label; the string names the label. Keys are
+    /// sorted.
+    ByLabel(String, Vec<LabeledValue>),
+    /// A list of names (e.g. LoRA adapters).
+    Names(Vec<String>),
+}
+
+/// One engine-specific field and the real metric behind it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineField {
+    /// Field name, e.g. `prefix_cache_hits`.
+    pub name: String,
+    /// The exposed metric it was read from, e.g. `vllm:prefix_cache_hits_total`.
+    pub metric: String,
+    /// The value.
+    pub value: MetricValue,
+}
+
+/// A named group of engine-specific fields, e.g. `request` or `cache`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineGroup {
+    /// Group name.
+    pub name: String,
+    /// Fields the server exposed; absent metrics are left out.
+    pub fields: Vec<EngineField>,
+}
+
+impl EngineGroup {
+    /// The field called `name`, if the server exposed it.
+    pub fn field(&self, name: &str) -> Option<&EngineField> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// The engine a snapshot was mapped as (never "auto").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DetectedEngine {
+    /// vLLM (V0 0.6.x or V1 0.8 onward).
+    Vllm,
+    /// Hugging Face text-generation-inference.
+    Tgi,
+}
+
+impl DetectedEngine {
+    /// The lower-case name, as the WIT enum spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DetectedEngine::Vllm => "vllm",
+            DetectedEngine::Tgi => "tgi",
+        }
+    }
+}
+
+/// What a mapper reads from one exposition: the WIT `snapshot` record minus
+/// the fields only the component knows (`instance-id`, `endpoint`,
+/// `collected-at-ms`, `raw-metrics`). Field names and order follow the WIT.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineSnapshot {
+    /// The engine detected or requested.
+    pub engine: DetectedEngine,
+    /// Served model names from `model_name` labels, sorted and deduplicated
+    /// (TGI exposes none, so empty).
+    pub model_names: Vec<String>,
+    /// Current load.
+    pub load: Load,
+    /// Cumulative totals.
+    pub totals: Totals,
+    /// Latency distributions.
+    pub latency: Latency,
+    /// Engine-specific detail; groups without any exposed field are omitted.
+    pub engine_metrics: Vec<EngineGroup>,
+}
+
+impl EngineSnapshot {
+    /// The engine-specific group called `name`, if present.
+    pub fn group(&self, name: &str) -> Option<&EngineGroup> {
+        self.engine_metrics.iter().find(|g| g.name == name)
+    }
+
+    /// The field `field` of group `group`, if present.
+    pub fn field(&self, group: &str, field: &str) -> Option<&EngineField> {
+        self.group(group)?.field(field)
+    }
+}
