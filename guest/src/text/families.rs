@@ -231,7 +231,9 @@ impl<'a> Builder<'a> {
         if self.strict {
             let f = &self.families[i];
             self.check.finish()?;
-            self.names.register(&f.name, f.metric_type)?;
+            if self.om {
+                self.names.register(&f.name, f.metric_type)?;
+            }
             self.check = FamilyCheck::default();
         }
         Ok(())

@@ -38,3 +38,6 @@ pub fn parse<'a>(
 ) -> Result<Exposition<'a>, ParseError> {
     families::collect(Parser::new(input, options))
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,7 +15,8 @@ use super::labels::Labels;
 use super::model::{MetricType, Sample};
 use super::value::parse_value;
 
-/// Every family name and the sample names it owns, across the exposition.
+/// Every family name and the sample names it owns, across the exposition
+/// (OpenMetrics only: 0.0.4 writers emit `x_created` as its own gauge family).
 #[derive(Default)]
 pub(crate) struct Names {
     seen: HashSet<String>,
@@ -26,11 +27,7 @@ impl Names {
     pub(crate) fn register(&mut self, name: &str, ty: MetricType) -> Result<(), ErrorKind> {
         for suffix in std::iter::once(&"").chain(suffixes(ty)) {
             if !self.seen.insert(format!("{name}{suffix}")) {
-                return Err(if suffix.is_empty() {
-                    ErrorKind::InterleavedFamily
-                } else {
-                    ErrorKind::NameClash
-                });
+                return Err(ErrorKind::NameClash);
             }
         }
         Ok(())
