@@ -146,23 +146,34 @@ fn mean(sum: f64, count: f64) -> Option<f64> {
     (count > 0.0).then(|| sum / count)
 }
 
-/// Parse an `le` or `quantile` label value: a decimal or exponent float, or
-/// `+Inf`/`-Inf`/`NaN` as the exposition formats spell them. Spellings Rust
-/// accepts but the formats do not (`inf`, `infinity`) are refused.
+/// Parse an `le` or `quantile` label value as Prometheus does (Go's
+/// `ParseFloat`): a decimal or exponent float, or `NaN`/`[+-]Inf`/`[+-]Infinity`
+/// in any case. Hex floats, `_` separators and whitespace are refused, so
+/// `str::parse` only ever sees a plain decimal spelling.
+// TODO: use the parser's `text::value::parse_value` once `text` exports it
+// (it is `pub(crate)` inside a private module today), so that one function
+// turns exposition text into numbers.
 pub fn parse_bound(text: &str) -> Option<f64> {
-    match text {
-        "+Inf" | "Inf" => Some(f64::INFINITY),
-        "-Inf" => Some(f64::NEG_INFINITY),
-        "NaN" => Some(f64::NAN),
-        _ if !text.is_empty()
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
-        {
-            text.parse().ok()
-        }
-        _ => None,
+    let (negative, unsigned) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
+        return Some(if negative {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
     }
+    if text.eq_ignore_ascii_case("nan") {
+        return Some(f64::NAN);
+    }
+    let plain = unsigned.bytes().any(|b| b.is_ascii_digit())
+        && unsigned
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b".eE+-".contains(&b));
+    if plain { text.parse().ok() } else { None }
 }
 
 /// The histogram or summary called `base` in `ix`, summed over every label:
@@ -314,9 +325,13 @@ mod tests {
         assert_eq!(parse_bound("+Inf"), Some(f64::INFINITY));
         assert_eq!(parse_bound("-Inf"), Some(f64::NEG_INFINITY));
         assert!(parse_bound("NaN").unwrap().is_nan());
-        assert_eq!(parse_bound("inf"), None);
-        assert_eq!(parse_bound("infinity"), None);
+        // Go's ParseFloat spellings, which Prometheus accepts for `le`.
+        assert_eq!(parse_bound("inf"), Some(f64::INFINITY));
+        assert_eq!(parse_bound("-Infinity"), Some(f64::NEG_INFINITY));
         assert_eq!(parse_bound(""), None);
+        assert_eq!(parse_bound("+"), None);
         assert_eq!(parse_bound("0x10"), None);
+        assert_eq!(parse_bound("1_000"), None);
+        assert_eq!(parse_bound(" 1"), None);
     }
 }
