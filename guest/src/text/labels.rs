@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use super::error::{ErrorKind, ParseError};
-use super::lexer::{Cursor, unescape};
+use super::lexer::{Cursor, common_prefix, find_quote_or_backslash, unescape};
 
 /// A validated label set, e.g. the inside of `{model_name="m",engine="0"}`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub struct Labels<'a> {
     /// From the first label to just before `}`; any quoted metric name excluded.
     raw: &'a str,
     /// Number of labels.
-    len: u32,
+    len: usize,
 }
 
 impl<'a> Labels<'a> {
@@ -26,7 +26,7 @@ impl<'a> Labels<'a> {
             raw: self.raw.as_bytes(),
             text: self.raw,
             pos: 0,
-            left: self.len,
+            left: u32::try_from(self.len).unwrap_or(u32::MAX),
         }
     }
 
@@ -37,7 +37,7 @@ impl<'a> Labels<'a> {
 
     /// Number of labels.
     pub fn len(&self) -> usize {
-        self.len as usize
+        self.len
     }
 
     /// Whether there are no labels.
@@ -89,21 +89,19 @@ impl<'a> LabelIter<'a> {
 
     /// At `"`: the decoded content, cursor after the closing quote.
     fn quoted(&mut self) -> Cow<'a, str> {
-        self.pos += 1;
-        let start = self.pos;
+        let start = self.pos + 1;
+        let mut at = start;
         let mut escaped = false;
-        while let Some(&b) = self.raw.get(self.pos) {
-            match b {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    self.pos += 2;
-                }
-                _ => self.pos += 1,
+        while let Some(i) = self.raw.get(at..).and_then(find_quote_or_backslash) {
+            at += i;
+            if self.raw.get(at) == Some(&b'"') {
+                break;
             }
+            escaped = true;
+            at += 2;
         }
-        let s = self.text.get(start..self.pos).unwrap_or("");
-        self.pos += 1;
+        let s = self.text.get(start..at).unwrap_or("");
+        self.pos = at + 1;
         unescape(s, escaped)
     }
 }
@@ -153,6 +151,24 @@ pub(crate) struct LabelSyntax {
     pub quoted_names: bool,
 }
 
+/// The previous sample's label list, to skip re-validating a shared prefix:
+/// expositions repeat `model_name="...",engine="0",` on line after line.
+/// Parsing is a left-to-right state machine, so identical bytes from the same
+/// starting state reach the same state; only whole labels are reused.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct LabelCache<'a> {
+    /// From the first label through `}`; empty when there is nothing to reuse.
+    raw: &'a [u8],
+    /// `next[k]`: offset (from `raw`) where label `k + 1` starts.
+    next: [u32; 8],
+    /// Label name spans, relative to `raw`.
+    names: [(u32, u32); 8],
+    /// Labels followed by a comma (valid entries of `next`).
+    commas: u32,
+    /// All labels.
+    count: u32,
+}
+
 /// A quoted metric name found inside braces: content span and whether escaped.
 pub(crate) type NameSpan = (usize, usize, bool);
 
@@ -163,6 +179,7 @@ pub(crate) fn parse_labels<'a>(
     c: &mut Cursor<'a>,
     syn: LabelSyntax,
     allow_name: bool,
+    mut cache: Option<&mut LabelCache<'a>>,
 ) -> Result<(Labels<'a>, Option<NameSpan>), ParseError> {
     let open = c.pos;
     c.pos += 1;
@@ -172,9 +189,45 @@ pub(crate) fn parse_labels<'a>(
     let mut metric: Option<NameSpan> = None;
     let mut raw_start = c.pos;
     let mut names = [(0usize, 0usize); 8];
+    let mut next = [0u32; 8];
     let mut count: usize = 0;
+    let mut commas: usize = 0;
     // Set when the duplicate check needs decoded names (escapes or > 8 labels).
     let mut slow = false;
+    if let Some(cache) = cache.as_deref()
+        && !cache.raw.is_empty()
+    {
+        let base = c.pos;
+        let shared = common_prefix(c.bytes.get(base..c.end).unwrap_or(&[]), cache.raw);
+        if shared == cache.raw.len() {
+            // The same label list through `}`: the same (valid) result.
+            c.pos = base + shared;
+            let raw = c.slice(base, c.pos - 1);
+            return Ok((
+                Labels {
+                    raw,
+                    len: cache.count as usize,
+                },
+                None,
+            ));
+        }
+        let reuse = cache
+            .next
+            .iter()
+            .take(cache.commas as usize)
+            .take_while(|&&n| n as usize <= shared)
+            .count();
+        if let Some(&resume) = reuse.checked_sub(1).and_then(|k| cache.next.get(k)) {
+            for k in 0..reuse {
+                let (s, e) = cache.names[k];
+                names[k] = (base + s as usize, base + e as usize);
+                next[k] = cache.next[k];
+            }
+            count = reuse;
+            commas = reuse;
+            c.pos = base + resume as usize;
+        }
+    }
     loop {
         if c.peek() == Some(b'}') {
             if count > 0 || metric.is_some() {
@@ -258,16 +311,30 @@ pub(crate) fn parse_labels<'a>(
                 if syn.ws {
                     c.skip_ws();
                 }
+                if let Some(n) = next.get_mut(commas) {
+                    *n = u32::try_from(c.pos - raw_start).unwrap_or(u32::MAX);
+                    commas += 1;
+                }
             }
             _ => return Err(c.err(ErrorKind::ExpectedCommaOrBrace)),
         }
     }
     let raw = c.slice(raw_start, c.pos);
     c.pos += 1;
-    let labels = Labels {
-        raw,
-        len: u32::try_from(count).unwrap_or(u32::MAX),
-    };
+    if let Some(cache) = cache.as_deref_mut() {
+        *cache = LabelCache::default();
+        if metric.is_none() && !slow && count <= 8 {
+            let rel = |x: usize| u32::try_from(x - raw_start).unwrap_or(u32::MAX);
+            cache.raw = c.bytes.get(raw_start..c.pos).unwrap_or(&[]);
+            cache.next = next;
+            for (slot, &(s, e)) in cache.names.iter_mut().zip(&names).take(count) {
+                *slot = (rel(s), rel(e));
+            }
+            cache.commas = commas as u32;
+            cache.count = count as u32;
+        }
+    }
+    let labels = Labels { raw, len: count };
     if slow && has_duplicate(&labels) {
         return Err(c.err_at(ErrorKind::DuplicateLabelName, open));
     }

@@ -131,19 +131,36 @@ impl<'a> Cursor<'a> {
         self.take_class(LABEL_START, LABEL_CONT)
     }
 
+    /// Like [`Cursor::metric_name`], but the first `known` bytes are already
+    /// known to be name characters (a prefix shared with a validated name).
+    #[inline(always)]
+    pub fn metric_name_after(&mut self, known: usize) -> (usize, usize) {
+        if known == 0 {
+            return self.metric_name();
+        }
+        let start = self.pos;
+        let tail = self.bytes.get(start + known..self.end).unwrap_or(&[]);
+        let n = tail
+            .iter()
+            .position(|&b| CLASS[b as usize] & NAME_CONT == 0)
+            .unwrap_or(tail.len());
+        self.pos = start + known + n;
+        (start, self.pos)
+    }
+
     #[inline(always)]
     fn take_class(&mut self, first: u8, rest: u8) -> (usize, usize) {
         let start = self.pos;
         match self.peek() {
-            Some(b) if CLASS[b as usize] & first != 0 => self.pos += 1,
+            Some(b) if CLASS[b as usize] & first != 0 => {}
             _ => return (start, start),
         }
-        while self.pos < self.end {
-            match self.bytes.get(self.pos) {
-                Some(&b) if CLASS[b as usize] & rest != 0 => self.pos += 1,
-                _ => break,
-            }
-        }
+        let tail = self.bytes.get(start + 1..self.end).unwrap_or(&[]);
+        let n = tail
+            .iter()
+            .position(|&b| CLASS[b as usize] & rest == 0)
+            .unwrap_or(tail.len());
+        self.pos = start + 1 + n;
         (start, self.pos)
     }
 
@@ -152,23 +169,22 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     pub fn quoted(&mut self) -> Result<(usize, usize, bool), ParseError> {
         let open = self.pos;
-        self.pos += 1;
-        let start = self.pos;
+        let start = open + 1;
+        let mut at = start;
         let mut escaped = false;
-        while self.pos < self.end {
-            match self.bytes.get(self.pos) {
-                Some(b'"') => {
-                    let end = self.pos;
-                    self.pos += 1;
-                    return Ok((start, end, escaped));
-                }
-                Some(b'\\') => {
-                    escaped = true;
-                    self.pos += 2;
-                }
-                Some(_) => self.pos += 1,
-                None => break,
+        while let Some(i) = self
+            .bytes
+            .get(at..self.end)
+            .and_then(find_quote_or_backslash)
+        {
+            at += i;
+            if self.bytes.get(at) == Some(&b'"') {
+                self.pos = at + 1;
+                return Ok((start, at, escaped));
             }
+            // A backslash: the next byte is escaped, whatever it is.
+            escaped = true;
+            at += 2;
         }
         self.pos = self.end;
         Err(self.err_at(ErrorKind::UnterminatedString, open))
@@ -178,16 +194,74 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     pub fn token(&mut self, space_only: bool) -> (usize, usize) {
         let start = self.pos;
-        while self.pos < self.end {
-            match self.bytes.get(self.pos) {
-                Some(b' ') => break,
-                Some(b'\t') if !space_only => break,
-                Some(_) => self.pos += 1,
-                None => break,
-            }
-        }
+        let rest = self.bytes.get(start..self.end).unwrap_or(&[]);
+        let n = if space_only {
+            rest.iter().position(|&b| b == b' ')
+        } else {
+            rest.iter().position(|&b| b == b' ' || b == b'\t')
+        };
+        self.pos = start + n.unwrap_or(rest.len());
         (start, self.pos)
     }
+}
+
+/// The first eight bytes of `s` at `i` as a little-endian word, if there are eight.
+#[inline(always)]
+fn word_at(s: &[u8], i: usize) -> Option<u64> {
+    let chunk = s.get(i..i + 8)?;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(chunk);
+    Some(u64::from_le_bytes(word))
+}
+
+/// Length of the longest common prefix of `a` and `b`, eight bytes at a time.
+#[inline(always)]
+pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        match (word_at(a, i), word_at(b, i)) {
+            (Some(x), Some(y)) if x == y => i += 8,
+            (Some(x), Some(y)) => return i + ((x ^ y).trailing_zeros() / 8) as usize,
+            _ => break,
+        }
+    }
+    while i < n && a.get(i) == b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Every byte of a `u64` set to 0x01.
+const LO: u64 = 0x0101_0101_0101_0101;
+
+/// High bit set in each byte of `x` equal to `b`; exact for the lowest such byte.
+#[inline(always)]
+fn bytes_equal(x: u64, b: u8) -> u64 {
+    let y = x ^ (LO * u64::from(b));
+    y.wrapping_sub(LO) & !y & (LO << 7)
+}
+
+/// Index of the first `"` or `\\` in `s`, eight bytes at a time (SWAR, so it
+/// is as fast on wasm32 as natively).
+#[inline(always)]
+pub(crate) fn find_quote_or_backslash(s: &[u8]) -> Option<usize> {
+    let mut chunks = s.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let m = bytes_equal(x, b'"') | bytes_equal(x, b'\\');
+        if m != 0 {
+            return Some(base + (m.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    let tail = chunks.remainder();
+    tail.iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .map(|i| base + i)
 }
 
 /// Decodes a label value or quoted name: `\\`, `\"` and `\n`; any other
@@ -247,5 +321,36 @@ mod tests {
         assert_eq!(unescape_help(r#"he\n\\l\tp \""#, false), "he\n\\l\\tp \\\"");
         assert_eq!(unescape_help(r#"\""#, true), "\"");
         assert_eq!(unescape_help("tail\\", true), "tail\\");
+    }
+
+    #[test]
+    fn swar_finds_first() {
+        let hay = b"0123456789abcdef0123456789abcdef";
+        for len in 0..hay.len() {
+            for at in 0..len {
+                for q in [b'"', b'\\'] {
+                    let mut h = hay[..len].to_vec();
+                    h[at] = q;
+                    if at + 1 < len {
+                        h[len - 1] = b'"';
+                    }
+                    assert_eq!(find_quote_or_backslash(&h), Some(at), "{len} {at}");
+                }
+            }
+            assert_eq!(find_quote_or_backslash(&hay[..len]), None);
+        }
+        assert_eq!(find_quote_or_backslash("é\"".as_bytes()), Some(2));
+    }
+
+    #[test]
+    fn prefixes() {
+        let a = b"vllm:e2e_request_latency_seconds_bucket{";
+        for n in 0..a.len() {
+            let mut b = a.to_vec();
+            b[n] = b'#';
+            assert_eq!(common_prefix(a, &b), n);
+            assert_eq!(common_prefix(&a[..n], a), n);
+        }
+        assert_eq!(common_prefix(a, a), a.len());
     }
 }

@@ -8,8 +8,8 @@
 use std::borrow::Cow;
 
 use super::error::{ErrorKind, ParseError};
-use super::labels::{LabelSyntax, Labels, parse_labels};
-use super::lexer::{Cursor, unescape, unescape_help};
+use super::labels::{LabelCache, LabelSyntax, Labels, parse_labels};
+use super::lexer::{Cursor, common_prefix, unescape, unescape_help};
 use super::model::{Exemplar, Format, MetricType, ParseOptions, Sample};
 use super::value::{parse_int, parse_real, parse_value, seconds_to_ms};
 
@@ -66,6 +66,10 @@ pub struct Parser<'a> {
     om: bool,
     strict: bool,
     state: State,
+    /// The previous sample's (validated, bare) name: a shared prefix needs no re-check.
+    prev_name: &'a [u8],
+    /// The previous sample's label list, likewise.
+    prev_labels: LabelCache<'a>,
 }
 
 /// Resolves `Format::Auto` from the content type and the text's last line.
@@ -115,6 +119,8 @@ impl<'a> Parser<'a> {
             om: format == Format::OpenMetrics,
             strict: options.strict,
             state: State::Lines,
+            prev_name: &[],
+            prev_labels: LabelCache::default(),
         }
     }
 
@@ -173,9 +179,11 @@ impl<'a> Parser<'a> {
 
     /// Parses one sample line; the cursor starts at the name or `{`.
     #[inline]
-    fn sample(&self, c: &mut Cursor<'a>) -> Result<Sample<'a>, ParseError> {
+    fn sample(&mut self, c: &mut Cursor<'a>) -> Result<Sample<'a>, ParseError> {
         let name_at = c.pos;
-        let (ns, ne) = c.metric_name();
+        let known = common_prefix(c.rest(), self.prev_name);
+        let (ns, ne) = c.metric_name_after(known);
+        self.prev_name = c.bytes.get(ns..ne).unwrap_or(&[]);
         let mut name = (ns < ne).then(|| Cow::Borrowed(c.slice(ns, ne)));
         let mut labels = Labels::default();
         let mut braces = false;
@@ -184,7 +192,8 @@ impl<'a> Parser<'a> {
             c.skip_ws();
         }
         if c.peek() == Some(b'{') {
-            let (l, quoted) = parse_labels(c, self.syntax(), true)?;
+            let syn = self.syntax();
+            let (l, quoted) = parse_labels(c, syn, true, Some(&mut self.prev_labels))?;
             if let Some((s, e, esc)) = quoted {
                 if name.is_some() {
                     return Err(c.err_at(ErrorKind::DuplicateMetricName, s - 1));
@@ -298,7 +307,7 @@ impl<'a> Parser<'a> {
         if self.sep(c) == 0 || c.peek() != Some(b'{') {
             return Err(c.err_at(ErrorKind::InvalidExemplar, hash));
         }
-        let (labels, _) = parse_labels(c, self.syntax(), false)?;
+        let (labels, _) = parse_labels(c, self.syntax(), false, None)?;
         if self.strict {
             let chars: usize = labels
                 .iter()
@@ -489,6 +498,7 @@ impl<'a> Parser<'a> {
 impl<'a> Iterator for Parser<'a> {
     type Item = Result<Entry<'a>, ParseError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if self.state == State::Done {
