@@ -8,3 +8,5 @@ pub mod text;
 
 #[cfg(target_family = "wasm")]
 mod component;
+#[cfg(target_family = "wasm")]
+mod fetch;

@@ -1,0 +1,277 @@
+//! The component shell: WIT bindings in, plain-Rust parser and mappers out.
+//!
+//! This is the only module that sees generated bindings. It converts the
+//! borrowed parse results into owned WIT records, which is the one place the
+//! guest copies text.
+
+use crate::engines;
+use crate::text;
+
+wit_bindgen::generate!({ path: "../wit", world: "plugin" });
+
+use exports::llm_metrics::plugin::collector as wit_c;
+use exports::llm_metrics::plugin::parser as wit_p;
+use llm_metrics::plugin::types as wit;
+
+struct Component;
+
+export!(Component);
+
+impl wit_p::Guest for Component {
+    fn parse(text: Vec<u8>, options: wit::ParseOptions) -> Result<wit_p::Parsed, wit::ParseError> {
+        let opts = text::ParseOptions {
+            format: format_from_wit(options.format),
+            strict: options.strict,
+            content_type: options.content_type.as_deref(),
+        };
+        let exposition = text::parse(&text, &opts).map_err(parse_error)?;
+        Ok(wit_p::Parsed {
+            format: format_to_wit(exposition.format),
+            families: exposition.families.iter().map(family).collect(),
+        })
+    }
+}
+
+impl wit_c::Guest for Component {
+    fn collect(target: wit_c::Target) -> Result<wit_c::Snapshot, wit_c::CollectError> {
+        let request = crate::fetch::Request {
+            url: &target.url,
+            timeout: std::time::Duration::from_millis(u64::from(target.timeout_ms)),
+            max_body_bytes: target.max_body_bytes,
+            headers: target
+                .headers
+                .iter()
+                .map(|h| (h.name.as_str(), h.value.as_str()))
+                .collect(),
+        };
+        let response = crate::fetch::get(&request).map_err(fetch_error)?;
+        let instance_id = match target.instance_id {
+            Some(id) => id,
+            None => response.authority.clone(),
+        };
+        snapshot(
+            &response.body,
+            response.content_type.as_deref(),
+            engine_from_wit(target.engine),
+            instance_id,
+            target.url,
+            target.include_raw,
+        )
+    }
+
+    fn map_exposition(
+        text: Vec<u8>,
+        content_type: Option<String>,
+        engine: wit_c::Engine,
+        instance_id: String,
+    ) -> Result<wit_c::Snapshot, wit_c::CollectError> {
+        snapshot(
+            &text,
+            content_type.as_deref(),
+            engine_from_wit(engine),
+            instance_id,
+            String::new(),
+            false,
+        )
+    }
+}
+
+/// Parse a body, map it to an engine snapshot and convert it to WIT.
+fn snapshot(
+    body: &[u8],
+    content_type: Option<&str>,
+    engine: engines::Engine,
+    instance_id: String,
+    endpoint: String,
+    include_raw: bool,
+) -> Result<wit_c::Snapshot, wit_c::CollectError> {
+    let collected_at_ms = now_ms();
+    let opts = text::ParseOptions {
+        format: text::Format::Auto,
+        strict: false,
+        content_type,
+    };
+    let exposition =
+        text::parse(body, &opts).map_err(|e| wit_c::CollectError::Parse(parse_error(e)))?;
+    let mapped = engines::map(&exposition.families, engine)
+        .map_err(|e| wit_c::CollectError::UnrecognizedEngine(e.to_string()))?;
+    Ok(wit_c::Snapshot {
+        instance_id,
+        endpoint,
+        engine: match mapped.engine {
+            engines::DetectedEngine::Vllm => wit_c::Engine::Vllm,
+            engines::DetectedEngine::Tgi => wit_c::Engine::Tgi,
+        },
+        collected_at_ms,
+        model_names: mapped.model_names,
+        load: wit_c::Load {
+            requests_running: mapped.load.requests_running,
+            requests_waiting: mapped.load.requests_waiting,
+            kv_cache_usage: mapped.load.kv_cache_usage,
+        },
+        totals: wit_c::Totals {
+            requests_succeeded: mapped.totals.requests_succeeded,
+            requests_failed: mapped.totals.requests_failed,
+            prompt_tokens: mapped.totals.prompt_tokens,
+            generation_tokens: mapped.totals.generation_tokens,
+            preemptions: mapped.totals.preemptions,
+        },
+        latency: wit_c::Latency {
+            time_to_first_token_seconds: mapped
+                .latency
+                .time_to_first_token_seconds
+                .map(distribution),
+            inter_token_latency_seconds: mapped
+                .latency
+                .inter_token_latency_seconds
+                .map(distribution),
+            e2e_request_latency_seconds: mapped
+                .latency
+                .e2e_request_latency_seconds
+                .map(distribution),
+            queue_time_seconds: mapped.latency.queue_time_seconds.map(distribution),
+        },
+        engine_metrics: mapped.engine_metrics.into_iter().map(group).collect(),
+        raw_metrics: include_raw.then(|| exposition.families.iter().map(family).collect()),
+    })
+}
+
+fn now_ms() -> u64 {
+    let now = wasip2::clocks::wall_clock::now();
+    now.seconds * 1000 + u64::from(now.nanoseconds / 1_000_000)
+}
+
+fn distribution(d: engines::Distribution) -> wit_c::Distribution {
+    wit_c::Distribution {
+        count: d.count,
+        sum: d.sum,
+        mean: d.mean,
+        p50: d.p50,
+        p90: d.p90,
+        p99: d.p99,
+    }
+}
+
+fn group(g: engines::EngineGroup) -> wit_c::EngineGroup {
+    wit_c::EngineGroup {
+        name: g.name,
+        fields: g
+            .fields
+            .into_iter()
+            .map(|f| wit_c::EngineField {
+                name: f.name,
+                metric: f.metric,
+                value: match f.value {
+                    engines::MetricValue::Number(n) => wit_c::MetricValue::Number(n),
+                    engines::MetricValue::Distribution(d) => {
+                        wit_c::MetricValue::Distribution(distribution(d))
+                    }
+                    engines::MetricValue::ByLabel(label, values) => wit_c::MetricValue::ByLabel((
+                        label,
+                        values
+                            .into_iter()
+                            .map(|v| wit_c::LabeledValue {
+                                key: v.key,
+                                value: v.value,
+                            })
+                            .collect(),
+                    )),
+                    engines::MetricValue::Names(names) => wit_c::MetricValue::Names(names),
+                },
+            })
+            .collect(),
+    }
+}
+
+fn fetch_error(e: crate::fetch::FetchError) -> wit_c::CollectError {
+    use crate::fetch::FetchError as F;
+    match e {
+        F::InvalidUrl(m) => wit_c::CollectError::InvalidUrl(m),
+        F::Denied(m) => wit_c::CollectError::Denied(m),
+        F::Connect(m) => wit_c::CollectError::Connect(m),
+        F::Timeout(m) => wit_c::CollectError::Timeout(m),
+        F::Status(code) => wit_c::CollectError::HttpStatus(code),
+        F::BodyTooLarge(cap) => wit_c::CollectError::BodyTooLarge(cap),
+        F::NotAnExposition(m) => wit_c::CollectError::NotAnExposition(m),
+        F::Transport(m) => wit_c::CollectError::Transport(m),
+    }
+}
+
+fn engine_from_wit(e: wit_c::Engine) -> engines::Engine {
+    match e {
+        wit_c::Engine::Auto => engines::Engine::Auto,
+        wit_c::Engine::Vllm => engines::Engine::Vllm,
+        wit_c::Engine::Tgi => engines::Engine::Tgi,
+    }
+}
+
+fn format_from_wit(f: wit::Format) -> text::Format {
+    match f {
+        wit::Format::Auto => text::Format::Auto,
+        wit::Format::Prometheus => text::Format::Prometheus,
+        wit::Format::Openmetrics => text::Format::OpenMetrics,
+    }
+}
+
+fn format_to_wit(f: text::Format) -> wit::Format {
+    match f {
+        text::Format::Auto => wit::Format::Auto,
+        text::Format::Prometheus => wit::Format::Prometheus,
+        text::Format::OpenMetrics => wit::Format::Openmetrics,
+    }
+}
+
+fn parse_error(e: text::ParseError) -> wit::ParseError {
+    wit::ParseError {
+        line: e.line,
+        column: e.column,
+        message: e.message().to_string(),
+    }
+}
+
+fn labels(l: &text::Labels<'_>) -> Vec<wit::Label> {
+    l.iter()
+        .map(|(name, value)| wit::Label {
+            name: name.into_owned(),
+            value: value.into_owned(),
+        })
+        .collect()
+}
+
+fn family(f: &text::Family<'_>) -> wit::Family {
+    wit::Family {
+        name: f.name.to_string(),
+        type_: metric_type(f.metric_type),
+        help: f.help.as_ref().map(|h| h.to_string()),
+        unit: f.unit.as_ref().map(|u| u.to_string()),
+        samples: f
+            .samples
+            .iter()
+            .map(|s| wit::Sample {
+                name: s.name.to_string(),
+                labels: labels(&s.labels),
+                value: s.value,
+                timestamp_ms: s.timestamp_ms,
+                exemplar: s.exemplar.as_ref().map(|e| wit::Exemplar {
+                    labels: labels(&e.labels),
+                    value: e.value,
+                    timestamp_ms: e.timestamp_ms,
+                }),
+            })
+            .collect(),
+    }
+}
+
+fn metric_type(t: text::MetricType) -> wit::MetricType {
+    match t {
+        text::MetricType::Counter => wit::MetricType::Counter,
+        text::MetricType::Gauge => wit::MetricType::Gauge,
+        text::MetricType::Histogram => wit::MetricType::Histogram,
+        text::MetricType::GaugeHistogram => wit::MetricType::Gaugehistogram,
+        text::MetricType::Summary => wit::MetricType::Summary,
+        text::MetricType::Info => wit::MetricType::Info,
+        text::MetricType::StateSet => wit::MetricType::Stateset,
+        text::MetricType::Unknown => wit::MetricType::Unknown,
+        text::MetricType::Untyped => wit::MetricType::Untyped,
+    }
+}

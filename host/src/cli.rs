@@ -1,0 +1,393 @@
+//! The `llm-metrics` command line: arguments (clap) and the three commands.
+//!
+//! Exit status is a contract: 0 success; 1 the input or target gave no usable
+//! result (invalid text, HTTP error, timeout, denied host, plugin failure);
+//! 2 usage error. Results go to stdout, diagnostics to stderr.
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::plugin::{ComponentSource, Limits, Plugin, PluginOptions, default_cache_dir};
+use crate::policy::{AllowedHost, EgressPolicy};
+use crate::wit::collector::{CollectError, Engine, Header, Target};
+use crate::wit::types::{Format, ParseError, ParseOptions};
+
+const EXIT_NOTES: &str =
+    "Exit status: 0 success; 1 invalid input or failed collection; 2 usage error.";
+
+/// Read LLM inference servers' Prometheus /metrics correctly.
+#[derive(Debug, Parser)]
+#[command(name = "llm-metrics", version, about, after_help = EXIT_NOTES)]
+pub struct Cli {
+    /// Load this build of the plugin instead of the embedded one.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub component: Option<PathBuf>,
+    /// Compile the component on every run instead of caching it.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    /// Memory the plugin may use per call (e.g. 512MiB).
+    #[arg(long, global = true, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
+    pub memory: u64,
+    /// CPU time the plugin may use per call (e.g. 10s).
+    #[arg(long, global = true, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub cpu_time: Duration,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse exposition text and print its families as JSON.
+    #[command(after_help = EXIT_NOTES)]
+    Parse {
+        /// Text format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+        format: FormatArg,
+        /// Reject everything the format forbids (OpenMetrics semantics included).
+        #[arg(long)]
+        strict: bool,
+        /// The file to read; `-` or nothing for standard input.
+        file: Option<PathBuf>,
+    },
+    /// Check files like `promtool check metrics`: one line per file.
+    #[command(after_help = EXIT_NOTES)]
+    Check {
+        /// Text format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+        format: FormatArg,
+        /// Judge by the strict rules (otherwise strict problems are reported as warnings).
+        #[arg(long)]
+        strict: bool,
+        /// Files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Fetch a server's /metrics and print a snapshot of its state.
+    #[command(after_help = EXIT_NOTES)]
+    Collect {
+        /// Which engine the server runs.
+        #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
+        engine: EngineArg,
+        /// Name for this server in the snapshot (default: the URL's host:port).
+        #[arg(long)]
+        instance_id: Option<String>,
+        /// Budget for the whole fetch (e.g. 2s, 500ms).
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+        /// Largest body accepted (e.g. 1MB, 512KiB, 1048576).
+        #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+        max_body: u64,
+        /// Extra request header, `Name: value` (repeatable).
+        #[arg(long = "header", value_name = "'K: V'", value_parser = parse_header)]
+        headers: Vec<(String, String)>,
+        /// Also allow the plugin to reach HOST or HOST:PORT (the URL's host:port always is).
+        #[arg(long = "allow-host", value_name = "HOST")]
+        allow_hosts: Vec<String>,
+        /// Include the parsed families in the output.
+        #[arg(long)]
+        raw: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputArg::Json)]
+        output: OutputArg,
+        /// The /metrics URL.
+        url: String,
+    },
+}
+
+/// `--format`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    /// OpenMetrics if the text ends with `# EOF`, else Prometheus.
+    Auto,
+    /// Prometheus text format 0.0.4.
+    Prometheus,
+    /// OpenMetrics 1.0.
+    Openmetrics,
+}
+
+/// `--engine`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum EngineArg {
+    /// Detect from the families present.
+    Auto,
+    /// vLLM.
+    Vllm,
+    /// Hugging Face TGI.
+    Tgi,
+}
+
+/// `--output`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OutputArg {
+    /// The snapshot as JSON.
+    Json,
+    /// A readable table.
+    Table,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    s.trim().parse::<bytesize::ByteSize>().map(|b| b.as_u64())
+}
+
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once(':').ok_or("expected `Name: value`")?;
+    let k = k.trim();
+    if k.is_empty()
+        || !k
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b))
+    {
+        return Err(format!("`{k}` is not a header name"));
+    }
+    Ok((k.to_string(), v.trim().to_string()))
+}
+
+/// Run a parsed command line; errors are printed by the caller as `error: …`.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let source = cli
+        .component
+        .clone()
+        .map_or(ComponentSource::Embedded, ComponentSource::File);
+    let limits = Limits {
+        memory_bytes: usize::try_from(cli.memory).unwrap_or(usize::MAX),
+        cpu_time: cli.cpu_time,
+        ..Limits::default()
+    };
+    let options = PluginOptions {
+        limits,
+        cache_dir: if cli.no_cache {
+            None
+        } else {
+            default_cache_dir()
+        },
+    };
+    let plugin = Plugin::new(&source, &options).context("loading the plugin")?;
+    match cli.command {
+        Command::Parse {
+            format,
+            strict,
+            file,
+        } => parse(&plugin, format, strict, file).await,
+        Command::Check {
+            format,
+            strict,
+            files,
+        } => check(&plugin, format, strict, &files).await,
+        Command::Collect {
+            engine,
+            instance_id,
+            timeout,
+            max_body,
+            headers,
+            allow_hosts,
+            raw,
+            output,
+            url,
+        } => {
+            let mut egress = EgressPolicy::deny_all()
+                .with_max_body_bytes(max_body)
+                .allow(AllowedHost::from_url(&url).context("the URL")?);
+            for h in &allow_hosts {
+                egress = egress.allow(AllowedHost::parse(h)?);
+            }
+            let target = Target {
+                url,
+                instance_id,
+                engine: match engine {
+                    EngineArg::Auto => Engine::Auto,
+                    EngineArg::Vllm => Engine::Vllm,
+                    EngineArg::Tgi => Engine::Tgi,
+                },
+                timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
+                max_body_bytes: max_body,
+                headers: headers
+                    .into_iter()
+                    .map(|(name, value)| Header { name, value })
+                    .collect(),
+                include_raw: raw,
+            };
+            collect(&plugin, &target, egress, output).await
+        }
+    }
+}
+
+fn parse_options(format: FormatArg, strict: bool) -> ParseOptions {
+    ParseOptions {
+        format: match format {
+            FormatArg::Auto => Format::Auto,
+            FormatArg::Prometheus => Format::Prometheus,
+            FormatArg::Openmetrics => Format::Openmetrics,
+        },
+        strict,
+        content_type: None,
+    }
+}
+
+fn read_input(file: Option<&PathBuf>) -> anyhow::Result<Vec<u8>> {
+    match file {
+        Some(p) if p.as_os_str() != "-" => {
+            std::fs::read(p).with_context(|| format!("reading {}", p.display()))
+        }
+        _ => {
+            let mut buf = Vec::new();
+            io::stdin()
+                .read_to_end(&mut buf)
+                .context("reading standard input")?;
+            Ok(buf)
+        }
+    }
+}
+
+fn describe(e: &ParseError) -> String {
+    format!("line {}, column {}: {}", e.line, e.column, e.message)
+}
+
+async fn parse(
+    plugin: &Plugin,
+    format: FormatArg,
+    strict: bool,
+    file: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let text = read_input(file.as_ref())?;
+    match plugin.parse(&text, &parse_options(format, strict)).await? {
+        Ok(parsed) => {
+            write_json(&crate::json::families(&parsed.families))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {}", describe(&e));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn check(
+    plugin: &Plugin,
+    format: FormatArg,
+    strict: bool,
+    files: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    let mut out = io::stdout().lock();
+    for path in files {
+        let line = match std::fs::read(path) {
+            Err(e) => {
+                failed = true;
+                format!("{}: FAILED: cannot read: {e}", path.display())
+            }
+            Ok(text) => {
+                let start = Instant::now();
+                let result = plugin.parse(&text, &parse_options(format, strict)).await?;
+                let elapsed = start.elapsed();
+                match result {
+                    Err(e) => {
+                        failed = true;
+                        format!("{}: FAILED: {}", path.display(), describe(&e))
+                    }
+                    Ok(parsed) => {
+                        let samples: usize = parsed.families.iter().map(|f| f.samples.len()).sum();
+                        let mut line = format!(
+                            "{}: OK: {} families, {} samples, {} bytes, parsed in {:.2?}",
+                            path.display(),
+                            parsed.families.len(),
+                            samples,
+                            text.len(),
+                            elapsed
+                        );
+                        // In lenient mode, say what the strict rules would reject.
+                        if !strict
+                            && let Err(e) =
+                                plugin.parse(&text, &parse_options(format, true)).await?
+                        {
+                            line.push_str(&format!(
+                                "; warning: strict mode rejects {}",
+                                describe(&e)
+                            ));
+                        }
+                        line
+                    }
+                }
+            }
+        };
+        if let Err(e) = writeln!(out, "{line}") {
+            return broken_pipe_or(e);
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn collect(
+    plugin: &Plugin,
+    target: &Target,
+    egress: EgressPolicy,
+    output: OutputArg,
+) -> anyhow::Result<ExitCode> {
+    match plugin.collect(target, egress).await? {
+        Ok(snapshot) => {
+            match output {
+                OutputArg::Json => write_json(&crate::json::snapshot(&snapshot))?,
+                OutputArg::Table => {
+                    if let Err(e) = io::stdout()
+                        .lock()
+                        .write_all(crate::table::snapshot(&snapshot).as_bytes())
+                    {
+                        return broken_pipe_or(e);
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {}", collect_error(&e));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// A one-line description of a collection failure, kind first.
+pub fn collect_error(e: &CollectError) -> String {
+    match e {
+        CollectError::InvalidUrl(m) => format!("invalid URL: {m}"),
+        CollectError::Denied(m) => format!("denied: {m}"),
+        CollectError::Connect(m) => format!("connect failed: {m}"),
+        CollectError::Timeout(m) => format!("timeout: {m}"),
+        CollectError::HttpStatus(code) => format!("HTTP status {code}"),
+        CollectError::BodyTooLarge(cap) => format!("body too large: over the {cap}-byte cap"),
+        CollectError::NotAnExposition(m) => format!("not an exposition: {m}"),
+        CollectError::Parse(e) => format!("invalid exposition: {}", describe(e)),
+        CollectError::UnrecognizedEngine(m) => format!("unrecognized engine: {m}"),
+        CollectError::Transport(m) => format!("transport error: {m}"),
+    }
+}
+
+fn write_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let result = serde_json::to_writer(&mut out, value)
+        .map_err(io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match result {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => bail!(e),
+        _ => Ok(()),
+    }
+}
+
+/// A closed pipe (`| head`) is not an error.
+fn broken_pipe_or(e: io::Error) -> anyhow::Result<ExitCode> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(e.into())
+    }
+}

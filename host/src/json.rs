@@ -1,0 +1,182 @@
+//! The CLI's JSON contract. Other tools read these shapes, so field names are
+//! fixed here and nowhere else.
+//!
+//! Non-finite numbers are the strings `"NaN"`, `"+Inf"` and `"-Inf"` (JSON has
+//! no such numbers); absent values are `null`, never 0.
+
+use serde_json::{Map, Value, json};
+
+use crate::wit::collector::{Distribution, Engine, MetricValue, Snapshot};
+use crate::wit::types::{Exemplar, Family, Label, MetricType, Sample};
+
+/// A number, or its exposition spelling when it is not finite.
+pub fn number(v: f64) -> Value {
+    if v.is_nan() {
+        json!("NaN")
+    } else if v == f64::INFINITY {
+        json!("+Inf")
+    } else if v == f64::NEG_INFINITY {
+        json!("-Inf")
+    } else {
+        json!(v)
+    }
+}
+
+fn opt_number(v: Option<f64>) -> Value {
+    v.map_or(Value::Null, number)
+}
+
+fn labels(labels: &[Label]) -> Value {
+    let mut map = Map::with_capacity(labels.len());
+    for l in labels {
+        map.insert(l.name.clone(), Value::String(l.value.clone()));
+    }
+    Value::Object(map)
+}
+
+/// The type as the formats spell it.
+pub fn metric_type(t: MetricType) -> &'static str {
+    match t {
+        MetricType::Counter => "counter",
+        MetricType::Gauge => "gauge",
+        MetricType::Histogram => "histogram",
+        MetricType::Gaugehistogram => "gaugehistogram",
+        MetricType::Summary => "summary",
+        MetricType::Info => "info",
+        MetricType::Stateset => "stateset",
+        MetricType::Unknown => "unknown",
+        MetricType::Untyped => "untyped",
+    }
+}
+
+fn exemplar(e: &Exemplar) -> Value {
+    let mut m = Map::new();
+    m.insert("labels".into(), labels(&e.labels));
+    m.insert("value".into(), number(e.value));
+    if let Some(ts) = e.timestamp_ms {
+        m.insert("timestamp_ms".into(), json!(ts));
+    }
+    Value::Object(m)
+}
+
+fn sample(s: &Sample) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(s.name));
+    m.insert("labels".into(), labels(&s.labels));
+    m.insert("value".into(), number(s.value));
+    if let Some(ts) = s.timestamp_ms {
+        m.insert("timestamp_ms".into(), json!(ts));
+    }
+    if let Some(e) = &s.exemplar {
+        m.insert("exemplar".into(), exemplar(e));
+    }
+    Value::Object(m)
+}
+
+/// `{"name","type","help","unit","samples":[…]}` for one family.
+pub fn family(f: &Family) -> Value {
+    json!({
+        "name": f.name,
+        "type": metric_type(f.type_),
+        "help": f.help,
+        "unit": f.unit,
+        "samples": f.samples.iter().map(sample).collect::<Vec<_>>(),
+    })
+}
+
+/// The families as a JSON array.
+pub fn families(fs: &[Family]) -> Value {
+    Value::Array(fs.iter().map(family).collect())
+}
+
+/// `{"count","sum","mean","p50","p90","p99"}`.
+pub fn distribution(d: &Distribution) -> Value {
+    json!({
+        "count": number(d.count),
+        "sum": number(d.sum),
+        "mean": opt_number(d.mean),
+        "p50": opt_number(d.p50),
+        "p90": opt_number(d.p90),
+        "p99": opt_number(d.p99),
+    })
+}
+
+/// The engine's name.
+pub fn engine(e: Engine) -> &'static str {
+    match e {
+        Engine::Auto => "auto",
+        Engine::Vllm => "vllm",
+        Engine::Tgi => "tgi",
+    }
+}
+
+/// RFC 3339 UTC with milliseconds.
+pub fn timestamp(ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn metric_value(v: &MetricValue) -> (Value, Option<&str>) {
+    match v {
+        MetricValue::Number(n) => (number(*n), None),
+        MetricValue::Distribution(d) => (distribution(d), None),
+        MetricValue::ByLabel((label, values)) => {
+            let mut m = Map::new();
+            for lv in values {
+                m.insert(lv.key.clone(), number(lv.value));
+            }
+            (Value::Object(m), Some(label.as_str()))
+        }
+        MetricValue::Names(names) => (json!(names), None),
+    }
+}
+
+/// The snapshot document (see README, "Snapshot fields").
+pub fn snapshot(s: &Snapshot) -> Value {
+    let opt_dist = |d: &Option<Distribution>| d.as_ref().map_or(Value::Null, distribution);
+    let mut groups = Map::new();
+    for g in &s.engine_metrics {
+        let mut fields = Map::new();
+        for f in &g.fields {
+            let (value, by) = metric_value(&f.value);
+            let mut field = Map::new();
+            field.insert("metric".into(), json!(f.metric));
+            if let Some(by) = by {
+                field.insert("by".into(), json!(by));
+            }
+            field.insert("value".into(), value);
+            fields.insert(f.name.clone(), Value::Object(field));
+        }
+        groups.insert(g.name.clone(), Value::Object(fields));
+    }
+    let mut doc = json!({
+        "instance_id": s.instance_id,
+        "endpoint": s.endpoint,
+        "engine": engine(s.engine),
+        "collected_at": timestamp(s.collected_at_ms),
+        "model_names": s.model_names,
+        "load": {
+            "requests_running": opt_number(s.load.requests_running),
+            "requests_waiting": opt_number(s.load.requests_waiting),
+            "kv_cache_usage": opt_number(s.load.kv_cache_usage),
+        },
+        "totals": {
+            "requests_succeeded": opt_number(s.totals.requests_succeeded),
+            "requests_failed": opt_number(s.totals.requests_failed),
+            "prompt_tokens": opt_number(s.totals.prompt_tokens),
+            "generation_tokens": opt_number(s.totals.generation_tokens),
+            "preemptions": opt_number(s.totals.preemptions),
+        },
+        "latency": {
+            "time_to_first_token_seconds": opt_dist(&s.latency.time_to_first_token_seconds),
+            "inter_token_latency_seconds": opt_dist(&s.latency.inter_token_latency_seconds),
+            "e2e_request_latency_seconds": opt_dist(&s.latency.e2e_request_latency_seconds),
+            "queue_time_seconds": opt_dist(&s.latency.queue_time_seconds),
+        },
+        "engine_metrics": groups,
+    });
+    if let Some(raw) = &s.raw_metrics {
+        doc["raw_metrics"] = families(raw);
+    }
+    doc
+}

@@ -1,0 +1,24 @@
+//! The reference wasmtime host for the llm-metrics component.
+//!
+//! [`Plugin`] loads the component (the one embedded in this crate, or a file),
+//! links WASI and `wasi:http` behind an [`EgressPolicy`], and calls `parse`,
+//! `collect` and `map` under per-call [`Limits`]. The `llm-metrics` binary is
+//! a thin CLI over this library.
+#![deny(missing_docs)]
+
+pub mod audit;
+pub mod cache;
+pub mod cli;
+pub mod json;
+pub mod plugin;
+pub mod policy;
+pub mod table;
+
+pub use plugin::{CallError, ComponentSource, EMBEDDED_COMPONENT, Limits, Plugin, PluginOptions};
+pub use policy::{AllowedHost, EgressPolicy};
+
+/// The WIT types of the `llm-metrics:plugin` world, as the host sees them.
+pub mod wit {
+    pub use crate::plugin::wit_exports::{collector, parser};
+    pub use crate::plugin::wit_types as types;
+}

@@ -1,0 +1,365 @@
+//! Loading the component and calling it under budgets.
+//!
+//! A [`Plugin`] compiles (or loads from cache) the component once and
+//! pre-instantiates it against a linker; every call then gets a fresh
+//! [`Store`] with no environment, no arguments and no directories, a memory
+//! cap, a CPU budget counted in epoch ticks while guest code runs, and a
+//! wall-clock timeout. A trap or an exhausted budget is a [`CallError`]; the
+//! plugin stays usable.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::Context;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::cache;
+use crate::policy::EgressPolicy;
+use crate::wit::collector::{CollectError, Engine as EngineKind, Snapshot, Target};
+use crate::wit::parser::Parsed;
+use crate::wit::types::{ParseError, ParseOptions};
+
+#[allow(missing_docs)]
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "plugin",
+        exports: { default: async },
+        additional_derives: [PartialEq],
+    });
+}
+
+pub use bindings::exports::llm_metrics::plugin as wit_exports;
+pub use bindings::llm_metrics::plugin::types as wit_types;
+
+/// The component built from `guest/` by this crate's build script.
+pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("LLM_METRICS_COMPONENT"));
+
+/// How often the epoch advances; the CPU budget's resolution.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Per-call budgets.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest linear memory the guest may grow to.
+    pub memory_bytes: usize,
+    /// Guest CPU time per call (time blocked in host calls does not count).
+    pub cpu_time: Duration,
+    /// Wall-clock time per call, on top of any fetch budget.
+    pub wall_time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 512 << 20,
+            cpu_time: Duration::from_secs(10),
+            wall_time: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where the component comes from.
+#[derive(Clone, Debug)]
+pub enum ComponentSource {
+    /// The component embedded in this binary.
+    Embedded,
+    /// A component file, e.g. another build of the plugin.
+    File(PathBuf),
+}
+
+/// How to build a [`Plugin`].
+#[derive(Clone, Debug, Default)]
+pub struct PluginOptions {
+    /// Per-call budgets.
+    pub limits: Limits,
+    /// Directory for compiled components; `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// A call that did not return normally.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The guest ran longer than its CPU budget.
+    #[error("the plugin used more than its CPU budget of {0:?}")]
+    CpuBudget(Duration),
+    /// The call took longer than its wall-clock budget.
+    #[error("the plugin did not finish within {0:?}")]
+    WallClock(Duration),
+    /// The guest tried to grow its memory past the cap.
+    #[error("the plugin needed more than its memory limit of {0} bytes")]
+    Memory(usize),
+    /// The guest trapped (e.g. panicked).
+    #[error("the plugin trapped: {0}")]
+    Trap(String),
+}
+
+/// A loaded, pre-instantiated component.
+pub struct Plugin {
+    engine: Engine,
+    pre: bindings::PluginPre<HostState>,
+    limits: Limits,
+}
+
+impl Plugin {
+    /// Compile (or load from cache) and link the component.
+    pub fn new(source: &ComponentSource, options: &PluginOptions) -> anyhow::Result<Self> {
+        let engine = shared_engine()?;
+        let bytes: std::borrow::Cow<'_, [u8]> = match source {
+            ComponentSource::Embedded => EMBEDDED_COMPONENT.into(),
+            ComponentSource::File(path) => std::fs::read(path)
+                .with_context(|| format!("reading component {}", path.display()))?
+                .into(),
+        };
+        let component = cache::load(&engine, &bytes, options.cache_dir.as_deref())?;
+        Self::from_component(&engine, &component, options.limits)
+    }
+
+    /// Link an already compiled component.
+    pub fn from_component(
+        engine: &Engine,
+        component: &Component,
+        limits: Limits,
+    ) -> anyhow::Result<Self> {
+        crate::audit::check_imports(engine, component)?;
+        let mut linker = Linker::<HostState>::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        let pre = bindings::PluginPre::new(linker.instantiate_pre(component)?)
+            .map_err(anyhow::Error::from)
+            .context("the component does not export the llm-metrics:plugin world")?;
+        Ok(Plugin {
+            engine: engine.clone(),
+            pre,
+            limits,
+        })
+    }
+
+    /// The budgets each call gets.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Parse exposition text inside the sandbox.
+    pub async fn parse(
+        &self,
+        text: &[u8],
+        options: &ParseOptions,
+    ) -> Result<Result<Parsed, ParseError>, CallError> {
+        self.call(
+            EgressPolicy::deny_all(),
+            Duration::ZERO,
+            async |store, plugin| {
+                plugin
+                    .llm_metrics_plugin_parser()
+                    .call_parse(store, text, options)
+                    .await
+            },
+        )
+        .await
+    }
+
+    /// Fetch and map `target` under `egress`. The wall-clock budget is the
+    /// target's timeout plus [`Limits::wall_time`], so a slow fetch is cut by
+    /// the fetch budget (a `timeout` error), never misreported as a CPU overrun.
+    pub async fn collect(
+        &self,
+        target: &Target,
+        egress: EgressPolicy,
+    ) -> Result<Result<Snapshot, CollectError>, CallError> {
+        let fetch_budget = Duration::from_millis(u64::from(target.timeout_ms));
+        let egress = egress.with_max_timeout(fetch_budget);
+        self.call(egress, fetch_budget, async |store, plugin| {
+            plugin
+                .llm_metrics_plugin_collector()
+                .call_collect(store, target)
+                .await
+        })
+        .await
+    }
+
+    /// Map exposition text fetched by the caller; no request is made.
+    pub async fn map(
+        &self,
+        text: &[u8],
+        content_type: Option<&str>,
+        engine: EngineKind,
+        instance_id: &str,
+    ) -> Result<Result<Snapshot, CollectError>, CallError> {
+        let content_type = content_type.map(str::to_string);
+        self.call(
+            EgressPolicy::deny_all(),
+            Duration::ZERO,
+            async |store, plugin| {
+                plugin
+                    .llm_metrics_plugin_collector()
+                    .call_map_exposition(store, text, content_type.as_deref(), engine, instance_id)
+                    .await
+            },
+        )
+        .await
+    }
+
+    async fn call<R>(
+        &self,
+        egress: EgressPolicy,
+        extra_wall: Duration,
+        f: impl AsyncFnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let limits = self.limits;
+        let mut store = Store::new(&self.engine, HostState::new(egress, limits.memory_bytes));
+        store.limiter(|s| &mut s.limiter);
+        let cpu_ticks = (limits.cpu_time.as_millis() / TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(1);
+        // Called once per tick while guest code runs (and once when it returns
+        // from a long host call), so it counts CPU ticks, not waiting.
+        store.epoch_deadline_callback(move |mut ctx| {
+            let state = ctx.data_mut();
+            state.cpu_ticks += 1;
+            if state.cpu_ticks > cpu_ticks {
+                state.cpu_exceeded = true;
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        let wall = limits.wall_time + extra_wall;
+        let run = async {
+            let plugin = self.pre.instantiate_async(&mut store).await?;
+            f(&mut store, &plugin).await
+        };
+        let outcome = tokio::time::timeout(wall, run).await;
+        let state = store.data();
+        match outcome {
+            Err(_) => Err(CallError::WallClock(wall)),
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) if state.cpu_exceeded => Err(CallError::CpuBudget(limits.cpu_time)),
+            Ok(Err(_)) if state.limiter.exceeded => Err(CallError::Memory(limits.memory_bytes)),
+            Ok(Err(e)) => Err(CallError::Trap(format!("{e:#}"))),
+        }
+    }
+}
+
+/// One engine per process: epoch ticking and the compile settings are shared.
+pub fn shared_engine() -> anyhow::Result<Engine> {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    if let Some(e) = ENGINE.get() {
+        return Ok(e.clone());
+    }
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config)?;
+    let engine = ENGINE.get_or_init(|| {
+        spawn_ticker(&engine);
+        engine
+    });
+    Ok(engine.clone())
+}
+
+/// Advance the epoch from a plain thread: a guest that never yields can
+/// starve tokio's workers and timers, but not this thread.
+fn spawn_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("llm-metrics-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}
+
+/// Where the CLI keeps compiled components: `$XDG_CACHE_HOME/llm-metrics` or
+/// `~/.cache/llm-metrics`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
+    Some(base.join("llm-metrics"))
+}
+
+/// Per-call store state.
+struct HostState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    egress: EgressPolicy,
+    limiter: MemoryLimiter,
+    cpu_ticks: u64,
+    cpu_exceeded: bool,
+}
+
+impl HostState {
+    fn new(egress: EgressPolicy, memory_bytes: usize) -> Self {
+        HostState {
+            // No env, args, stdio or preopens: nothing of the host leaks in.
+            wasi: WasiCtx::builder().build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            egress,
+            limiter: MemoryLimiter {
+                max: memory_bytes,
+                exceeded: false,
+            },
+            cpu_ticks: 0,
+            cpu_exceeded: false,
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.egress,
+        }
+    }
+}
+
+/// Like `StoreLimits`, but remembers that it refused, so the caller can say
+/// "out of memory" instead of a bare trap.
+struct MemoryLimiter {
+    max: usize,
+    exceeded: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}

@@ -1,0 +1,303 @@
+//! The CLI contract, through the real `llm-metrics` binary and its embedded
+//! component: JSON shapes, error lines, exit statuses, the compile cache.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-cache")
+}
+
+fn llm_metrics(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_llm-metrics"))
+        .args(args)
+        .env("XDG_CACHE_HOME", cache_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn llm-metrics");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name)
+}
+
+#[test]
+fn parse_prints_the_documented_json() {
+    let text = b"# HELP tgi_queue_size Current queue size\n# TYPE tgi_queue_size gauge\ntgi_queue_size 2\n\
+x{a=\"1\",b=\"two\"} NaN 1700000000000\ny +Inf\nz -Inf\n";
+    let out = llm_metrics(&["parse", "-"], Some(text));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc,
+        json!([
+            {"name": "tgi_queue_size", "type": "gauge", "help": "Current queue size", "unit": null,
+             "samples": [{"name": "tgi_queue_size", "labels": {}, "value": 2.0}]},
+            {"name": "x", "type": "untyped", "help": null, "unit": null,
+             "samples": [{"name": "x", "labels": {"a": "1", "b": "two"}, "value": "NaN", "timestamp_ms": 1700000000000i64}]},
+            {"name": "y", "type": "untyped", "help": null, "unit": null,
+             "samples": [{"name": "y", "labels": {}, "value": "+Inf"}]},
+            {"name": "z", "type": "untyped", "help": null, "unit": null,
+             "samples": [{"name": "z", "labels": {}, "value": "-Inf"}]},
+        ])
+    );
+    // Label order is the input's.
+    let raw = String::from_utf8(out.stdout).unwrap();
+    assert!(raw.contains(r#"{"a":"1","b":"two"}"#), "{raw}");
+}
+
+#[test]
+fn parse_openmetrics_from_a_file_with_exemplar() {
+    let path = temp_file(
+        "om.txt",
+        b"# TYPE a counter\n# UNIT a seconds\na_total 1 # {trace_id=\"x\"} 0.5 1.5\n# EOF\n",
+    );
+    let out = llm_metrics(&["parse", "--strict", path.to_str().unwrap()], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc[0]["type"], "counter");
+    assert_eq!(doc[0]["unit"], "seconds");
+    assert_eq!(doc[0]["samples"][0]["name"], "a_total");
+    assert_eq!(
+        doc[0]["samples"][0]["exemplar"],
+        json!({"labels": {"trace_id": "x"}, "value": 0.5, "timestamp_ms": 1500})
+    );
+}
+
+#[test]
+fn parse_error_is_one_line_on_stderr_and_exit_1() {
+    let out = llm_metrics(&["parse"], Some(b"a 1\nb 2\nc{d=1} 3\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("error: line 3, column 5: "), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn strict_flag_and_format_flag_change_the_verdict() {
+    let text = b"# TYPE a counter\na_total -1\n# EOF\n";
+    assert!(llm_metrics(&["parse"], Some(text)).status.success());
+    let strict = llm_metrics(
+        &["parse", "--strict", "--format", "openmetrics"],
+        Some(text),
+    );
+    assert_eq!(strict.status.code(), Some(1));
+}
+
+#[test]
+fn check_reports_one_line_per_file_and_fails_on_any_invalid() {
+    let good = fixture("vllm_v1.prom");
+    let bad = temp_file("bad.prom", b"ok 1\nbad{ 1\n");
+    let out = llm_metrics(
+        &["check", good.to_str().unwrap(), bad.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].contains("vllm_v1.prom: OK: ")
+            && lines[0].contains(" families, ")
+            && lines[0].contains(" bytes, parsed in "),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("bad.prom: FAILED: line 2, column "),
+        "{}",
+        lines[1]
+    );
+
+    let only_good = llm_metrics(&["check", good.to_str().unwrap()], None);
+    assert!(only_good.status.success());
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    assert_eq!(
+        llm_metrics(&["parse", "--no-such-flag"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(llm_metrics(&["collect"], None).status.code(), Some(2));
+    let help = llm_metrics(&["--help"], None);
+    assert!(help.status.success());
+    let text = String::from_utf8(help.stdout).unwrap();
+    for word in ["parse", "check", "collect", "--component", "Exit status"] {
+        assert!(text.contains(word), "--help lacks {word}");
+    }
+}
+
+#[test]
+fn compiled_component_is_cached() {
+    let out = llm_metrics(&["parse"], Some(b"a 1\n"));
+    assert!(out.status.success());
+    let dir = cache_dir().join("llm-metrics");
+    let entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .collect();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".cwasm")),
+        "{}",
+        dir.display()
+    );
+}
+
+#[test]
+fn another_component_file_can_be_loaded() {
+    let path = temp_file("plugin.wasm", llm_metrics_host::EMBEDDED_COMPONENT);
+    let out = llm_metrics(
+        &["--component", path.to_str().unwrap(), "parse"],
+        Some(b"a 1\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let not_wasm = temp_file("not.wasm", b"not a component");
+    let out = llm_metrics(
+        &["--component", not_wasm.to_str().unwrap(), "parse"],
+        Some(b"a 1\n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: loading the plugin"));
+}
+
+/// Serve `body` at `/metrics` (and 404 elsewhere) on loopback from a
+/// background runtime for the rest of the test process.
+fn serve(body: Vec<u8>) -> std::net::SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let router = axum::Router::new().route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let body = body.clone();
+                    async move { ([("content-type", "text/plain; version=0.0.4")], body) }
+                }),
+            );
+            axum::serve(listener, router).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+#[test]
+fn collect_prints_a_snapshot_as_json_and_as_a_table() {
+    let addr = serve(std::fs::read(fixture("vllm_v1.prom")).unwrap());
+    let url = format!("http://{addr}/metrics");
+    let out = llm_metrics(
+        &["collect", "--timeout", "5s", "--max-body", "4MiB", &url],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "instance_id",
+        "endpoint",
+        "engine",
+        "collected_at",
+        "model_names",
+        "load",
+        "totals",
+        "latency",
+        "engine_metrics",
+    ] {
+        assert!(doc.get(key).is_some(), "snapshot lacks {key}: {doc}");
+    }
+    assert!(doc.get("raw_metrics").is_none());
+    assert_eq!(doc["engine"], "vllm");
+    assert_eq!(doc["instance_id"], addr.to_string());
+    assert_eq!(doc["endpoint"], url);
+    for key in ["count", "sum", "mean", "p50", "p90", "p99"] {
+        assert!(
+            doc["latency"]["e2e_request_latency_seconds"]
+                .get(key)
+                .is_some(),
+            "{key}"
+        );
+    }
+
+    let raw = llm_metrics(&["collect", "--raw", "--instance-id", "node-1", &url], None);
+    let doc: Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert_eq!(doc["instance_id"], "node-1");
+    assert!(doc["raw_metrics"].as_array().is_some_and(|a| !a.is_empty()));
+
+    let table = llm_metrics(&["collect", "--output", "table", &url], None);
+    assert!(table.status.success());
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        text.contains("requests running") && text.contains("kv cache usage"),
+        "{text}"
+    );
+}
+
+#[test]
+fn collect_failures_exit_1_with_a_typed_error() {
+    let addr = serve(std::fs::read(fixture("vllm_v1.prom")).unwrap());
+    let missing = llm_metrics(&["collect", &format!("http://{addr}/nope")], None);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr).trim(),
+        "error: HTTP status 404"
+    );
+    let capped = llm_metrics(
+        &[
+            "collect",
+            "--max-body",
+            "1KB",
+            &format!("http://{addr}/metrics"),
+        ],
+        None,
+    );
+    assert_eq!(capped.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&capped.stderr).trim(),
+        "error: body too large: over the 1000-byte cap"
+    );
+    let bad_url = llm_metrics(&["collect", "ftp://example.com/metrics"], None);
+    assert_eq!(bad_url.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_url.stderr).starts_with("error: invalid URL: "));
+}
