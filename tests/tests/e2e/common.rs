@@ -1,0 +1,53 @@
+//! Shared set-up: the component is compiled once per test binary.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use llm_metrics_host::plugin::shared_engine;
+use llm_metrics_host::wit::types::{Format, ParseOptions};
+use llm_metrics_host::{EMBEDDED_COMPONENT, Limits, Plugin};
+use wasmtime::component::Component;
+
+/// The embedded component, compiled once.
+pub fn component() -> &'static Component {
+    static C: OnceLock<Component> = OnceLock::new();
+    C.get_or_init(|| {
+        let engine = shared_engine().expect("engine");
+        Component::from_binary(&engine, EMBEDDED_COMPONENT)
+            .expect("the embedded component compiles")
+    })
+}
+
+/// A plugin with custom limits over the shared compiled component.
+pub fn plugin_with(limits: Limits) -> Plugin {
+    Plugin::from_component(&shared_engine().unwrap(), component(), limits).expect("plugin links")
+}
+
+/// The default-limits plugin, shared by all tests.
+pub fn plugin() -> &'static Plugin {
+    static P: OnceLock<Plugin> = OnceLock::new();
+    P.get_or_init(|| plugin_with(Limits::default()))
+}
+
+/// Parse options.
+pub fn opts(format: Format, strict: bool) -> ParseOptions {
+    ParseOptions {
+        format,
+        strict,
+        content_type: None,
+    }
+}
+
+/// The repository root (this crate is `tests/` inside it).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A file under `tests/fixtures/`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = repo_root().join("tests/fixtures").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real component, built by the host's build script,
+//! loaded through the real host library. One test binary, one compiled
+//! component (see `common`).
+
+mod budgets;
+mod collect;
+mod common;
+mod imports;
+mod parse;
