@@ -211,11 +211,13 @@ pub(crate) fn parse_labels<'a>(
                 None,
             ));
         }
+        // Strictly inside the shared prefix: the byte at a resume point must match
+        // too, or a blank there would have been skipped by the full parse.
         let reuse = cache
             .next
             .iter()
             .take(cache.commas as usize)
-            .take_while(|&&n| n as usize <= shared)
+            .take_while(|&&n| (n as usize) < shared)
             .count();
         if let Some(&resume) = reuse.checked_sub(1).and_then(|k| cache.next.get(k)) {
             for k in 0..reuse {

@@ -40,4 +40,6 @@ pub fn parse<'a>(
 }
 
 #[cfg(test)]
+mod oracle;
+#[cfg(test)]
 mod tests;
