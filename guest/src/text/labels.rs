@@ -173,13 +173,34 @@ pub(crate) struct LabelCache<'a> {
 pub(crate) type NameSpan = (usize, usize, bool);
 
 /// Parses `{...}` with the cursor on `{`; leaves it after `}`. With `allow_name`,
-/// a leading quoted string not followed by `=` is the metric name.
+/// a leading quoted string not followed by `=` is the metric name. With a
+/// `cache`, a prefix shared with the previous label list is not re-parsed.
 #[inline]
 pub(crate) fn parse_labels<'a>(
     c: &mut Cursor<'a>,
     syn: LabelSyntax,
     allow_name: bool,
-    mut cache: Option<&mut LabelCache<'a>>,
+    cache: Option<&mut LabelCache<'a>>,
+) -> Result<(Labels<'a>, Option<NameSpan>), ParseError> {
+    let mut scratch = LabelCache::default();
+    let reusable = cache.is_some();
+    let cache = cache.unwrap_or(&mut scratch);
+    let r = parse_into(c, syn, allow_name, cache, reusable);
+    if r.is_err() {
+        cache.raw = &[];
+    }
+    r
+}
+
+/// [`parse_labels`], with `cache`'s arrays as the working storage (offsets
+/// relative to the first label).
+#[inline(always)]
+fn parse_into<'a>(
+    c: &mut Cursor<'a>,
+    syn: LabelSyntax,
+    allow_name: bool,
+    cache: &mut LabelCache<'a>,
+    reusable: bool,
 ) -> Result<(Labels<'a>, Option<NameSpan>), ParseError> {
     let open = c.pos;
     c.pos += 1;
@@ -188,21 +209,16 @@ pub(crate) fn parse_labels<'a>(
     }
     let mut metric: Option<NameSpan> = None;
     let mut raw_start = c.pos;
-    let mut names = [(0usize, 0usize); 8];
-    let mut next = [0u32; 8];
     let mut count: usize = 0;
     let mut commas: usize = 0;
-    // Set when the duplicate check needs decoded names (escapes or > 8 labels).
+    // Set when the duplicate check needs decoded names (escapes, > 8 labels).
     let mut slow = false;
-    if let Some(cache) = cache.as_deref()
-        && !cache.raw.is_empty()
-    {
-        let base = c.pos;
-        let shared = common_prefix(c.bytes.get(base..c.end).unwrap_or(&[]), cache.raw);
+    if reusable && !cache.raw.is_empty() {
+        let shared = common_prefix(c.rest(), cache.raw);
         if shared == cache.raw.len() {
             // The same label list through `}`: the same (valid) result.
-            c.pos = base + shared;
-            let raw = c.slice(base, c.pos - 1);
+            c.pos = raw_start + shared;
+            let raw = c.slice(raw_start, c.pos - 1);
             return Ok((
                 Labels {
                     raw,
@@ -220,23 +236,16 @@ pub(crate) fn parse_labels<'a>(
             .take_while(|&&n| (n as usize) < shared)
             .count();
         if let Some(&resume) = reuse.checked_sub(1).and_then(|k| cache.next.get(k)) {
-            for k in 0..reuse {
-                let (s, e) = cache.names[k];
-                names[k] = (base + s as usize, base + e as usize);
-                next[k] = cache.next[k];
-            }
             count = reuse;
             commas = reuse;
-            c.pos = base + resume as usize;
+            c.pos = raw_start + resume as usize;
         }
     }
     loop {
         if c.peek() == Some(b'}') {
-            if count > 0 || metric.is_some() {
+            if (count > 0 || metric.is_some()) && !syn.trailing_comma {
                 // Only reachable right after a comma.
-                if !syn.trailing_comma {
-                    return Err(c.err(ErrorKind::TrailingComma));
-                }
+                return Err(c.err(ErrorKind::TrailingComma));
             }
             break;
         }
@@ -286,19 +295,17 @@ pub(crate) fn parse_labels<'a>(
             return Err(c.err(ErrorKind::ExpectedLabelValue));
         }
         c.quoted()?;
-        if let Some(slot) = names.get_mut(count) {
-            *slot = (ns, ne);
-        } else {
-            slow = true;
+        let rel = (u32::try_from(ns - raw_start), u32::try_from(ne - raw_start));
+        match (cache.names.get_mut(count), rel) {
+            (Some(slot), (Ok(s), Ok(e))) => *slot = (s, e),
+            _ => slow = true,
         }
         slow |= nesc;
         if !slow {
             let name = c.bytes.get(ns..ne);
-            if names
-                .iter()
-                .take(count)
-                .any(|&(s, e)| c.bytes.get(s..e) == name)
-            {
+            let at =
+                |(s, e): (u32, u32)| c.bytes.get(raw_start + s as usize..raw_start + e as usize);
+            if cache.names.iter().take(count).any(|&span| at(span) == name) {
                 return Err(c.err_at(ErrorKind::DuplicateLabelName, ns));
             }
         }
@@ -313,9 +320,12 @@ pub(crate) fn parse_labels<'a>(
                 if syn.ws {
                     c.skip_ws();
                 }
-                if let Some(n) = next.get_mut(commas) {
-                    *n = u32::try_from(c.pos - raw_start).unwrap_or(u32::MAX);
-                    commas += 1;
+                match (cache.next.get_mut(commas), u32::try_from(c.pos - raw_start)) {
+                    (Some(n), Ok(off)) => {
+                        *n = off;
+                        commas += 1;
+                    }
+                    _ => slow = true,
                 }
             }
             _ => return Err(c.err(ErrorKind::ExpectedCommaOrBrace)),
@@ -323,18 +333,11 @@ pub(crate) fn parse_labels<'a>(
     }
     let raw = c.slice(raw_start, c.pos);
     c.pos += 1;
-    if let Some(cache) = cache.as_deref_mut() {
-        *cache = LabelCache::default();
-        if metric.is_none() && !slow && count <= 8 {
-            let rel = |x: usize| u32::try_from(x - raw_start).unwrap_or(u32::MAX);
-            cache.raw = c.bytes.get(raw_start..c.pos).unwrap_or(&[]);
-            cache.next = next;
-            for (slot, &(s, e)) in cache.names.iter_mut().zip(&names).take(count) {
-                *slot = (rel(s), rel(e));
-            }
-            cache.commas = commas as u32;
-            cache.count = count as u32;
-        }
+    cache.raw = &[];
+    if metric.is_none() && !slow {
+        cache.raw = c.bytes.get(raw_start..c.pos).unwrap_or(&[]);
+        cache.commas = commas as u32;
+        cache.count = count as u32;
     }
     let labels = Labels { raw, len: count };
     if slow && has_duplicate(&labels) {

@@ -35,10 +35,12 @@ static CLASS: [u8; 256] = {
     t
 };
 
-/// A position inside one line. `end` excludes the line feed (and a stripped `\r`).
+/// A position inside one line. `text`/`bytes` end where the line's content
+/// ends (before the line feed and a stripped `\r`), so one bounds check per
+/// byte suffices; `end` is their length.
 #[derive(Clone, Copy)]
 pub(crate) struct Cursor<'a> {
-    /// The valid UTF-8 prefix of the input; every line handed out lies inside it.
+    /// The input up to the end of this line (valid UTF-8).
     pub text: &'a str,
     /// `text` as bytes.
     pub bytes: &'a [u8],
@@ -56,11 +58,7 @@ impl<'a> Cursor<'a> {
     /// The byte at the cursor, or `None` at the end of the line.
     #[inline(always)]
     pub fn peek(&self) -> Option<u8> {
-        if self.pos < self.end {
-            self.bytes.get(self.pos).copied()
-        } else {
-            None
-        }
+        self.bytes.get(self.pos).copied()
     }
 
     /// Whether the line is exhausted.
@@ -205,31 +203,25 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The first eight bytes of `s` at `i` as a little-endian word, if there are eight.
+/// An eight-byte chunk as a little-endian word (chunks come from `chunks_exact(8)`).
 #[inline(always)]
-fn word_at(s: &[u8], i: usize) -> Option<u64> {
-    let chunk = s.get(i..i + 8)?;
-    let mut word = [0u8; 8];
-    word.copy_from_slice(chunk);
-    Some(u64::from_le_bytes(word))
+fn word(chunk: &[u8]) -> u64 {
+    u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]))
 }
 
 /// Length of the longest common prefix of `a` and `b`, eight bytes at a time.
 #[inline(always)]
 pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    let n = a.len().min(b.len());
     let mut i = 0;
-    while i + 8 <= n {
-        match (word_at(a, i), word_at(b, i)) {
-            (Some(x), Some(y)) if x == y => i += 8,
-            (Some(x), Some(y)) => return i + ((x ^ y).trailing_zeros() / 8) as usize,
-            _ => break,
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let diff = word(x) ^ word(y);
+        if diff != 0 {
+            return i + (diff.trailing_zeros() / 8) as usize;
         }
+        i += 8;
     }
-    while i < n && a.get(i) == b.get(i) {
-        i += 1;
-    }
-    i
+    let (a, b) = (a.get(i..).unwrap_or(&[]), b.get(i..).unwrap_or(&[]));
+    i + a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// Every byte of a `u64` set to 0x01.
@@ -249,9 +241,7 @@ pub(crate) fn find_quote_or_backslash(s: &[u8]) -> Option<usize> {
     let mut chunks = s.chunks_exact(8);
     let mut base = 0;
     for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
+        let x = word(chunk);
         let m = bytes_equal(x, b'"') | bytes_equal(x, b'\\');
         if m != 0 {
             return Some(base + (m.trailing_zeros() / 8) as usize);

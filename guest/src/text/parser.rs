@@ -525,16 +525,13 @@ impl<'a> Iterator for Parser<'a> {
             };
             self.pos = end + 1;
             self.line = self.line.saturating_add(1);
-            let mut c = Cursor {
-                text: self.text,
-                bytes: self.text.as_bytes(),
-                pos: start,
-                end,
-                line_start: start,
+            let err = |kind, at: usize| ParseError {
+                kind,
                 line: self.line,
+                column: u32::try_from(at - start + 1).unwrap_or(u32::MAX),
             };
             if end > self.text.len() {
-                return self.fail(c.err_at(ErrorKind::InvalidUtf8, self.text.len()));
+                return self.fail(err(ErrorKind::InvalidUtf8, self.text.len()));
             }
             if self.state == State::AfterEof {
                 if let Some(r) = self.after_eof(start, end) {
@@ -542,15 +539,26 @@ impl<'a> Iterator for Parser<'a> {
                 }
                 continue;
             }
+            let mut stop = end;
             if end > start && self.input.get(end - 1) == Some(&b'\r') {
                 if self.strict {
-                    return self.fail(c.err_at(ErrorKind::CarriageReturn, end - 1));
+                    return self.fail(err(ErrorKind::CarriageReturn, end - 1));
                 }
-                c.end -= 1;
+                stop -= 1;
             }
             if !has_nl && self.strict && !self.om {
-                return self.fail(c.err_at(ErrorKind::MissingFinalNewline, end));
+                return self.fail(err(ErrorKind::MissingFinalNewline, end));
             }
+            // The cursor sees the input only up to the line's end.
+            let text = self.text.get(..stop).unwrap_or("");
+            let mut c = Cursor {
+                text,
+                bytes: text.as_bytes(),
+                pos: start,
+                end: stop,
+                line_start: start,
+                line: self.line,
+            };
             self.entry_line = self.line;
             let first = match c.peek() {
                 Some(b' ' | b'\t') => {

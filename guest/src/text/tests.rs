@@ -54,7 +54,11 @@ fn dump_synth() {
 #[test]
 #[ignore = "profiling loop"]
 fn profile_loop() {
-    let text = synth::vllm_exposition(10 << 20);
+    let size: usize = std::env::var("SIZE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10 << 20);
+    let text = synth::vllm_exposition(size);
     let strict = std::env::var("STRICT").is_ok();
     let iters: usize = std::env::var("ITERS")
         .ok()

@@ -46,62 +46,42 @@ fn parse_special(s: &[u8]) -> Option<f64> {
 /// and the first attempt for values. May still return ±∞ when the exponent overflows.
 #[inline]
 pub(crate) fn parse_real(s: &[u8]) -> Option<f64> {
-    let mut i = 0;
-    let neg = match s.first() {
-        Some(b'-') => {
-            i = 1;
-            true
-        }
-        Some(b'+') => {
-            i = 1;
-            false
-        }
-        _ => false,
+    let (neg, mut i) = match s.first() {
+        Some(b'-') => (true, 1),
+        Some(b'+') => (false, 1),
+        _ => (false, 0),
     };
+    // Digits accumulate wrapping; more than 19 digits take the slow path below.
     let mut mantissa: u64 = 0;
-    // Significant digits taken into `mantissa`; more than 19 means the slow path.
-    let mut sig = 0u32;
-    let mut digits = 0u32;
-    let mut exp10: i64 = 0;
+    let int_start = i;
     while let Some(&b) = s.get(i) {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             break;
         }
-        digits += 1;
-        if mantissa != 0 || d != 0 {
-            if sig < 19 {
-                mantissa = mantissa * 10 + u64::from(d);
-            } else {
-                exp10 += 1;
-            }
-            sig += 1;
-        }
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
         i += 1;
     }
+    let mut digits = i - int_start;
+    let mut frac = 0;
     if s.get(i) == Some(&b'.') {
         i += 1;
+        let frac_start = i;
         while let Some(&b) = s.get(i) {
             let d = b.wrapping_sub(b'0');
             if d > 9 {
                 break;
             }
-            digits += 1;
-            if mantissa != 0 || d != 0 {
-                if sig < 19 {
-                    mantissa = mantissa * 10 + u64::from(d);
-                    exp10 -= 1;
-                }
-                sig += 1;
-            } else {
-                exp10 -= 1;
-            }
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
             i += 1;
         }
+        frac = i - frac_start;
+        digits += frac;
     }
     if digits == 0 {
         return None;
     }
+    let mut exp10: i64 = -(frac as i64);
     if let Some(b'e' | b'E') = s.get(i) {
         i += 1;
         let eneg = match s.get(i) {
@@ -135,14 +115,14 @@ pub(crate) fn parse_real(s: &[u8]) -> Option<f64> {
         return None;
     }
     // Clinger's fast path: an exact mantissa times an exact power of ten rounds once.
-    if sig <= 15 || mantissa < (1u64 << 53) {
+    if digits <= 19 && mantissa < (1u64 << 53) {
         let m = mantissa as f64;
         let v = if mantissa == 0 {
             Some(0.0)
         } else if (0..=22).contains(&exp10) {
-            Some(m * POW10[exp10 as usize])
+            POW10.get(exp10 as usize).map(|p| m * p)
         } else if (-22..0).contains(&exp10) {
-            Some(m / POW10[(-exp10) as usize])
+            POW10.get((-exp10) as usize).map(|p| m / p)
         } else {
             None
         };
