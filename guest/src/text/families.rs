@@ -48,7 +48,7 @@ pub(crate) fn suffix_in<'s>(
     if rest.is_empty() {
         return bare.then_some(rest);
     }
-    suffixes(ty).iter().any(|s| *s == rest).then_some(rest)
+    suffixes(ty).contains(&rest).then_some(rest)
 }
 
 /// Which metadata a family has seen.

@@ -60,7 +60,7 @@ pub struct Parser<'a> {
     text: &'a str,
     pos: usize,
     /// Lines consumed so far.
-    line: u32,
+    lines_read: u32,
     /// The line of the last entry returned.
     entry_line: u32,
     om: bool,
@@ -114,7 +114,7 @@ impl<'a> Parser<'a> {
             input,
             text,
             pos: 0,
-            line: 0,
+            lines_read: 0,
             entry_line: 0,
             om: format == Format::OpenMetrics,
             strict: options.strict,
@@ -145,7 +145,7 @@ impl<'a> Parser<'a> {
 
     /// The next line's number, for errors found after the last line.
     pub(crate) fn next_line(&self) -> u32 {
-        self.line.saturating_add(1)
+        self.lines_read.saturating_add(1)
     }
 
     fn fail(&mut self, e: ParseError) -> Option<Result<Entry<'a>, ParseError>> {
@@ -488,7 +488,7 @@ impl<'a> Parser<'a> {
         }
         let e = ParseError {
             kind: ErrorKind::TextAfterEof,
-            line: self.line,
+            line: self.lines_read,
             column: 1,
         };
         self.fail(e)
@@ -524,10 +524,10 @@ impl<'a> Iterator for Parser<'a> {
                 None => (self.input.len(), false),
             };
             self.pos = end + 1;
-            self.line = self.line.saturating_add(1);
+            self.lines_read = self.lines_read.saturating_add(1);
             let err = |kind, at: usize| ParseError {
                 kind,
-                line: self.line,
+                line: self.lines_read,
                 column: u32::try_from(at - start + 1).unwrap_or(u32::MAX),
             };
             if end > self.text.len() {
@@ -557,9 +557,9 @@ impl<'a> Iterator for Parser<'a> {
                 pos: start,
                 end: stop,
                 line_start: start,
-                line: self.line,
+                line: self.lines_read,
             };
-            self.entry_line = self.line;
+            self.entry_line = self.lines_read;
             let first = match c.peek() {
                 Some(b' ' | b'\t') => {
                     if self.om_strict() {

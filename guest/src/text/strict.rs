@@ -197,10 +197,8 @@ impl FamilyCheck {
                 feed(h, suffix, le, v)?;
             }
         }
-        if !same_group {
-            if let Some(old) = self.group.replace(key) {
-                self.done.insert(old);
-            }
+        if !same_group && let Some(old) = self.group.replace(key) {
+            self.done.insert(old);
         }
         Ok(())
     }
