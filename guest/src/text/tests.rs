@@ -110,3 +110,70 @@ fn breakdown() {
         best(&|| parse(b, &ParseOptions::default()).unwrap().families.len())
     );
 }
+
+/// `cargo test --release -p llm-metrics-guest --lib hundred_mb -- --ignored --nocapture`
+#[test]
+#[ignore = "100 MB inputs; run in release"]
+fn hundred_mb_lines() {
+    const N: usize = 100 << 20;
+    let shapes: Vec<(&str, Vec<u8>)> = vec![
+        ("name", [vec![b'a'; N], b" 1\n".to_vec()].concat()),
+        (
+            "label value",
+            [b"a{b=\"".to_vec(), vec![b'x'; N], b"\"} 1\n".to_vec()].concat(),
+        ),
+        (
+            "escapes",
+            [
+                b"a{b=\"".to_vec(),
+                b"\\\\".repeat(N / 2),
+                b"\"} 1\n".to_vec(),
+            ]
+            .concat(),
+        ),
+        ("unterminated", [b"a{b=\"".to_vec(), vec![b'x'; N]].concat()),
+        (
+            "digits",
+            [b"a ".to_vec(), vec![b'7'; N], b"\n".to_vec()].concat(),
+        ),
+        ("labels", {
+            let mut v = b"a{".to_vec();
+            let mut i = 0;
+            while v.len() < N {
+                v.extend_from_slice(format!("l{i}=\"v\",").as_bytes());
+                i += 1;
+            }
+            v.extend_from_slice(b"} 1\n");
+            v
+        }),
+        ("blanks", vec![b' '; N]),
+        (
+            "exemplar",
+            [
+                b"a_total 1 # {".to_vec(),
+                b"x=\"y\",".repeat(N / 6),
+                b"} 1\n# EOF\n".to_vec(),
+            ]
+            .concat(),
+        ),
+    ];
+    for (what, input) in &shapes {
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            for strict in [false, true] {
+                let options = ParseOptions {
+                    format,
+                    strict,
+                    content_type: None,
+                };
+                let t = Instant::now();
+                let r = parse(input, &options).map(|e| e.families.len());
+                let dt = t.elapsed();
+                println!(
+                    "{what:>12} {format:?} strict={strict}: {:?} in {dt:?}",
+                    r.map_err(|e| e.kind)
+                );
+                assert!(dt.as_secs_f64() < 5.0, "{what} took {dt:?}");
+            }
+        }
+    }
+}
