@@ -78,7 +78,7 @@ struct Builder<'a> {
     /// Family name → index (first occurrence).
     index: HashMap<Cow<'a, str>, usize>,
     /// Strict only: per-family checks of the current family, and all names so far.
-    check: FamilyCheck,
+    check: FamilyCheck<'a>,
     names: Names,
     line: u32,
 }

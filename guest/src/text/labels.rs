@@ -88,6 +88,7 @@ impl<'a> LabelIter<'a> {
     }
 
     /// At `"`: the decoded content, cursor after the closing quote.
+    #[inline]
     fn quoted(&mut self) -> Cow<'a, str> {
         let start = self.pos + 1;
         let mut at = start;
@@ -109,6 +110,7 @@ impl<'a> LabelIter<'a> {
 impl<'a> Iterator for LabelIter<'a> {
     type Item = (Cow<'a, str>, Cow<'a, str>);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;
@@ -118,11 +120,16 @@ impl<'a> Iterator for LabelIter<'a> {
         let name = if self.raw.get(self.pos) == Some(&b'"') {
             self.quoted()
         } else {
+            // A validated bare name runs up to `=` or a blank.
             let start = self.pos;
-            self.skip(|b| b.is_ascii_alphanumeric() || b == b'_');
+            self.skip(|b| !matches!(b, b'=' | b' ' | b'\t'));
             Cow::Borrowed(self.text.get(start..self.pos).unwrap_or(""))
         };
-        self.skip(|b| matches!(b, b' ' | b'\t' | b'='));
+        if self.raw.get(self.pos) == Some(&b'=') {
+            self.pos += 1;
+        } else {
+            self.skip(|b| matches!(b, b' ' | b'\t' | b'='));
+        }
         let value = if self.raw.get(self.pos) == Some(&b'"') {
             self.quoted()
         } else {

@@ -36,7 +36,10 @@ impl Names {
 
 /// Checks within one family, fed its samples in order.
 #[derive(Default)]
-pub(crate) struct FamilyCheck {
+pub(crate) struct FamilyCheck<'a> {
+    /// The previous sample's labels and which label its group ignores: the
+    /// allocation-free "same group" test for the common case (same order).
+    prev: Option<(Labels<'a>, Option<Skip>)>,
     /// The current label group (labels minus `le`/`quantile`/state), encoded.
     group: Option<String>,
     /// Groups finished earlier in this family.
@@ -45,6 +48,37 @@ pub(crate) struct FamilyCheck {
     ts: Option<i64>,
     /// The histogram run (one group at one timestamp) being checked.
     hist: Option<HistRun>,
+}
+
+/// The label a group ignores.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Skip {
+    Le,
+    Quantile,
+    /// The stateset's own name.
+    Family,
+}
+
+impl Skip {
+    fn name<'n>(self, family: &'n str) -> &'n str {
+        match self {
+            Skip::Le => "le",
+            Skip::Quantile => "quantile",
+            Skip::Family => family,
+        }
+    }
+}
+
+/// Whether two label sets, each minus its skipped label, are equal in written order.
+fn same_in_order(
+    a: &Labels<'_>,
+    a_skip: Option<&str>,
+    b: &Labels<'_>,
+    b_skip: Option<&str>,
+) -> bool {
+    let a = a.iter().filter(|(n, _)| Some(n.as_ref()) != a_skip);
+    let b = b.iter().filter(|(n, _)| Some(n.as_ref()) != b_skip);
+    a.eq(b)
 }
 
 /// One histogram data point: buckets, count and sum of one group at one time.
@@ -98,7 +132,7 @@ fn threshold(s: &str) -> Option<f64> {
     Some(v)
 }
 
-impl FamilyCheck {
+impl<'a> FamilyCheck<'a> {
     /// Checks one sample that belongs to family `name` of type `ty` by `suffix`.
     pub(crate) fn sample(
         &mut self,
@@ -106,7 +140,7 @@ impl FamilyCheck {
         name: &str,
         ty: MetricType,
         suffix: &str,
-        s: &Sample<'_>,
+        s: &Sample<'a>,
     ) -> Result<(), ErrorKind> {
         use MetricType::*;
         let v = s.value;
@@ -137,12 +171,12 @@ impl FamilyCheck {
             }
         }
         let mut le = None;
-        let mut skip: Option<&str> = None;
+        let mut skip: Option<Skip> = None;
         match (ty, suffix) {
             (Histogram | GaugeHistogram, "_bucket") => {
                 let raw = s.labels.get("le").ok_or(ErrorKind::MissingLe)?;
                 le = Some(threshold(&raw).ok_or(ErrorKind::InvalidLe)?);
-                skip = Some("le");
+                skip = Some(Skip::Le);
             }
             (Summary, "") => {
                 let raw = s.labels.get("quantile").ok_or(ErrorKind::MissingQuantile)?;
@@ -150,25 +184,39 @@ impl FamilyCheck {
                 if !(0.0..=1.0).contains(&q) {
                     return Err(ErrorKind::InvalidQuantile);
                 }
-                skip = Some("quantile");
+                skip = Some(Skip::Quantile);
             }
             (StateSet, _) if om => {
                 if s.labels.get(name).is_none() {
                     return Err(ErrorKind::MissingStateLabel);
                 }
-                skip = Some(name);
+                skip = Some(Skip::Family);
             }
             _ => {}
         }
         if !om && !histogram {
             return Ok(());
         }
-        let key = if ty == Info {
-            String::new()
-        } else {
-            group_key(&s.labels, skip)
+        let skip_name = skip.map(|k| k.name(name));
+        // Info families form one group; otherwise try the in-order comparison
+        // with the previous sample before building a sorted key.
+        let fast_same = self.group.is_some()
+            && (ty == Info
+                || self.prev.is_some_and(|(labels, k)| {
+                    same_in_order(&labels, k.map(|k| k.name(name)), &s.labels, skip_name)
+                }));
+        self.prev = Some((s.labels, skip));
+        let mut key = None;
+        let same_group = fast_same || {
+            let k = if ty == Info {
+                String::new()
+            } else {
+                group_key(&s.labels, skip_name)
+            };
+            let same = self.group.as_deref() == Some(k.as_str());
+            key = Some(k);
+            same
         };
-        let same_group = self.group.as_deref() == Some(key.as_str());
         if om {
             if same_group {
                 if self.ts.is_some() != s.timestamp_ms.is_some() {
@@ -177,7 +225,7 @@ impl FamilyCheck {
                 if ty != Info && self.ts > s.timestamp_ms {
                     return Err(ErrorKind::TimestampBackwards);
                 }
-            } else if self.done.contains(&key) {
+            } else if key.as_ref().is_some_and(|k| self.done.contains(k)) {
                 return Err(ErrorKind::InterleavedGroup);
             }
             self.ts = s.timestamp_ms;
@@ -197,8 +245,12 @@ impl FamilyCheck {
                 feed(h, suffix, le, v)?;
             }
         }
-        if !same_group && let Some(old) = self.group.replace(key) {
-            self.done.insert(old);
+        if !same_group && let Some(key) = key {
+            // Retire the previous group (there is none before the first sample).
+            let old = self.group.replace(key);
+            if let Some(old) = old {
+                self.done.insert(old);
+            }
         }
         Ok(())
     }
