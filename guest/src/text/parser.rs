@@ -76,12 +76,9 @@ pub struct Parser<'a> {
 pub(crate) fn resolve_format(input: &[u8], options: &ParseOptions<'_>) -> Format {
     match options.format {
         Format::Auto => {
-            let ct = options.content_type.unwrap_or("");
-            if ct
-                .to_ascii_lowercase()
-                .contains("application/openmetrics-text")
-                || ends_with_eof(input)
-            {
+            const OM: &[u8] = b"application/openmetrics-text";
+            let ct = options.content_type.unwrap_or("").as_bytes();
+            if ct.windows(OM.len()).any(|w| w.eq_ignore_ascii_case(OM)) || ends_with_eof(input) {
                 Format::OpenMetrics
             } else {
                 Format::Prometheus

@@ -60,7 +60,7 @@ enum Skip {
 }
 
 impl Skip {
-    fn name<'n>(self, family: &'n str) -> &'n str {
+    fn name(self, family: &str) -> &str {
         match self {
             Skip::Le => "le",
             Skip::Quantile => "quantile",
