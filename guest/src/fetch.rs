@@ -174,7 +174,7 @@ fn read_body(incoming: &IncomingBody, deadline: u64, cap: u64) -> Result<Vec<u8>
                 return Err(match wasip2::http::types::http_error_code(&e) {
                     Some(ErrorCode::HttpResponseBodySize(_)) => FetchError::BodyTooLarge(cap),
                     Some(code) => error_code(code),
-                    None => FetchError::Transport(e.to_debug_string()),
+                    None => FetchError::Transport(first_line(&e.to_debug_string())),
                 });
             }
         }
@@ -251,6 +251,11 @@ fn parse_url(raw: &str) -> Result<Url, FetchError> {
         authority: authority.as_str().to_string(),
         path,
     })
+}
+
+/// Host error text can carry a multi-line backtrace; one line is the message.
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").to_string()
 }
 
 fn nanos(d: Duration) -> u64 {

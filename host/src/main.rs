@@ -6,6 +6,12 @@ use clap::Parser;
 use llm_metrics_host::cli::{Cli, run};
 
 fn main() -> ExitCode {
+    // Host error values reach the guest as text; a captured backtrace would
+    // hand the plugin this machine's paths. Still single-threaded here.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // SAFETY: no other thread exists yet to read or write the environment.
+        unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -173,13 +174,22 @@ impl Plugin {
     ) -> Result<Result<Snapshot, CollectError>, CallError> {
         let fetch_budget = Duration::from_millis(u64::from(target.timeout_ms));
         let egress = egress.with_max_timeout(fetch_budget);
-        self.call(egress, fetch_budget, async |store, plugin| {
-            plugin
-                .llm_metrics_plugin_collector()
-                .call_collect(store, target)
-                .await
-        })
-        .await
+        let (cap_hit, cap) = (egress.body_cap_hit(), egress.max_body_bytes());
+        let result = self
+            .call(egress, fetch_budget, async |store, plugin| {
+                plugin
+                    .llm_metrics_plugin_collector()
+                    .call_collect(store, target)
+                    .await
+            })
+            .await;
+        // The guest cannot tell the host's cap from other stream failures.
+        match result {
+            Ok(Err(CollectError::Transport(_))) if cap_hit.load(Ordering::SeqCst) => {
+                Ok(Err(CollectError::BodyTooLarge(cap)))
+            }
+            other => other,
+        }
     }
 
     /// Map exposition text fetched by the caller; no request is made.

@@ -8,6 +8,8 @@
 //! independent of what the guest asks for.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -77,6 +79,9 @@ pub struct EgressPolicy {
     allowed: Vec<AllowedHost>,
     max_timeout: Duration,
     max_body_bytes: u64,
+    /// Set when this policy's body cap cut a response: wasmtime 48 hands the
+    /// guest body-stream errors without an error code, so the host reports it.
+    body_cap_hit: Arc<AtomicBool>,
 }
 
 impl EgressPolicy {
@@ -92,6 +97,7 @@ impl EgressPolicy {
             allowed: Vec::new(),
             max_timeout: Self::DEFAULT_MAX_TIMEOUT,
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            body_cap_hit: Arc::default(),
         }
     }
 
@@ -113,6 +119,16 @@ impl EgressPolicy {
     pub fn with_max_body_bytes(mut self, bytes: u64) -> Self {
         self.max_body_bytes = bytes;
         self
+    }
+
+    /// The response body cap.
+    pub fn max_body_bytes(&self) -> u64 {
+        self.max_body_bytes
+    }
+
+    /// A flag that turns true once this policy's body cap cuts a response.
+    pub fn body_cap_hit(&self) -> Arc<AtomicBool> {
+        self.body_cap_hit.clone()
     }
 
     /// The allowed destinations.
@@ -158,6 +174,7 @@ impl WasiHttpHooks for EgressPolicy {
         }
         let options = self.clamp(options);
         let max_body = self.max_body_bytes;
+        let cap_hit = self.body_cap_hit.clone();
         Box::new(async move {
             let (response, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
@@ -166,7 +183,10 @@ impl WasiHttpHooks for EgressPolicy {
                 http_body_util::Limited::new(body, usize::try_from(max_body).unwrap_or(usize::MAX))
                     .map_err(move |e| match e.downcast::<HttpError>() {
                         Ok(e) => *e,
-                        Err(_) => HttpError::HttpResponseBodySize(Some(max_body)),
+                        Err(_) => {
+                            cap_hit.store(true, Ordering::SeqCst);
+                            HttpError::HttpResponseBodySize(Some(max_body))
+                        }
                     })
                     .boxed_unsync()
             });

@@ -71,7 +71,7 @@ x{a=\"1\",b=\"two\"} NaN 1700000000000\ny +Inf\nz -Inf\n";
 fn parse_openmetrics_from_a_file_with_exemplar() {
     let path = temp_file(
         "om.txt",
-        b"# TYPE a counter\n# UNIT a seconds\na_total 1 # {trace_id=\"x\"} 0.5 1.5\n# EOF\n",
+        b"# TYPE a_seconds counter\n# UNIT a_seconds seconds\na_seconds_total 1 # {trace_id=\"x\"} 0.5 1.5\n# EOF\n",
     );
     let out = llm_metrics(&["parse", "--strict", path.to_str().unwrap()], None);
     assert!(
@@ -82,7 +82,7 @@ fn parse_openmetrics_from_a_file_with_exemplar() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc[0]["type"], "counter");
     assert_eq!(doc[0]["unit"], "seconds");
-    assert_eq!(doc[0]["samples"][0]["name"], "a_total");
+    assert_eq!(doc[0]["samples"][0]["name"], "a_seconds_total");
     assert_eq!(
         doc[0]["samples"][0]["exemplar"],
         json!({"labels": {"trace_id": "x"}, "value": 0.5, "timestamp_ms": 1500})

@@ -236,7 +236,7 @@ async fn non_utf8_body_is_a_parse_error_with_position() {
     )
     .await;
     match collect(&target(addr, 2_000, 1 << 20)).await.unwrap_err() {
-        CollectError::Parse(e) => assert_eq!((e.line, e.column), (2, 10), "{}", e.message),
+        CollectError::Parse(e) => assert_eq!((e.line, e.column), (2, 11), "{}", e.message),
         other => panic!("expected a parse error, got {other:?}"),
     }
     next_collect_works().await;

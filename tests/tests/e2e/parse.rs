@@ -91,10 +91,10 @@ x{a=\"inf\"} -Inf -5\n\
 
 #[tokio::test]
 async fn openmetrics_histogram_exemplar_and_float_timestamp() {
-    let text = b"# TYPE a histogram\n# UNIT a seconds\n\
-a_bucket{le=\"1.0\"} 0\n\
-a_bucket{le=\"+Inf\"} 3 # {trace_id=\"abc\"} 0.5 1520879607.789\n\
-a_count 3\na_sum 2\na_created 1520430000.123\n# EOF\n";
+    let text = b"# TYPE a_seconds histogram\n# UNIT a_seconds seconds\n\
+a_seconds_bucket{le=\"1.0\"} 0\n\
+a_seconds_bucket{le=\"+Inf\"} 3 # {trace_id=\"abc\"} 0.5 1520879607.789\n\
+a_seconds_count 3\na_seconds_sum 2\na_seconds_created 1520430000.123\n# EOF\n";
     let parsed = plugin()
         .parse(text, &opts(Format::Auto, true))
         .await
@@ -104,12 +104,18 @@ a_count 3\na_sum 2\na_created 1520430000.123\n# EOF\n";
     let a = &parsed.families[0];
     assert_eq!(
         (a.name.as_str(), a.type_, a.unit.as_deref()),
-        ("a", MetricType::Histogram, Some("seconds"))
+        ("a_seconds", MetricType::Histogram, Some("seconds"))
     );
     let names: Vec<&str> = a.samples.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
-        ["a_bucket", "a_bucket", "a_count", "a_sum", "a_created"]
+        [
+            "a_seconds_bucket",
+            "a_seconds_bucket",
+            "a_seconds_count",
+            "a_seconds_sum",
+            "a_seconds_created"
+        ]
     );
     let ex = a.samples[1].exemplar.as_ref().expect("exemplar");
     assert_eq!(ex.labels[0].value, "abc");
