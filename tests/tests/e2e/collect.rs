@@ -330,3 +330,272 @@ async fn request_headers_and_accept_reach_the_server() {
     assert_eq!(snap.instance_id, "gpu-node-7");
     assert_eq!(snap.endpoint, t.url);
 }
+
+// ---- Snapshots of real engine output, checked against tests/fixtures/EXPECTED.md ----
+
+fn close(actual: Option<f64>, expected: f64, what: &str) {
+    let a = actual.unwrap_or_else(|| panic!("{what}: absent, expected {expected}"));
+    assert!(
+        (a - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+        "{what}: {a} != {expected}"
+    );
+}
+
+fn field<'a>(
+    s: &'a Snapshot,
+    group: &str,
+    name: &str,
+) -> &'a llm_metrics_host::wit::collector::EngineField {
+    s.engine_metrics
+        .iter()
+        .find(|g| g.name == group)
+        .and_then(|g| g.fields.iter().find(|f| f.name == name))
+        .unwrap_or_else(|| panic!("no {group}.{name}"))
+}
+
+fn by_label(s: &Snapshot, group: &str, name: &str) -> (String, Vec<(String, f64)>) {
+    use llm_metrics_host::wit::collector::MetricValue;
+    match &field(s, group, name).value {
+        MetricValue::ByLabel((label, values)) => {
+            let mut v: Vec<(String, f64)> =
+                values.iter().map(|lv| (lv.key.clone(), lv.value)).collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            (label.clone(), v)
+        }
+        other => panic!("{group}.{name} is {other:?}"),
+    }
+}
+
+async fn collect_fixture(name: &str) -> Snapshot {
+    let addr = serve_body(VLLM_CT, fixture(name)).await;
+    collect(&target(addr, 5_000, 16 << 20)).await.unwrap()
+}
+
+#[tokio::test]
+async fn vllm_v1_two_dp_engines_snapshot() {
+    let s = collect_fixture("vllm_v1.prom").await;
+    assert_eq!(s.engine, Engine::Vllm);
+    assert_eq!(s.model_names, ["meta-llama/Llama-3.1-8B-Instruct"]);
+    // Summed over engine="0" and engine="1"; KV usage is the mean.
+    close(s.load.requests_running, 8.0, "running");
+    close(s.load.requests_waiting, 2.0, "waiting");
+    close(s.load.kv_cache_usage, 0.3125, "kv");
+    close(s.totals.requests_succeeded, 1560.0, "succeeded");
+    close(s.totals.requests_failed, 20.0, "failed");
+    // 1.254321e+06 + 805679; a prefix match would add the _created timestamps.
+    close(s.totals.prompt_tokens, 2_060_000.0, "prompt tokens");
+    close(s.totals.generation_tokens, 635_000.0, "generation tokens");
+    close(s.totals.preemptions, 4.0, "preemptions");
+
+    let ttft = s.latency.time_to_first_token_seconds.as_ref().unwrap();
+    close(Some(ttft.count), 1588.0, "ttft count");
+    close(Some(ttft.sum), 208.75, "ttft sum");
+    close(ttft.mean, 208.75 / 1588.0, "ttft mean");
+    close(ttft.p50, 0.08 + 0.02 * 234.0 / 420.0, "ttft p50");
+    close(ttft.p90, 0.1 + 0.15 * 449.2 / 500.0, "ttft p90");
+    close(ttft.p99, 0.5 + 0.25 * 19.12 / 30.0, "ttft p99");
+
+    let e2e = s.latency.e2e_request_latency_seconds.as_ref().unwrap();
+    close(Some(e2e.count), 1580.0, "e2e count");
+    close(Some(e2e.sum), 4415.0, "e2e sum");
+    close(e2e.p50, 2.25, "e2e p50");
+    close(e2e.p90, 5.0 + 5.0 * 2.0 / 140.0, "e2e p90");
+    close(e2e.p99, 11.05, "e2e p99");
+
+    let itl = s.latency.inter_token_latency_seconds.as_ref().unwrap();
+    close(Some(itl.count), 633_412.0, "itl count");
+    close(Some(itl.sum), 15_180.02, "itl sum");
+    let queue = s.latency.queue_time_seconds.as_ref().unwrap();
+    close(queue.p50, 0.3 * 790.0 / 1520.0, "queue p50");
+
+    assert_eq!(
+        by_label(&s, "request", "finished_by_reason"),
+        (
+            "finished_reason".to_string(),
+            vec![
+                ("abort".into(), 0.0),
+                ("error".into(), 20.0),
+                ("length".into(), 260.0),
+                ("repetition".into(), 0.0),
+                ("stop".into(), 1300.0)
+            ]
+        )
+    );
+    assert_eq!(
+        field(&s, "request", "finished_by_reason").metric,
+        "vllm:request_success_total"
+    );
+    use llm_metrics_host::wit::collector::MetricValue;
+    assert_eq!(
+        field(&s, "cache", "prefix_cache_hit_ratio").value,
+        MetricValue::Number(0.25)
+    );
+    assert_eq!(
+        field(&s, "cache", "kv_cache_usage_max").value,
+        MetricValue::Number(0.4375)
+    );
+    assert_eq!(
+        field(&s, "cache", "block_size").value,
+        MetricValue::Number(16.0)
+    );
+    // The lora_requests_info series with the largest value (a timestamp) wins.
+    assert_eq!(
+        field(&s, "cache", "running_lora_adapters").value,
+        MetricValue::Names(vec!["sql-lora".into(), "chat-lora".into()])
+    );
+    assert_eq!(
+        field(&s, "engine", "engines").value,
+        MetricValue::Number(2.0)
+    );
+}
+
+#[tokio::test]
+async fn vllm_v0_snapshot_uses_old_names_and_leaves_absent_as_null() {
+    let s = collect_fixture("vllm_v0.prom").await;
+    assert_eq!(s.engine, Engine::Vllm);
+    assert_eq!(s.model_names, ["Qwen/Qwen2.5-7B-Instruct"]);
+    close(s.load.requests_running, 4.0, "running");
+    close(s.load.requests_waiting, 1.0, "waiting");
+    close(
+        s.load.kv_cache_usage,
+        0.62109375,
+        "kv from gpu_cache_usage_perc",
+    );
+    close(s.totals.requests_succeeded, 352.0, "succeeded");
+    assert_eq!(
+        s.totals.requests_failed, None,
+        "V0 exposes no failure reasons"
+    );
+    close(s.totals.prompt_tokens, 186_420.0, "prompt tokens");
+    let ttft = s.latency.time_to_first_token_seconds.as_ref().unwrap();
+    close(Some(ttft.count), 356.0, "ttft count");
+    close(ttft.p50, 0.08 + 0.02 * 78.0 / 90.0, "ttft p50");
+    let e2e = s.latency.e2e_request_latency_seconds.as_ref().unwrap();
+    close(e2e.p50, 2.5 + 2.5 * 26.0 / 150.0, "e2e p50");
+    let itl = s.latency.inter_token_latency_seconds.as_ref().unwrap();
+    close(
+        Some(itl.count),
+        71_479.0,
+        "itl via time_per_output_token_seconds",
+    );
+    assert!(
+        s.latency.queue_time_seconds.is_none(),
+        "0.6.3 has no queue-time histogram"
+    );
+    // The -1 "disabled" hit-rate gauges are not reported as values.
+    assert!(
+        s.engine_metrics
+            .iter()
+            .flat_map(|g| &g.fields)
+            .all(|f| !f.metric.contains("prefix_cache_hit_rate"))
+    );
+}
+
+#[tokio::test]
+async fn tgi_snapshot_without_total_suffixes_and_with_1024_buckets() {
+    let s = collect_fixture("tgi.prom").await;
+    assert_eq!(s.engine, Engine::Tgi);
+    assert!(s.model_names.is_empty(), "TGI has no model label");
+    close(s.load.requests_running, 12.0, "running");
+    close(s.load.requests_waiting, 3.0, "waiting");
+    close(s.load.kv_cache_usage, 24576.0 / 65536.0, "kv estimate");
+    close(s.totals.requests_succeeded, 1312.0, "succeeded");
+    close(s.totals.requests_failed, 18.0, "failed");
+    close(s.totals.prompt_tokens, 290_000.0, "prompt tokens");
+    close(s.totals.generation_tokens, 185_000.0, "generation tokens");
+    assert_eq!(s.totals.preemptions, None);
+    assert!(
+        s.latency.time_to_first_token_seconds.is_none(),
+        "TGI has no TTFT"
+    );
+    let e2e = s.latency.e2e_request_latency_seconds.as_ref().unwrap();
+    close(Some(e2e.count), 1312.0, "e2e count");
+    close(Some(e2e.sum), 3350.75, "e2e sum");
+    // D(k) = 0.0001 * 1.5^k; p50 inside (D(24), D(25)].
+    let d24 = (0..24).fold(0.0001_f64, |d, _| d * 1.5);
+    close(e2e.p50, d24 * (1.0 + 0.5 * 306.0 / 400.0), "e2e p50");
+    assert_eq!(
+        by_label(&s, "request", "failures_by_err"),
+        (
+            "err".to_string(),
+            vec![
+                ("generation".into(), 1.0),
+                ("overloaded".into(), 3.0),
+                ("validation".into(), 14.0)
+            ]
+        )
+    );
+    use llm_metrics_host::wit::collector::MetricValue;
+    match &field(&s, "request", "skipped_tokens").value {
+        MetricValue::Distribution(d) => {
+            assert_eq!((d.count, d.sum, d.p50), (185_000.0, 0.0, Some(0.0)))
+        }
+        other => panic!("skipped_tokens is {other:?}"),
+    }
+    match &field(&s, "generation", "batch_next_size").value {
+        MetricValue::Distribution(d) => assert_eq!((d.count, d.sum), (2400.0, 3320.0)),
+        other => panic!("batch_next_size is {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn engine_can_be_forced_and_a_wrong_engine_is_an_error() {
+    let addr = serve_body(VLLM_CT, fixture("tgi.prom")).await;
+    let mut t = target(addr, 5_000, 16 << 20);
+    t.engine = Engine::Vllm;
+    assert!(matches!(
+        collect(&t).await.unwrap_err(),
+        CollectError::UnrecognizedEngine(_)
+    ));
+    t.engine = Engine::Tgi;
+    t.include_raw = true;
+    let s = collect(&t).await.unwrap();
+    let raw = s.raw_metrics.expect("raw families");
+    // Names are the raw exposed ones: no `_total` added to TGI counters.
+    assert!(raw.iter().any(|f| f.name == "tgi_request_success"));
+    assert!(!raw.iter().any(|f| f.name.ends_with("_total")));
+}
+
+#[tokio::test]
+async fn map_exposition_needs_no_network() {
+    let text = fixture("vllm_v1.prom");
+    let s = plugin()
+        .map(&text, Some(VLLM_CT), Engine::Auto, "gateway-fetched")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (s.instance_id.as_str(), s.endpoint.as_str()),
+        ("gateway-fetched", "")
+    );
+    close(s.load.requests_running, 8.0, "running");
+    let err = plugin()
+        .map(b"a{ 1\n", None, Engine::Auto, "x")
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, CollectError::Parse(e) if e.line == 1));
+}
+
+#[tokio::test]
+async fn unrequested_gzip_is_refused_not_misparsed() {
+    let router = Router::new().route(
+        "/metrics",
+        get(|| async {
+            // A gzip header and junk: we never ask for compression.
+            (
+                [
+                    (header::CONTENT_TYPE, "text/plain"),
+                    (header::CONTENT_ENCODING, "gzip"),
+                ],
+                vec![0x1f, 0x8b, 8, 0, 0, 0],
+            )
+        }),
+    );
+    let addr = serve(router).await;
+    match collect(&target(addr, 2_000, 1 << 20)).await.unwrap_err() {
+        CollectError::NotAnExposition(m) => assert!(m.contains("gzip"), "{m}"),
+        other => panic!("expected not-an-exposition, got {other:?}"),
+    }
+    next_collect_works().await;
+}
