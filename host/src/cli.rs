@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::plugin::{ComponentSource, Limits, Plugin, PluginOptions, default_cache_dir};
 use crate::policy::{AllowedHost, EgressPolicy};
-use crate::wit::collector::{CollectError, Engine, Header, Target};
+use crate::wit::collector::{CollectError, Engine, Header, Snapshot, Target};
 use crate::wit::types::{Format, ParseError, ParseOptions};
 
 const EXIT_NOTES: &str =
@@ -69,6 +69,21 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print the snapshot of an exposition saved to a file (no network).
+    #[command(after_help = EXIT_NOTES)]
+    Map {
+        /// Which engine produced the text.
+        #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
+        engine: EngineArg,
+        /// Name for this server in the snapshot (default: the file name).
+        #[arg(long)]
+        instance_id: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputArg::Json)]
+        output: OutputArg,
+        /// The file to read; `-` or nothing for standard input.
+        file: Option<PathBuf>,
+    },
     /// Fetch a server's /metrics and print a snapshot of its state.
     #[command(after_help = EXIT_NOTES)]
     Collect {
@@ -121,6 +136,16 @@ pub enum EngineArg {
     Vllm,
     /// Hugging Face TGI.
     Tgi,
+}
+
+impl From<EngineArg> for Engine {
+    fn from(e: EngineArg) -> Self {
+        match e {
+            EngineArg::Auto => Engine::Auto,
+            EngineArg::Vllm => Engine::Vllm,
+            EngineArg::Tgi => Engine::Tgi,
+        }
+    }
 }
 
 /// `--output`.
@@ -180,6 +205,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             strict,
             files,
         } => check(&plugin, format, strict, &files).await,
+        Command::Map {
+            engine,
+            instance_id,
+            output,
+            file,
+        } => {
+            let text = read_input(file.as_ref())?;
+            let instance_id = instance_id.unwrap_or_else(|| match &file {
+                Some(p) if p.as_os_str() != "-" => p.display().to_string(),
+                _ => "-".to_string(),
+            });
+            let result = plugin.map(&text, None, engine.into(), &instance_id).await?;
+            print_snapshot(result, output)
+        }
         Command::Collect {
             engine,
             instance_id,
@@ -200,11 +239,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let target = Target {
                 url,
                 instance_id,
-                engine: match engine {
-                    EngineArg::Auto => Engine::Auto,
-                    EngineArg::Vllm => Engine::Vllm,
-                    EngineArg::Tgi => Engine::Tgi,
-                },
+                engine: engine.into(),
                 timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
                 max_body_bytes: max_body,
                 headers: headers
@@ -333,7 +368,15 @@ async fn collect(
     egress: EgressPolicy,
     output: OutputArg,
 ) -> anyhow::Result<ExitCode> {
-    match plugin.collect(target, egress).await? {
+    print_snapshot(plugin.collect(target, egress).await?, output)
+}
+
+/// Print a snapshot (stdout) or the typed error (stderr, exit 1).
+fn print_snapshot(
+    result: Result<Snapshot, CollectError>,
+    output: OutputArg,
+) -> anyhow::Result<ExitCode> {
+    match result {
         Ok(snapshot) => {
             match output {
                 OutputArg::Json => write_json(&crate::json::snapshot(&snapshot))?,
