@@ -98,6 +98,7 @@ fn snapshot(
     Ok(wit_c::Snapshot {
         instance_id,
         endpoint,
+        content_type: content_type.map(str::to_string),
         engine: match mapped.engine {
             engines::DetectedEngine::Vllm => wit_c::Engine::Vllm,
             engines::DetectedEngine::Tgi => wit_c::Engine::Tgi,

@@ -152,6 +152,7 @@ pub fn snapshot(s: &Snapshot) -> Value {
     let mut doc = json!({
         "instance_id": s.instance_id,
         "endpoint": s.endpoint,
+        "content_type": s.content_type,
         "engine": engine(s.engine),
         "collected_at": timestamp(s.collected_at_ms),
         "model_names": s.model_names,

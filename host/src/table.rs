@@ -34,6 +34,10 @@ pub fn snapshot(s: &Snapshot) -> String {
     let mut rows: Vec<(String, String)> = vec![
         ("instance".into(), s.instance_id.clone()),
         ("endpoint".into(), s.endpoint.clone()),
+        (
+            "content type".into(),
+            s.content_type.clone().unwrap_or_else(|| "-".into()),
+        ),
         ("engine".into(), engine(s.engine).into()),
         ("collected at".into(), timestamp(s.collected_at_ms)),
         ("models".into(), s.model_names.join(", ")),

@@ -251,6 +251,7 @@ fn collect_prints_a_snapshot_as_json_and_as_a_table() {
     assert_eq!(doc["engine"], "vllm");
     assert_eq!(doc["instance_id"], addr.to_string());
     assert_eq!(doc["endpoint"], url);
+    assert_eq!(doc["content_type"], "text/plain; version=0.0.4");
     for key in ["count", "sum", "mean", "p50", "p90", "p99"] {
         assert!(
             doc["latency"]["e2e_request_latency_seconds"]
@@ -306,16 +307,25 @@ fn collect_failures_exit_1_with_a_typed_error() {
 fn map_prints_the_snapshot_of_a_saved_exposition() {
     let path = fixture("tgi.prom");
     let out = llm_metrics(&["map", path.to_str().unwrap()], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["engine"], "tgi");
     assert_eq!(doc["endpoint"], "");
     assert_eq!(doc["instance_id"], path.display().to_string());
     assert_eq!(doc["load"]["requests_running"], 12.0);
     assert_eq!(doc["latency"]["time_to_first_token_seconds"], Value::Null);
-    assert_eq!(doc["engine_metrics"]["request"]["failures_by_err"]["by"], "err");
+    assert_eq!(
+        doc["engine_metrics"]["request"]["failures_by_err"]["by"],
+        "err"
+    );
 
     let not_engine = llm_metrics(&["map", "--instance-id", "x"], Some(b"go_goroutines 3\n"));
     assert_eq!(not_engine.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&not_engine.stderr).starts_with("error: unrecognized engine: "));
+    assert!(
+        String::from_utf8_lossy(&not_engine.stderr).starts_with("error: unrecognized engine: ")
+    );
 }
