@@ -38,6 +38,24 @@ pub(crate) struct Alias {
     pub(crate) names: &'static [&'static str],
 }
 
+/// An alias-table row read as plain series (counters, gauges, info).
+pub(crate) const fn series(field: &'static str, names: &'static [&'static str]) -> Alias {
+    Alias {
+        field,
+        kind: Kind::Series,
+        names,
+    }
+}
+
+/// An alias-table row read as a histogram or summary.
+pub(crate) const fn dist(field: &'static str, names: &'static [&'static str]) -> Alias {
+    Alias {
+        field,
+        kind: Kind::Distribution,
+        names,
+    }
+}
+
 /// A field's value and the exposed metric it was read from.
 pub(crate) type Found = (String, MetricValue);
 

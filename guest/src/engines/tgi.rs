@@ -7,28 +7,12 @@
 //! model label and no time-to-first-token metric, so `model_names` is empty
 //! and TTFT is `None`. Anything not exposed is `None` or left out.
 
-use super::series::{Alias, Found, Index, Kind};
+use super::series::{Alias, Found, Index, dist, series};
 use super::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 use super::{DetectedEngine, GroupBuilder};
 
 /// The prefix every TGI family carries.
 pub(crate) const PREFIX: &str = "tgi_";
-
-const fn series(field: &'static str, names: &'static [&'static str]) -> Alias {
-    Alias {
-        field,
-        kind: Kind::Series,
-        names,
-    }
-}
-
-const fn dist(field: &'static str, names: &'static [&'static str]) -> Alias {
-    Alias {
-        field,
-        kind: Kind::Distribution,
-        names,
-    }
-}
 
 // Requests.
 static REQUEST_COUNT: Alias = series("count", &["tgi_request_count"]);

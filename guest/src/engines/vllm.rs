@@ -10,28 +10,12 @@
 //! its figure `None` and its field out of its group.
 
 use super::distribution::parse_bound;
-use super::series::{Alias, Found, Index, Kind};
+use super::series::{Alias, Found, Index, dist, series};
 use super::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 use super::{DetectedEngine, GroupBuilder};
 
 /// The prefix every vLLM engine family carries.
 pub(crate) const PREFIX: &str = "vllm:";
-
-const fn series(field: &'static str, names: &'static [&'static str]) -> Alias {
-    Alias {
-        field,
-        kind: Kind::Series,
-        names,
-    }
-}
-
-const fn dist(field: &'static str, names: &'static [&'static str]) -> Alias {
-    Alias {
-        field,
-        kind: Kind::Distribution,
-        names,
-    }
-}
 
 // Load and request flow.
 static RUNNING: Alias = series("running", &["vllm:num_requests_running"]);
@@ -388,7 +372,7 @@ mod tests {
                     "{name} is not a vLLM name"
                 );
                 assert!(!name.ends_with("_created"), "{name}");
-                if alias.kind == Kind::Distribution {
+                if alias.kind == crate::engines::series::Kind::Distribution {
                     assert!(
                         !name.ends_with("_bucket") && !name.ends_with("_count"),
                         "{name}"
