@@ -488,3 +488,26 @@ impl Write for StrBuf<'_> {
         Ok(())
     }
 }
+
+#[test]
+fn histogram_sum_and_count_pairing_is_an_openmetrics_rule() {
+    // prometheus_client writes no `_sum` for a histogram with a negative bucket
+    // bound; 0.0.4 allows that, OpenMetrics does not.
+    let text =
+        "# TYPE x histogram\nx_bucket{le=\"-5.0\"} 5.0\nx_bucket{le=\"+Inf\"} 20.0\nx_count 20.0\n";
+    accept(
+        text,
+        "x histogram\n  x_bucket{le=\"-5.0\"} 5.0\n  x_bucket{le=\"+Inf\"} 20.0\n  x_count{} 20.0\n",
+    );
+    let om_text = format!("{text}# EOF\n");
+    assert_eq!(
+        error(om_text.as_bytes(), &om(true)).kind,
+        ErrorKind::CountWithoutSum
+    );
+    // `_count` must still equal the +Inf bucket in both formats.
+    let bad = "# TYPE x histogram\nx_bucket{le=\"+Inf\"} 20\nx_count 19\n";
+    assert_eq!(
+        error(bad.as_bytes(), &prom(true)).kind,
+        ErrorKind::CountMismatch
+    );
+}

@@ -181,20 +181,6 @@ struct Fam {
     samples: Vec<Smp>,
 }
 
-fn type_name(t: MetricType) -> &'static str {
-    match t {
-        MetricType::Counter => "counter",
-        MetricType::Gauge => "gauge",
-        MetricType::Histogram => "histogram",
-        MetricType::Gaugehistogram => "gaugehistogram",
-        MetricType::Summary => "summary",
-        MetricType::Info => "info",
-        MetricType::Stateset => "stateset",
-        MetricType::Unknown => "unknown",
-        MetricType::Untyped => "untyped",
-    }
-}
-
 fn wit_labels(labels: &[wit::Label]) -> Labels {
     labels
         .iter()
@@ -208,7 +194,7 @@ fn ours(parsed: &Parsed) -> Vec<Fam> {
         .iter()
         .map(|f| Fam {
             name: f.name.clone(),
-            ty: type_name(f.type_),
+            ty: llm_metrics_host::json::metric_type(f.type_),
             help: f.help.clone(),
             unit: f.unit.clone(),
             samples: f
@@ -439,15 +425,6 @@ const MUST_REJECT_STRICT: &[(&str, &str)] = &[
     ("utf8.om", "quoted names"),
 ];
 
-/// Strict rejections that are our disagreement with prometheus_client, kept
-/// visible rather than fixed here (the parser is not this file's to change).
-const KNOWN_STRICT_DISAGREEMENTS: &[(&str, &str)] = &[
-    // 0.0.4 has no rule tying `_count` to `_sum` (that is OpenMetrics'), yet
-    // strict 0.0.4 applies it and rejects prometheus_client's own 0.0.4 text
-    // for a histogram with a negative bucket bound (`_count`, no `_sum`).
-    ("negative.prom", "_count without _sum"),
-];
-
 /// Parses every registry's rendering in one format, lenient and strict, and
 /// compares with the truth laid out for that format.
 async fn forward(
@@ -479,10 +456,6 @@ async fn forward(
                     if strict && listed(MUST_REJECT_STRICT) {
                         continue;
                     }
-                    if strict && listed(KNOWN_STRICT_DISAGREEMENTS) {
-                        say(&format!("known disagreement: {context}: {}", e.message));
-                        continue;
-                    }
                     let line = text
                         .split(|&b| b == b'\n')
                         .nth(e.line.saturating_sub(1) as usize)
@@ -501,15 +474,6 @@ async fn forward(
                     .any(|(f, _)| *f == format!("{name}.{ext}"))
             {
                 problems.push(format!("{context}: accepted, but the format forbids it"));
-            }
-            if strict
-                && KNOWN_STRICT_DISAGREEMENTS
-                    .iter()
-                    .any(|(f, _)| *f == format!("{name}.{ext}"))
-            {
-                say(&format!(
-                    "note: {context} now parses; remove it from KNOWN_STRICT_DISAGREEMENTS"
-                ));
             }
         }
     }

@@ -84,6 +84,9 @@ fn same_in_order(
 /// One histogram data point: buckets, count and sum of one group at one time.
 #[derive(Clone, Copy, Default)]
 struct HistRun {
+    /// OpenMetrics pairs `_sum` with `_count` and forbids `_sum` with negative
+    /// buckets; 0.0.4 does not (prometheus_client omits `_sum` there).
+    om: bool,
     ts: Option<i64>,
     last_le: Option<f64>,
     last_bucket: f64,
@@ -101,6 +104,9 @@ impl HistRun {
         }
         if self.count.is_some_and(|c| c != self.last_bucket) {
             return Err(ErrorKind::CountMismatch);
+        }
+        if !self.om {
+            return Ok(());
         }
         if (self.sum || self.gsum) && self.count.is_none() {
             return Err(ErrorKind::SumWithoutCount);
@@ -237,6 +243,7 @@ impl<'a> FamilyCheck<'a> {
                     h.check()?;
                 }
                 self.hist = Some(HistRun {
+                    om,
                     ts: s.timestamp_ms,
                     ..HistRun::default()
                 });
