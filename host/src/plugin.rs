@@ -6,6 +6,10 @@
 //! cap, a CPU budget counted in epoch ticks while guest code runs, and a
 //! wall-clock timeout. A trap or an exhausted budget is a [`CallError`]; the
 //! plugin stays usable.
+//!
+//! Embedders: host errors reach the guest as text, and with `RUST_BACKTRACE`
+//! set wasmtime captures a backtrace (with this machine's paths) into them.
+//! Set `RUST_LIB_BACKTRACE=0` at start-up, as the CLI does.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
