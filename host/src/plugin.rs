@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -46,6 +46,9 @@ pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("LLM_METRICS_COMPONEN
 
 /// How often the epoch advances; the CPU budget's resolution.
 const TICK: Duration = Duration::from_millis(10);
+
+/// The epoch as the ticker thread last set it (wasmtime does not expose it).
+static EPOCH: AtomicU64 = AtomicU64::new(0);
 
 /// Per-call budgets.
 #[derive(Clone, Copy, Debug)]
@@ -130,6 +133,11 @@ impl Plugin {
         component: &Component,
         limits: Limits,
     ) -> anyhow::Result<Self> {
+        // Budgets rely on the shared engine's epoch ticker.
+        anyhow::ensure!(
+            Engine::same(engine, &shared_engine()?),
+            "compile the component with `shared_engine()`: only its epoch is ticked"
+        );
         crate::audit::check_imports(engine, component)?;
         let mut linker = Linker::<HostState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -229,11 +237,17 @@ impl Plugin {
         store.limiter(|s| &mut s.limiter);
         let cpu_ticks = (limits.cpu_time.as_millis() / TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(1);
-        // Called once per tick while guest code runs (and once when it returns
-        // from a long host call), so it counts CPU ticks, not waiting.
+        store.data_mut().last_epoch = EPOCH.load(Ordering::SeqCst);
+        // Runs at the guest's first epoch check after each tick. One tick since
+        // the last check means the guest held the CPU for it; more means it was
+        // blocked in a host call (a slow fetch), which is not CPU use.
         store.epoch_deadline_callback(move |mut ctx| {
             let state = ctx.data_mut();
-            state.cpu_ticks += 1;
+            let now = EPOCH.load(Ordering::SeqCst);
+            if now.saturating_sub(state.last_epoch) <= 1 {
+                state.cpu_ticks += 1;
+            }
+            state.last_epoch = now;
             if state.cpu_ticks > cpu_ticks {
                 state.cpu_exceeded = true;
                 return Ok(UpdateDeadline::Interrupt);
@@ -281,6 +295,7 @@ fn spawn_ticker(engine: &Engine) {
         .name("llm-metrics-epoch".into())
         .spawn(move || {
             while let Some(engine) = weak.upgrade() {
+                EPOCH.fetch_add(1, Ordering::SeqCst);
                 engine.increment_epoch();
                 drop(engine);
                 std::thread::sleep(TICK);
@@ -307,6 +322,7 @@ struct HostState {
     egress: EgressPolicy,
     limiter: MemoryLimiter,
     cpu_ticks: u64,
+    last_epoch: u64,
     cpu_exceeded: bool,
 }
 
@@ -323,6 +339,7 @@ impl HostState {
                 exceeded: false,
             },
             cpu_ticks: 0,
+            last_epoch: 0,
             cpu_exceeded: false,
         }
     }

@@ -599,3 +599,39 @@ async fn unrequested_gzip_is_refused_not_misparsed() {
     }
     next_collect_works().await;
 }
+
+#[tokio::test]
+async fn slow_chunked_fetch_is_a_fetch_timeout_not_a_cpu_overrun() {
+    // Many small chunks, each after a pause longer than an epoch tick: the guest
+    // resumes from a host wait dozens of times but barely runs.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        let _ = socket.read(&mut buf).await;
+        let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n";
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        for _ in 0..200 {
+            if socket.write_all(b"1\r\n#\r\n").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    });
+    let plugin = crate::common::plugin_with(llm_metrics_host::Limits {
+        cpu_time: Duration::from_millis(100), // 10 ticks; the fetch resumes ~50 times
+        ..llm_metrics_host::Limits::default()
+    });
+    let t = target(addr, 1_500, 1 << 20);
+    let err = plugin
+        .collect(&t, allow(&t))
+        .await
+        .expect("a slow fetch is not a CPU overrun");
+    assert!(matches!(err, Err(CollectError::Timeout(_))), "{err:?}");
+}
