@@ -143,8 +143,9 @@ async fn silent_server_times_out_within_the_budget() {
     next_collect_works().await;
 }
 
-#[tokio::test]
-async fn dripping_server_times_out_within_the_budget() {
+/// A raw HTTP/1.1 server that answers one request with a chunked body of
+/// `count` one-byte chunks, `pause` apart (bounded, then it stops).
+async fn serve_slow_chunks(byte: u8, pause: Duration, count: usize) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -158,14 +159,24 @@ async fn dripping_server_times_out_within_the_budget() {
         if socket.write_all(head.as_bytes()).await.is_err() {
             return;
         }
-        for _ in 0..30 {
-            // One byte per second: never idle long enough for a between-bytes timeout.
-            if socket.write_all(b"1\r\na\r\n").await.is_err() {
+        for _ in 0..count {
+            if socket
+                .write_all(&[b'1', b'\r', b'\n', byte, b'\r', b'\n'])
+                .await
+                .is_err()
+            {
                 return;
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(pause).await;
         }
     });
+    addr
+}
+
+#[tokio::test]
+async fn dripping_server_times_out_within_the_budget() {
+    // One byte per second: never idle long enough for a between-bytes timeout.
+    let addr = serve_slow_chunks(b'a', Duration::from_secs(1), 30).await;
     let start = Instant::now();
     let err = collect(&target(addr, 1_500, 1 << 20)).await.unwrap_err();
     let elapsed = start.elapsed();
@@ -604,26 +615,7 @@ async fn unrequested_gzip_is_refused_not_misparsed() {
 async fn slow_chunked_fetch_is_a_fetch_timeout_not_a_cpu_overrun() {
     // Many small chunks, each after a pause longer than an epoch tick: the guest
     // resumes from a host wait dozens of times but barely runs.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let Ok((mut socket, _)) = listener.accept().await else {
-            return;
-        };
-        let mut buf = [0u8; 4096];
-        let _ = socket.read(&mut buf).await;
-        let head =
-            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n";
-        if socket.write_all(head.as_bytes()).await.is_err() {
-            return;
-        }
-        for _ in 0..200 {
-            if socket.write_all(b"1\r\n#\r\n").await.is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(30)).await;
-        }
-    });
+    let addr = serve_slow_chunks(b'#', Duration::from_millis(30), 200).await;
     let plugin = crate::common::plugin_with(llm_metrics_host::Limits {
         cpu_time: Duration::from_millis(100), // 10 ticks; the fetch resumes ~50 times
         ..llm_metrics_host::Limits::default()
