@@ -1,33 +1,49 @@
 //! A slow, obviously correct reference parser for well-formed text, and a
 //! generator of well-formed expositions; the fast [`Parser`] must agree with
-//! it entry for entry. Test-only.
+//! it entry for entry. Test-only, and public under the `oracle` feature for
+//! the differential fuzz target in `fuzz/` (the generator stays test-only).
 //!
 //! The oracle splits lines with `str::split`, labels with a char loop, fields
 //! with `split(' ')`, and numbers with `str::parse` (acceptable here: its
-//! input is generated, never hostile).
+//! input is generated, never hostile). It reads canonical text only: single
+//! spaces between tokens, none inside braces.
+#![cfg_attr(not(test), allow(dead_code))]
 
 use super::*;
 
 /// An entry with everything owned and comparable (NaN compared by bits).
 #[derive(Debug, PartialEq)]
-enum Owned {
+pub enum Owned {
+    /// `# HELP`: family name, decoded text.
     Help(String, String),
+    /// `# TYPE`: family name, type.
     Type(String, MetricType),
+    /// `# UNIT`: family name, unit.
     Unit(String, String),
+    /// A sample line.
     Sample(OwnedSample),
+    /// Any other `#` line: the text after `#`.
     Comment(String),
+    /// `# EOF`.
     Eof,
 }
 
-type Pairs = Vec<(String, String)>;
+/// Decoded `(name, value)` label pairs in written order.
+pub type Pairs = Vec<(String, String)>;
 
+/// A sample with everything owned; values as bits (every NaN the same).
 #[derive(Debug, PartialEq)]
-struct OwnedSample {
-    name: String,
-    labels: Pairs,
-    value: u64,
-    ts: Option<i64>,
-    exemplar: Option<(Pairs, u64, Option<i64>)>,
+pub struct OwnedSample {
+    /// The series name.
+    pub name: String,
+    /// The labels.
+    pub labels: Pairs,
+    /// The value's bits.
+    pub value: u64,
+    /// Timestamp in milliseconds.
+    pub ts: Option<i64>,
+    /// Exemplar labels, value bits and timestamp in milliseconds.
+    pub exemplar: Option<(Pairs, u64, Option<i64>)>,
 }
 
 fn bits(v: f64) -> u64 {
@@ -44,7 +60,8 @@ fn own_labels(l: &Labels<'_>) -> Pairs {
         .collect()
 }
 
-fn own(e: Entry<'_>) -> Owned {
+/// The owned, comparable form of a fast-parser entry.
+pub fn own(e: Entry<'_>) -> Owned {
     match e {
         Entry::Help { name, help } => Owned::Help(name.into(), help.into()),
         Entry::Type { name, metric_type } => Owned::Type(name.into(), metric_type),
@@ -147,8 +164,8 @@ fn oracle_ts(s: &str, om: bool) -> i64 {
     }
 }
 
-/// The reference parser: well-formed input only, panics otherwise.
-fn oracle(text: &str, om: bool) -> Vec<Owned> {
+/// The reference parser: well-formed canonical input only, panics otherwise.
+pub fn oracle(text: &str, om: bool) -> Vec<Owned> {
     let mut out = Vec::new();
     let body = text.strip_suffix('\n').unwrap_or(text);
     for line in body.split('\n') {
