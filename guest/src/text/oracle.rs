@@ -119,18 +119,24 @@ fn take_quoted(s: &str) -> (&str, &str) {
     panic!("unterminated quote in {s:?}")
 }
 
+/// Blanks and tabs: the whitespace 0.0.4 allows between tokens.
+const WS: [char; 2] = [' ', '\t'];
+
 /// Parses `{...}` at the start of `s`; returns (quoted metric name, labels, rest).
+/// Blanks and tabs may stand around every token; a quoted string not followed
+/// by `=` is the metric name, wherever it stands.
 fn oracle_labels(s: &str) -> (Option<String>, Pairs, &str) {
     let mut rest = &s[1..];
     let mut name = None;
     let mut pairs = Vec::new();
     loop {
-        rest = rest.trim_start_matches(' ');
+        rest = rest.trim_start_matches(WS);
         if let Some(r) = rest.strip_prefix('}') {
             return (name, pairs, r);
         }
         let (key, r) = if rest.starts_with('"') {
             let (q, r) = take_quoted(rest);
+            let r = r.trim_start_matches(WS);
             if !r.starts_with('=') {
                 name = Some(decode(q, true));
                 rest = r.strip_prefix(',').unwrap_or(r);
@@ -139,10 +145,11 @@ fn oracle_labels(s: &str) -> (Option<String>, Pairs, &str) {
             (decode(q, true), r)
         } else {
             let eq = rest.find('=').unwrap();
-            (rest[..eq].to_string(), &rest[eq..])
+            (rest[..eq].trim_end_matches(WS).to_string(), &rest[eq..])
         };
-        let (v, r) = take_quoted(&r[1..]);
+        let (v, r) = take_quoted(r[1..].trim_start_matches(WS));
         pairs.push((key, decode(v, true)));
+        let r = r.trim_start_matches(WS);
         rest = r.strip_prefix(',').unwrap_or(r);
     }
 }
@@ -202,11 +209,12 @@ pub fn oracle(text: &str, om: bool) -> Vec<Owned> {
             out.push(Owned::Comment(c.into()));
             continue;
         }
-        let name_end = line.find(['{', ' ']).unwrap();
+        let name_end = line.find(['{', ' ', '\t']).unwrap();
         let mut name = line[..name_end].to_string();
         let mut rest = &line[name_end..];
         let mut labels = Vec::new();
-        if rest.starts_with('{') {
+        if rest.trim_start_matches(WS).starts_with('{') {
+            rest = rest.trim_start_matches(WS);
             let (quoted, l, r) = oracle_labels(rest);
             if let Some(q) = quoted {
                 name = q;
@@ -313,6 +321,15 @@ const VALUES: &[&str] = &[
     "00012",
 ];
 
+/// Whitespace between tokens: none in OpenMetrics, any mix of blanks and
+/// tabs (often none) in 0.0.4.
+fn ws(r: &mut Rng, om: bool) -> String {
+    if om {
+        return String::new();
+    }
+    ["", "", "", " ", "\t", "  ", " \t ", "\t\t"][r.below(8)].to_string()
+}
+
 fn label_value(r: &mut Rng) -> String {
     (0..r.below(5)).map(|_| r.pick(PIECES)).collect()
 }
@@ -384,21 +401,50 @@ fn generate(r: &mut Rng, om: bool) -> String {
                 }
                 _ => {}
             }
-            let mut parts: Vec<String> =
-                labels.iter().map(|(n, v)| format!("{n}=\"{v}\"")).collect();
-            // 0.0.4 allows blanks between tokens; vary them line by line.
-            let comma = if !om && r.below(3) == 0 { ", " } else { "," };
-            if !om && r.below(5) == 0 && !parts.is_empty() {
-                parts[0] = format!("\"{}.x\"{}", "q", &parts[0][2..]);
-            }
+            // 0.0.4 allows blanks and tabs around every token inside the
+            // braces, quoted (UTF-8) names and a trailing comma.
+            let mut parts: Vec<String> = labels
+                .iter()
+                .map(|(n, v)| {
+                    let n = if !om && r.below(6) == 0 {
+                        format!("\"{n}.q\"")
+                    } else {
+                        n.clone()
+                    };
+                    format!("{n}{}={}\"{v}\"", ws(r, om), ws(r, om))
+                })
+                .collect();
             if quoted {
-                parts.insert(0, format!("\"{name}{suffix}\""));
-                out.push_str(&format!("{{{}}}", parts.join(comma)));
+                // The metric name may stand anywhere among the labels.
+                let at = if r.below(2) == 0 {
+                    0
+                } else {
+                    r.below(parts.len() + 1)
+                };
+                parts.insert(at, format!("\"{name}{suffix}\""));
+            }
+            let mut set = String::from("{");
+            set.push_str(&ws(r, om));
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    set.push_str(&format!("{},{}", ws(r, om), ws(r, om)));
+                }
+                set.push_str(p);
+            }
+            set.push_str(&ws(r, om));
+            if !om && !parts.is_empty() && r.below(4) == 0 {
+                set.push(',');
+                set.push_str(&ws(r, om));
+            }
+            set.push('}');
+            if quoted {
+                out.push_str(&set);
             } else {
                 out.push_str(&name);
                 out.push_str(suffix);
                 if !parts.is_empty() || r.below(3) == 0 {
-                    out.push_str(&format!("{{{}}}", parts.join(comma)));
+                    out.push_str(&ws(r, om));
+                    out.push_str(&set);
                 }
             }
             out.push(' ');
