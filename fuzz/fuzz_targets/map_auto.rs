@@ -1,0 +1,10 @@
+//! `map_auto`: arbitrary bytes; see `llm_metrics_fuzz::checks` for what is asserted.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use llm_metrics_fuzz::checks;
+use llm_metrics_guest::engines::Engine;
+
+fuzz_target!(|data: &[u8]| {
+    checks::map_engine(data, Engine::Auto);
+});
