@@ -255,10 +255,21 @@ fn quoted(pieces: &[Piece]) -> (String, String, bool) {
     (raw, dec, odd)
 }
 
-/// HELP text: (raw, decoded in 0.0.4, decoded in OpenMetrics). Backslashes
-/// only as whole escapes; no line breaks.
-fn help(pieces: &[Piece]) -> (String, String, String) {
+/// HELP text as written and as each dialect decodes it.
+struct Help {
+    raw: String,
+    prom: String,
+    om: String,
+    /// Has an escape strict parsing refuses (0.0.4: other than `\\` and
+    /// `\n`; OpenMetrics: other than those and `\"`).
+    odd_prom: bool,
+    odd_om: bool,
+}
+
+/// HELP text from pieces. Backslashes only as whole escapes; no line breaks.
+fn help(pieces: &[Piece]) -> Help {
     let (mut raw, mut d4, mut dom) = (String::new(), String::new(), String::new());
+    let (mut odd_prom, mut odd_om) = (false, false);
     for p in pieces.iter().take(12) {
         let (r, a, b): (String, String, String) = match *p {
             Piece::Char('\\') => ("\\\\".into(), "\\".into(), "\\".into()),
@@ -266,10 +277,14 @@ fn help(pieces: &[Piece]) -> (String, String, String) {
             Piece::Char(c) => (c.into(), c.into(), c.into()),
             // `\"` is an escape in OpenMetrics HELP only.
             Piece::Escape(i) if pick(ESCAPES, i).0 == "\\\"" => {
+                odd_prom = true;
                 ("\\\"".into(), "\\\"".into(), "\"".into())
             }
             Piece::Escape(i) => {
                 let (r, d) = pick(ESCAPES, i);
+                let odd = r == d;
+                odd_prom |= odd;
+                odd_om |= odd;
                 (r.into(), d.into(), d.into())
             }
             Piece::Word(i) => {
@@ -281,7 +296,13 @@ fn help(pieces: &[Piece]) -> (String, String, String) {
         d4.push_str(&a);
         dom.push_str(&b);
     }
-    (raw, d4, dom)
+    Help {
+        raw,
+        prom: d4,
+        om: dom,
+        odd_prom,
+        odd_om,
+    }
 }
 
 /// A number token and the value it spells.
@@ -621,13 +642,14 @@ impl Doc {
             samples: Vec::new(),
         };
         if let Some(h) = &f.help {
-            let (raw, d4, dom) = help(h);
+            let h = help(h);
+            o.strict_syntax &= !(if om { h.odd_om } else { h.odd_prom });
             fam.help = Some(if om {
-                dom
+                h.om
             } else {
-                d4.trim_start_matches([' ', '\t']).to_string()
+                h.prom.trim_start_matches([' ', '\t']).to_string()
             });
-            o.meta("HELP", &meta_name, &raw, false);
+            o.meta("HELP", &meta_name, &h.raw, false);
             o.end_line(crlf);
         }
         if let Some(t) = ty {
