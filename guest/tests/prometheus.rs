@@ -469,7 +469,6 @@ fn strict_accepts_what_both_go_parsers_accept() {
         "# TYPE h histogram\nh_bucket 1\nh_bucket{le=\"Inf\"} 1\nh_bucket{le=\"NaN\"} 1\n",
         "# TYPE s summary\ns 1\ns{quantile=\"1.5\"} 2\n",
         "a 1\n# HELP a late\n",
-        "{x=\"1\",\"quoted.late\"} 1\n",
         "a{x=\"1\"} 1\nb 1\na{x=\"2\"} 2\n",
         "# HELP a quote \\\" ok\na 1\n",
     ] {

@@ -162,6 +162,7 @@ impl<'a> Parser<'a> {
             trailing_comma: loose,
             quoted_names: loose,
             strict_escapes: self.strict && !self.om,
+            late_name: !self.strict,
         }
     }
 
