@@ -1,0 +1,141 @@
+//! The targets API: `GET /api/v1/targets`, and `GET`/`PUT`/`DELETE`
+//! `/api/v1/targets/{id}`.
+//!
+//! Invariant: a target added here passes the same allow-list as an ad-hoc
+//! collection (and is re-checked on every scrape); its header values are
+//! literals only (never read from the service's environment or files) and,
+//! like every header value, never returned.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::allow::Refusal;
+use crate::config::{Seconds, Secret, TargetSpec};
+use crate::problem::{ApiJson, ApiPath, Problem};
+use crate::service::Service;
+
+/// `PUT /api/v1/targets/{id}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutTarget {
+    /// The `/metrics` URL.
+    pub url: String,
+    /// Engine name (default `auto`).
+    pub engine: Option<String>,
+    /// Interval: seconds, or a duration like `"15s"`.
+    pub interval: Option<Seconds>,
+    /// Fetch budget: seconds, or a duration.
+    pub timeout: Option<Seconds>,
+    /// Literal request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Free-form labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Every target with its health.
+pub async fn list(State(service): State<Arc<Service>>) -> Json<Value> {
+    let targets: Vec<Value> = service
+        .targets
+        .all()
+        .iter()
+        .map(|e| e.view(false))
+        .collect();
+    Json(json!({ "targets": targets }))
+}
+
+/// One target with its health and latest snapshot.
+pub async fn show(
+    State(service): State<Arc<Service>>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, Problem> {
+    let entry = service
+        .targets
+        .get(&id)
+        .ok_or_else(|| Problem::not_found(format!("no target `{id}`")))?;
+    Ok(Json(entry.view(true)))
+}
+
+/// Add or replace a target: 201 when new, 200 when replaced.
+pub async fn put(
+    State(service): State<Arc<Service>>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<PutTarget>,
+) -> Result<Response, Problem> {
+    let headers = body
+        .headers
+        .into_iter()
+        .map(|(n, v)| {
+            if http::HeaderValue::from_str(&v).is_err() {
+                return Err(anyhow::anyhow!("header `{n}`: not a valid header value"));
+            }
+            Ok((n.to_ascii_lowercase(), Secret(v)))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map_err(|e| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-target",
+                e.to_string(),
+            )
+        })?;
+    let mut spec = TargetSpec::new(
+        id,
+        body.url,
+        body.engine.as_deref(),
+        body.interval.map(|s| s.0),
+        body.timeout.map(|s| s.0),
+        headers,
+        body.labels,
+    )
+    .map_err(|e| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-target",
+            format!("{e:#}"),
+        )
+    })?;
+    spec.from_api = true;
+    if let Err(refusal) = service.allow_list().check(&spec.url).await {
+        let (status, kind) = match &refusal {
+            Refusal::InvalidUrl(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-url"),
+            Refusal::Denied(_) => (StatusCode::FORBIDDEN, "denied"),
+            Refusal::Resolve(_) => (StatusCode::UNPROCESSABLE_ENTITY, "connect"),
+        };
+        return Err(Problem::new(status, kind, refusal.to_string()));
+    }
+    let id = spec.id.clone();
+    let replaced = service.add_target(spec);
+    tracing::info!(target_id = %id, replaced, "target added through the API");
+    let view = service
+        .targets
+        .get(&id)
+        .map_or(Value::Null, |e| e.view(false));
+    let status = if replaced {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+/// Remove a target: 204, or 404 if there was none.
+pub async fn remove(
+    State(service): State<Arc<Service>>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, Problem> {
+    if service.targets.remove(&id) {
+        tracing::info!(target_id = %id, "target removed through the API");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Problem::not_found(format!("no target `{id}`")))
+    }
+}

@@ -1,0 +1,142 @@
+//! One collection through the plugin, and how its failures are reported.
+//!
+//! Invariant: the plugin only ever gets an egress policy that allows exactly
+//! one `host:port`, the one the URL names: for ad-hoc requests only after the
+//! allow-list granted it (addresses resolved and checked), for configured
+//! targets because an operator listed them. Every failure has one stable
+//! `error_kind` and one HTTP status, decided here.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use llm_metrics_host::wit::collector::{CollectError, Engine, Header, Snapshot, Target};
+use llm_metrics_host::{AllowedHost, CallError, EgressPolicy, Plugin};
+
+use crate::allow::{AllowList, Refusal};
+
+/// What to collect.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The engine, or `auto`.
+    pub engine: Engine,
+    /// The caller's name for the server.
+    pub instance_id: String,
+    /// The `/metrics` URL.
+    pub endpoint: String,
+    /// The fetch budget.
+    pub timeout: Duration,
+    /// Extra request headers (e.g. a bearer token).
+    pub headers: Vec<(String, String)>,
+    /// Largest body accepted.
+    pub max_body_bytes: u64,
+}
+
+/// Why a collection produced no snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The URL was refused before the plugin ran.
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    /// The plugin reported a typed failure.
+    #[error("{}", llm_metrics_host::cli::collect_error(.0))]
+    Collect(CollectError),
+    /// The plugin ran out of a budget or trapped.
+    #[error("{0}")]
+    Call(#[from] CallError),
+}
+
+impl Failure {
+    /// The stable, machine-readable kind: the plugin's `collect-error` case
+    /// names, plus the host's budget failures.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Refused(Refusal::InvalidUrl(_)) => "invalid-url",
+            Failure::Refused(Refusal::Denied(_)) => "denied",
+            Failure::Refused(Refusal::Resolve(_)) => "connect",
+            Failure::Collect(e) => match e {
+                CollectError::InvalidUrl(_) => "invalid-url",
+                CollectError::Denied(_) => "denied",
+                CollectError::Connect(_) => "connect",
+                CollectError::Timeout(_) => "timeout",
+                CollectError::HttpStatus(_) => "http-status",
+                CollectError::BodyTooLarge(_) => "body-too-large",
+                CollectError::NotAnExposition(_) => "not-an-exposition",
+                CollectError::Parse(_) => "parse",
+                CollectError::UnrecognizedEngine(_) => "unrecognized-engine",
+                CollectError::Transport(_) => "transport",
+            },
+            Failure::Call(e) => match e {
+                CallError::CpuBudget(_) => "cpu-budget",
+                CallError::WallClock(_) => "timeout",
+                CallError::Memory(_) => "memory-budget",
+                CallError::Trap(_) => "plugin-trap",
+            },
+        }
+    }
+
+    /// The status `GET /api/v1/metrics/…` answers with: 403 denied, 422
+    /// invalid input, 504 timeout, 502 for anything the upstream did wrong
+    /// (including an unreachable upstream, or a body that exhausts the
+    /// plugin's CPU or memory budget), 500 only for a plugin trap.
+    pub fn status(&self) -> StatusCode {
+        match self.kind() {
+            "denied" => StatusCode::FORBIDDEN,
+            "invalid-url" => StatusCode::UNPROCESSABLE_ENTITY,
+            "timeout" => StatusCode::GATEWAY_TIMEOUT,
+            "plugin-trap" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+impl Request {
+    fn target(&self) -> Target {
+        Target {
+            url: self.endpoint.clone(),
+            instance_id: Some(self.instance_id.clone()),
+            engine: self.engine,
+            timeout_ms: u32::try_from(self.timeout.as_millis()).unwrap_or(u32::MAX),
+            max_body_bytes: self.max_body_bytes,
+            headers: self
+                .headers
+                .iter()
+                .map(|(name, value)| Header {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            include_raw: false,
+        }
+    }
+}
+
+/// Collect for a caller: the URL must pass `allow` first.
+pub async fn adhoc(
+    plugin: &Plugin,
+    allow: &AllowList,
+    request: &Request,
+) -> Result<Snapshot, Failure> {
+    let granted = allow.check(&request.endpoint).await?;
+    run(plugin, granted, request).await
+}
+
+/// Collect from an operator-configured target: its own `host:port` only.
+pub async fn configured(plugin: &Plugin, request: &Request) -> Result<Snapshot, Failure> {
+    let granted = AllowedHost::from_url(&request.endpoint)
+        .map_err(|e| Refusal::InvalidUrl(format!("{e:#}")))?;
+    run(plugin, granted, request).await
+}
+
+async fn run(
+    plugin: &Plugin,
+    granted: AllowedHost,
+    request: &Request,
+) -> Result<Snapshot, Failure> {
+    let egress = EgressPolicy::deny_all()
+        .with_max_body_bytes(request.max_body_bytes)
+        .allow(granted);
+    plugin
+        .collect(&request.target(), egress)
+        .await?
+        .map_err(Failure::Collect)
+}

@@ -1,0 +1,23 @@
+//! `llm-metrics serve`: llm-metrics as a service, a client of the host
+//! library. Other components ask it over HTTP to collect from an inference
+//! server; the plugin does all fetching, parsing and mapping in its sandbox.
+//!
+//! [`service::router`] is the HTTP API; [`allow`] is the SSRF allow-list
+//! that every ad-hoc URL must pass; [`collect`] runs one collection and
+//! names its failures; [`engine`] is the only place engine names live.
+//! [`config`] reads targets, [`targets`] keeps their snapshots and health,
+//! and [`scheduler`] scrapes them.
+#![deny(missing_docs)]
+
+pub mod allow;
+pub mod api;
+pub mod api_targets;
+pub mod collect;
+pub mod config;
+pub mod engine;
+pub mod export;
+pub mod fleet;
+pub mod problem;
+pub mod scheduler;
+pub mod service;
+pub mod targets;

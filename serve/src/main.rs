@@ -1,0 +1,160 @@
+//! `llm-metrics-serve`: see `llm-metrics-serve --help` and the README,
+//! section "Service".
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use llm_metrics_host::plugin::default_cache_dir;
+use llm_metrics_host::{ComponentSource, Limits, Plugin, PluginOptions};
+use llm_metrics_serve::allow::{AllowList, Pattern};
+use llm_metrics_serve::config;
+use llm_metrics_serve::service::{self, Service, Settings};
+
+/// Serve the llm-metrics collection API.
+#[derive(Debug, Parser)]
+#[command(name = "llm-metrics-serve", version)]
+struct Args {
+    /// TOML file with `allow` patterns and `[[targets]]` (see the README).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9400")]
+    listen: SocketAddr,
+    /// Allow ad-hoc collection from a host name (`host`, `host:port`), a
+    /// wildcard (`*.svc.cluster.local`), an address or a CIDR range
+    /// (`10.0.0.0/8`, `[fd00::/8]:9400`). Repeatable.
+    #[arg(long = "allow", value_name = "PATTERN")]
+    allow: Vec<Pattern>,
+    /// Load another build of the plugin.
+    #[arg(long)]
+    component: Option<PathBuf>,
+    /// Compile the component every start instead of using the cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Per-collection memory budget of the plugin, in MiB.
+    #[arg(long, default_value_t = 256)]
+    memory_mib: usize,
+    /// Per-collection CPU budget of the plugin.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    cpu_time: Duration,
+    /// Target scrapes that may run at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// On SIGINT/SIGTERM, how long scrapes in flight may take to finish.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    shutdown_grace: Duration,
+}
+
+fn main() -> ExitCode {
+    // Host error values reach the guest as text; a captured backtrace would
+    // hand the plugin this machine's paths. Still single-threaded here.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // SAFETY: no other thread exists yet to read or write the environment.
+        unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    }
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let source = args
+        .component
+        .map_or(ComponentSource::Embedded, ComponentSource::File);
+    let options = PluginOptions {
+        limits: Limits {
+            memory_bytes: args.memory_mib << 20,
+            cpu_time: args.cpu_time,
+            ..Limits::default()
+        },
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            default_cache_dir()
+        },
+    };
+    let (config_allow, targets) = match &args.config {
+        Some(path) => config::load(path)?,
+        None => (Vec::new(), Vec::new()),
+    };
+    let plugin = Plugin::new(&source, &options).context("loading the plugin")?;
+    // Default: the hosts of configured targets; then the config's and the
+    // command line's patterns.
+    let allow = AllowList::new(
+        targets
+            .iter()
+            .filter_map(|t| t.pattern())
+            .chain(config_allow)
+            .chain(args.allow),
+    );
+    let patterns: Vec<String> = allow.patterns().iter().map(|p| p.to_string()).collect();
+    tracing::info!(allow = ?patterns, targets = targets.len(), "allow-list for ad-hoc requests");
+    let settings = Settings {
+        concurrency: args.concurrency.max(1),
+        ..Settings::default()
+    };
+    let service = Service::new(plugin, allow, settings);
+    for spec in targets {
+        service.add_target(spec);
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // The first line on stdout, for scripts and tests (port 0 picks one).
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, "serving");
+    axum::serve(listener, service::router(service.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    if service.drain(args.shutdown_grace).await {
+        tracing::info!("stopped; every scrape in flight finished");
+    } else {
+        tracing::warn!(grace = ?args.shutdown_grace, "stopped; scrapes still in flight were abandoned");
+    }
+    Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,131 @@
+//! The service's shared state and its HTTP routes.
+//!
+//! Invariant: one pre-instantiated [`Plugin`] serves every request and
+//! scrape; every route answers JSON (success documents or problem
+//! documents), and request bodies are capped at [`Settings::max_request_bytes`].
+//! Scrapes in flight never exceed [`Settings::concurrency`], so the plugin's
+//! memory in use stays within concurrency × the per-call memory budget.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use llm_metrics_host::Plugin;
+use tokio::sync::Semaphore;
+
+use crate::allow::AllowList;
+use crate::config::TargetSpec;
+use crate::targets::Registry;
+use crate::{api, api_targets, export, fleet, problem, scheduler};
+
+/// Service-wide settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Largest request body the API reads.
+    pub max_request_bytes: usize,
+    /// Largest exposition body the plugin accepts per collection.
+    pub max_body_bytes: u64,
+    /// The longest fetch budget a caller may ask for.
+    pub max_timeout: Duration,
+    /// The fetch budget when the caller gives none.
+    pub default_timeout: Duration,
+    /// Scrapes of configured targets that may run at once.
+    pub concurrency: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_request_bytes: 64 * 1024,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_timeout: Duration::from_secs(120),
+            default_timeout: Duration::from_secs(10),
+            concurrency: 16,
+        }
+    }
+}
+
+/// State shared by every handler.
+pub struct Service {
+    /// The plugin every collection runs in.
+    pub plugin: Plugin,
+    /// What ad-hoc requests may reach.
+    allow: RwLock<AllowList>,
+    /// Settings.
+    pub settings: Settings,
+    /// The targets.
+    pub targets: Registry,
+    /// One permit per scrape in flight.
+    pub scrape_permits: Arc<Semaphore>,
+}
+
+impl Service {
+    /// A service over `plugin`.
+    pub fn new(plugin: Plugin, allow: AllowList, settings: Settings) -> Arc<Self> {
+        let permits = settings.concurrency.clamp(1, Semaphore::MAX_PERMITS);
+        Arc::new(Service {
+            plugin,
+            allow: RwLock::new(allow),
+            settings,
+            targets: Registry::default(),
+            scrape_permits: Arc::new(Semaphore::new(permits)),
+        })
+    }
+
+    /// Register (or replace) a target and start its scrape loop. Returns
+    /// whether it replaced one.
+    pub fn add_target(self: &Arc<Self>, spec: TargetSpec) -> bool {
+        let (entry, replaced) = self.targets.put(spec);
+        scheduler::spawn(self.clone(), entry);
+        replaced
+    }
+
+    /// Stop every scrape loop and wait up to `deadline` for scrapes in
+    /// flight to finish. True if they all did.
+    pub async fn drain(&self, deadline: Duration) -> bool {
+        self.targets.stop_all();
+        let all = u32::try_from(self.settings.concurrency.clamp(1, Semaphore::MAX_PERMITS))
+            .unwrap_or(u32::MAX);
+        tokio::time::timeout(deadline, self.scrape_permits.acquire_many(all))
+            .await
+            .is_ok_and(|p| p.is_ok())
+    }
+
+    /// A copy of the current allow-list (never held across an await).
+    pub fn allow_list(&self) -> AllowList {
+        self.allow.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// All routes.
+pub fn router(service: Arc<Service>) -> Router {
+    let limit = service.settings.max_request_bytes;
+    Router::new()
+        .route("/api/v1/collect/{engine}", post(api::collect))
+        .route("/api/v1/metrics/{engine}/{instance_id}", get(api::metrics))
+        .route("/api/v1/targets", get(api_targets::list))
+        .route("/api/v1/fleet", get(fleet::fleet))
+        .route("/metrics", get(prometheus))
+        .route(
+            "/api/v1/targets/{id}",
+            get(api_targets::show)
+                .put(api_targets::put)
+                .delete(api_targets::remove),
+        )
+        .fallback(problem::no_route)
+        .method_not_allowed_fallback(problem::wrong_method)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(service)
+}
+
+/// `GET /metrics`: the fleet as Prometheus text.
+async fn prometheus(
+    axum::extract::State(service): axum::extract::State<Arc<Service>>,
+) -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, export::CONTENT_TYPE)],
+        export::render(&service.targets.all()),
+    )
+}

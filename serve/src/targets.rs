@@ -1,0 +1,179 @@
+//! The target registry: each target's definition, latest snapshot and
+//! health, and the handle of its scrape loop.
+//!
+//! Invariant: a target id maps to at most one entry and one running loop;
+//! replacing or removing an entry stops its old loop (a scrape in flight
+//! finishes, but its result is recorded only on the entry it belongs to).
+//! Health is updated only by that entry's own loop, so scrapes of one target
+//! are recorded in order.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use llm_metrics_host::wit::collector::Snapshot;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::config::TargetSpec;
+use crate::engine;
+
+/// A target is stale after this many intervals without a success.
+pub const STALE_INTERVALS: u32 = 3;
+
+/// A target's scrape health.
+#[derive(Clone, Debug, Default)]
+pub struct Health {
+    /// When the last scrape started.
+    pub last_attempt: Option<SystemTime>,
+    /// When the last successful scrape finished.
+    pub last_success: Option<SystemTime>,
+    /// Monotonic time of the last success, for ages.
+    pub last_success_at: Option<Instant>,
+    /// Failures since the last success.
+    pub consecutive_failures: u64,
+    /// The kind of the last failure, if the last scrape failed.
+    pub last_error_kind: Option<&'static str>,
+    /// The message of the last failure.
+    pub last_error: Option<String>,
+    /// How long the last scrape took.
+    pub last_duration: Option<Duration>,
+    /// Scrapes so far.
+    pub scrapes: u64,
+    /// Failures so far, by kind.
+    pub errors_by_kind: BTreeMap<&'static str, u64>,
+}
+
+/// One registered target.
+pub struct Entry {
+    /// Its definition.
+    pub spec: TargetSpec,
+    /// When it was registered (a target never scraped is stale after
+    /// [`STALE_INTERVALS`] intervals from here).
+    pub added_at: Instant,
+    /// Health.
+    pub health: Mutex<Health>,
+    /// The latest successful snapshot.
+    pub snapshot: Mutex<Option<Arc<Snapshot>>>,
+    /// Tells its loop to stop.
+    pub stop: watch::Sender<bool>,
+}
+
+impl Entry {
+    /// A fresh entry for `spec`.
+    pub fn new(spec: TargetSpec) -> Arc<Self> {
+        Arc::new(Entry {
+            spec,
+            added_at: Instant::now(),
+            health: Mutex::new(Health::default()),
+            snapshot: Mutex::new(None),
+            stop: watch::channel(false).0,
+        })
+    }
+
+    /// A copy of the health.
+    pub fn health(&self) -> Health {
+        self.health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// No success within [`STALE_INTERVALS`] intervals.
+    pub fn is_stale(&self, health: &Health, now: Instant) -> bool {
+        let since = health.last_success_at.unwrap_or(self.added_at);
+        now.saturating_duration_since(since) > self.spec.interval * STALE_INTERVALS
+    }
+
+    /// The API view: definition (header names only) and health.
+    pub fn view(&self, with_snapshot: bool) -> Value {
+        let h = self.health();
+        let now = Instant::now();
+        let ts = |t: Option<SystemTime>| t.map(|t| humantime::format_rfc3339_millis(t).to_string());
+        let mut v = json!({
+            "id": self.spec.id,
+            "url": self.spec.url,
+            "engine": engine::name(self.spec.engine),
+            "interval": self.spec.interval.as_secs_f64(),
+            "timeout": self.spec.timeout.as_secs_f64(),
+            "labels": self.spec.labels,
+            "header_names": self.spec.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            "health": {
+                "last_attempt": ts(h.last_attempt),
+                "last_success": ts(h.last_success),
+                "age_seconds": h.last_success_at.map(|t| now.saturating_duration_since(t).as_secs_f64()),
+                "consecutive_failures": h.consecutive_failures,
+                "last_error_kind": h.last_error_kind,
+                "last_error": h.last_error,
+                "last_duration_seconds": h.last_duration.map(|d| d.as_secs_f64()),
+                "scrapes": h.scrapes,
+                "stale": self.is_stale(&h, now),
+            },
+        });
+        if with_snapshot {
+            v["metrics"] = self
+                .snapshot()
+                .map_or(Value::Null, |s| llm_metrics_host::json::snapshot(&s));
+        }
+        v
+    }
+}
+
+/// All targets, by id.
+#[derive(Default)]
+pub struct Registry {
+    entries: Mutex<BTreeMap<String, Arc<Entry>>>,
+}
+
+impl Registry {
+    /// Insert or replace; returns the new entry and whether it replaced one
+    /// (whose loop is told to stop).
+    pub fn put(&self, spec: TargetSpec) -> (Arc<Entry>, bool) {
+        let entry = Entry::new(spec);
+        let old = self.lock().insert(entry.spec.id.clone(), entry.clone());
+        if let Some(old) = &old {
+            old.stop.send_replace(true);
+        }
+        (entry, old.is_some())
+    }
+
+    /// Remove `id` and stop its loop; false if there was none.
+    pub fn remove(&self, id: &str) -> bool {
+        match self.lock().remove(id) {
+            Some(old) => {
+                old.stop.send_replace(true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The entry for `id`.
+    pub fn get(&self, id: &str) -> Option<Arc<Entry>> {
+        self.lock().get(id).cloned()
+    }
+
+    /// Every entry, by id.
+    pub fn all(&self) -> Vec<Arc<Entry>> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// Stop every loop (shutdown).
+    pub fn stop_all(&self) {
+        for e in self.lock().values() {
+            e.stop.send_replace(true);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Entry>>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
