@@ -12,6 +12,7 @@
 pub mod allow;
 pub mod api;
 pub mod api_targets;
+pub mod auth;
 pub mod collect;
 pub mod config;
 pub mod engine;

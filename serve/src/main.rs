@@ -44,6 +44,9 @@ struct Args {
     /// Target scrapes that may run at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Require `Authorization: Bearer TOKEN` on every route.
+    #[arg(long, env = "LLM_METRICS_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
     /// On SIGINT/SIGTERM, how long scrapes in flight may take to finish.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
@@ -116,8 +119,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!(allow = ?patterns, targets = targets.len(), "allow-list for ad-hoc requests");
     let settings = Settings {
         concurrency: args.concurrency.max(1),
+        api_token: args.api_token.filter(|t| !t.is_empty()),
         ..Settings::default()
     };
+    if settings.api_token.is_none() && !args.listen.ip().is_loopback() {
+        tracing::warn!(listen = %args.listen, "listening beyond loopback without --api-token");
+    }
     let service = Service::new(plugin, allow, settings);
     for spec in targets {
         service.add_target(spec);

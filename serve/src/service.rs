@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use crate::allow::AllowList;
 use crate::config::TargetSpec;
 use crate::targets::Registry;
-use crate::{api, api_targets, export, fleet, problem, scheduler};
+use crate::{api, api_targets, auth, export, fleet, problem, scheduler};
 
 /// Service-wide settings.
 #[derive(Clone, Debug)]
@@ -33,6 +33,8 @@ pub struct Settings {
     pub default_timeout: Duration,
     /// Scrapes of configured targets that may run at once.
     pub concurrency: usize,
+    /// When set, every route requires `Authorization: Bearer <token>`.
+    pub api_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -43,6 +45,7 @@ impl Default for Settings {
             max_timeout: Duration::from_secs(120),
             default_timeout: Duration::from_secs(10),
             concurrency: 16,
+            api_token: None,
         }
     }
 }
@@ -117,6 +120,10 @@ pub fn router(service: Arc<Service>) -> Router {
         .fallback(problem::no_route)
         .method_not_allowed_fallback(problem::wrong_method)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            service.clone(),
+            auth::require_token,
+        ))
         .with_state(service)
 }
 
