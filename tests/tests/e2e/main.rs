@@ -3,7 +3,10 @@
 //! component (see `common`).
 
 mod budgets;
+mod cache_files;
 mod collect;
 mod common;
+mod egress_probe;
+mod hostile;
 mod imports;
 mod parse;
