@@ -14,20 +14,21 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::allow::Destination;
 use crate::collect::{self, Failure};
 use crate::engine;
-use crate::problem::{ApiJson, ApiPath, ApiQuery, Problem};
+use crate::problem::{ApiJson, ApiPath, ApiQuery, Problem, ProblemBody};
 use crate::service::Service;
 
 /// The longest instance id accepted.
 const MAX_INSTANCE_ID: usize = 256;
 
 /// `POST /api/v1/collect/{engine}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CollectBody {
     /// The caller's name for the server.
     pub instance_id: String,
@@ -38,7 +39,8 @@ pub struct CollectBody {
 }
 
 /// `GET /api/v1/metrics/…` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MetricsQuery {
     /// The server's `/metrics` URL.
     pub endpoint: String,
@@ -98,6 +100,26 @@ fn request(
     })
 }
 
+/// The answer to `POST /api/v1/collect/{engine}` (the original design's
+/// envelope, plus `error_kind`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Envelope {
+    /// Whether a snapshot was collected.
+    pub success: bool,
+    /// The caller's instance id.
+    pub instance_id: String,
+    /// When the answer was made, RFC 3339 UTC.
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+    /// The snapshot (see the README, "Snapshot fields"), or null.
+    #[schema(value_type = Option<Object>)]
+    pub metrics: Option<Value>,
+    /// What went wrong, or null.
+    pub error: Option<String>,
+    /// The failure's kind (`denied`, `timeout`, `http-status`, …), or null.
+    pub error_kind: Option<&'static str>,
+}
+
 /// RFC 3339 UTC, milliseconds.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
@@ -105,11 +127,26 @@ pub fn now_rfc3339() -> String {
 
 /// `POST /api/v1/collect/{engine}`: 200 with the envelope
 /// `{success, instance_id, timestamp, metrics, error, error_kind}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/collect/{engine}",
+    params(("engine" = String, Path, description = "auto, vllm or tgi")),
+    request_body = CollectBody,
+    responses(
+        (status = 200, description = "The collection ran; see `success`", body = Envelope),
+        (status = 400, description = "Malformed JSON", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong API token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown engine", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "Body over the limit", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or invalid fields, URL or timeout", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
 pub async fn collect(
     State(service): State<Arc<Service>>,
     ApiPath(engine_name): ApiPath<String>,
     ApiJson(body): ApiJson<CollectBody>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<Envelope>, Problem> {
     let request = request(
         &service,
         &engine_name,
@@ -117,26 +154,46 @@ pub async fn collect(
         body.endpoint,
         body.timeout,
     )?;
-    let result = collect::adhoc(&service.plugin, &service.allow_list(), &request).await;
+    let result = adhoc(&service, &request).await;
     let (metrics, error, kind) = match &result {
-        Ok(snapshot) => (llm_metrics_host::json::snapshot(snapshot), None, None),
+        Ok(snapshot) => (Some(llm_metrics_host::json::snapshot(snapshot)), None, None),
         Err(failure) => {
             log_failure(&request, failure);
-            (Value::Null, Some(failure.to_string()), Some(failure.kind()))
+            (None, Some(failure.to_string()), Some(failure.kind()))
         }
     };
-    Ok(Json(json!({
-        "success": result.is_ok(),
-        "instance_id": request.instance_id,
-        "timestamp": now_rfc3339(),
-        "metrics": metrics,
-        "error": error,
-        "error_kind": kind,
-    })))
+    Ok(Json(Envelope {
+        success: result.is_ok(),
+        instance_id: request.instance_id,
+        timestamp: now_rfc3339(),
+        metrics,
+        error,
+        error_kind: kind,
+    }))
 }
 
 /// `GET /api/v1/metrics/{engine}/{instance_id}?endpoint=URL[&timeout=s]`:
 /// the snapshot, or a problem with a fitting status.
+#[utoipa::path(
+    get,
+    path = "/api/v1/metrics/{engine}/{instance_id}",
+    params(
+        ("engine" = String, Path, description = "auto, vllm or tgi"),
+        ("instance_id" = String, Path, description = "The caller's name for the server"),
+        MetricsQuery,
+    ),
+    responses(
+        (status = 200, description = "The snapshot (README, \"Snapshot fields\")", body = Object),
+        (status = 400, description = "Missing or bad query", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong API token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Denied by the allow-list", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown engine", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid URL or timeout", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 500, description = "The plugin trapped", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 502, description = "The upstream failed or sent no usable exposition", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 504, description = "The fetch budget ran out", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
 pub async fn metrics(
     State(service): State<Arc<Service>>,
     ApiPath((engine_name, instance_id)): ApiPath<(String, String)>,
@@ -149,7 +206,7 @@ pub async fn metrics(
         query.endpoint,
         query.timeout,
     )?;
-    match collect::adhoc(&service.plugin, &service.allow_list(), &request).await {
+    match adhoc(&service, &request).await {
         Ok(snapshot) => Ok(Json(llm_metrics_host::json::snapshot(&snapshot)).into_response()),
         Err(failure) => {
             log_failure(&request, &failure);
@@ -160,6 +217,16 @@ pub async fn metrics(
             ))
         }
     }
+}
+
+/// One ad-hoc collection, within the ad-hoc concurrency bound.
+async fn adhoc(
+    service: &Service,
+    request: &collect::Request,
+) -> Result<llm_metrics_host::wit::collector::Snapshot, Failure> {
+    // The semaphore is never closed, so acquiring only waits.
+    let _permit = service.adhoc_permits.acquire().await;
+    collect::adhoc(&service.plugin, &service.allow_list(), request).await
 }
 
 fn log_failure(request: &collect::Request, failure: &Failure) {

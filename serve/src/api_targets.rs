@@ -22,7 +22,7 @@ use crate::problem::{ApiJson, ApiPath, Problem};
 use crate::service::Service;
 
 /// `PUT /api/v1/targets/{id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutTarget {
     /// The `/metrics` URL.
@@ -30,8 +30,10 @@ pub struct PutTarget {
     /// Engine name (default `auto`).
     pub engine: Option<String>,
     /// Interval: seconds, or a duration like `"15s"`.
+    #[schema(value_type = Option<f64>)]
     pub interval: Option<Seconds>,
     /// Fetch budget: seconds, or a duration.
+    #[schema(value_type = Option<f64>)]
     pub timeout: Option<Seconds>,
     /// Literal request headers.
     #[serde(default)]
@@ -42,6 +44,10 @@ pub struct PutTarget {
 }
 
 /// Every target with its health.
+#[utoipa::path(get, path = "/api/v1/targets", responses(
+    (status = 200, description = "`{\"targets\": [...]}`", body = Object),
+    (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+))]
 pub async fn list(State(service): State<Arc<Service>>) -> Json<Value> {
     let targets: Vec<Value> = service
         .targets
@@ -53,6 +59,11 @@ pub async fn list(State(service): State<Arc<Service>>) -> Json<Value> {
 }
 
 /// One target with its health and latest snapshot.
+#[utoipa::path(get, path = "/api/v1/targets/{id}", params(("id" = String, Path)), responses(
+    (status = 200, description = "Definition, health and `metrics`", body = Object),
+    (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    (status = 404, description = "No such target", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+))]
 pub async fn show(
     State(service): State<Arc<Service>>,
     ApiPath(id): ApiPath<String>,
@@ -65,6 +76,16 @@ pub async fn show(
 }
 
 /// Add or replace a target: 201 when new, 200 when replaced.
+#[utoipa::path(put, path = "/api/v1/targets/{id}", params(("id" = String, Path)), request_body = PutTarget, responses(
+    (status = 200, description = "Replaced", body = Object),
+    (status = 201, description = "Added", body = Object),
+    (status = 400, description = "Malformed JSON", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    (status = 403, description = "Denied by the allow-list", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    (status = 413, description = "Body over the limit", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    (status = 415, description = "Not JSON", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid target", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+))]
 pub async fn put(
     State(service): State<Arc<Service>>,
     ApiPath(id): ApiPath<String>,
@@ -128,6 +149,11 @@ pub async fn put(
 }
 
 /// Remove a target: 204, or 404 if there was none.
+#[utoipa::path(delete, path = "/api/v1/targets/{id}", params(("id" = String, Path)), responses(
+    (status = 204, description = "Removed"),
+    (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    (status = 404, description = "No such target", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+))]
 pub async fn remove(
     State(service): State<Arc<Service>>,
     ApiPath(id): ApiPath<String>,

@@ -66,7 +66,8 @@ impl Failure {
                 CollectError::Transport(_) => "transport",
             },
             Failure::Call(e) => match e {
-                CallError::CpuBudget(_) => "cpu-budget",
+                CallError::CpuBudget { .. } => "cpu-budget",
+                CallError::StackOverflow => "stack-overflow",
                 CallError::WallClock(_) => "timeout",
                 CallError::Memory(_) => "memory-budget",
                 CallError::Trap(_) => "plugin-trap",

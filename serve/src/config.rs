@@ -168,8 +168,9 @@ impl TargetSpec {
             bail!("target `{id}`: interval must be at least {MIN_INTERVAL:?}");
         }
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT.min(interval));
-        if timeout.is_zero() || timeout > Duration::from_secs(600) {
-            bail!("target `{id}`: timeout must be over 0 and at most 600 s");
+        let max = llm_metrics_host::plugin::MAX_FETCH_BUDGET;
+        if timeout.is_zero() || timeout > max {
+            bail!("target `{id}`: timeout must be over 0 and at most {max:?}");
         }
         for (name, _) in &headers {
             if http::HeaderName::from_bytes(name.as_bytes()).is_err() {

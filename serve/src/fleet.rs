@@ -22,7 +22,8 @@ use crate::problem::{ApiQuery, Problem};
 use crate::service::Service;
 
 /// Filters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FleetQuery {
     /// Only this model.
     pub model: Option<String>,
@@ -50,6 +51,16 @@ impl Sum {
 }
 
 /// The fleet view.
+#[utoipa::path(
+    get,
+    path = "/api/v1/fleet",
+    params(FleetQuery),
+    responses(
+        (status = 200, description = "Per model: instances with load and freshness, and sums", body = Object),
+        (status = 400, description = "Bad filter", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
 pub async fn fleet(
     State(service): State<Arc<Service>>,
     ApiQuery(query): ApiQuery<FleetQuery>,

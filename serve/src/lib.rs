@@ -18,6 +18,7 @@ pub mod config;
 pub mod engine;
 pub mod export;
 pub mod fleet;
+pub mod openapi;
 pub mod problem;
 pub mod scheduler;
 pub mod service;

@@ -44,6 +44,9 @@ struct Args {
     /// Target scrapes that may run at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Ad-hoc collections that may run at once (more wait).
+    #[arg(long, default_value_t = 16)]
+    adhoc_concurrency: usize,
     /// Require `Authorization: Bearer TOKEN` on every route.
     #[arg(long, env = "LLM_METRICS_API_TOKEN", hide_env_values = true)]
     api_token: Option<String>,
@@ -119,6 +122,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!(allow = ?patterns, targets = targets.len(), "allow-list for ad-hoc requests");
     let settings = Settings {
         concurrency: args.concurrency.max(1),
+        adhoc_concurrency: args.adhoc_concurrency.max(1),
         api_token: args.api_token.filter(|t| !t.is_empty()),
         ..Settings::default()
     };

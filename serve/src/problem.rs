@@ -12,7 +12,6 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::{StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde_json::json;
 
 /// A problem document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,15 +40,31 @@ impl Problem {
     }
 }
 
+/// The body of every error response (`application/problem+json`, RFC 9457).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ProblemBody {
+    /// `urn:llm-metrics:problem:<error_kind>`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The status's reason phrase.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong.
+    pub detail: String,
+    /// A stable, machine-readable kind, e.g. `denied`, `malformed-json`.
+    pub error_kind: String,
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let body = json!({
-            "type": format!("urn:llm-metrics:problem:{}", self.kind),
-            "title": self.status.canonical_reason().unwrap_or("error"),
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-            "error_kind": self.kind,
-        });
+        let body = ProblemBody {
+            type_: format!("urn:llm-metrics:problem:{}", self.kind),
+            title: self.status.canonical_reason().unwrap_or("error").into(),
+            status: self.status.as_u16(),
+            detail: self.detail,
+            error_kind: self.kind,
+        };
         let mut response = (self.status, Json(body)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

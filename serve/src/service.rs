@@ -3,8 +3,10 @@
 //! Invariant: one pre-instantiated [`Plugin`] serves every request and
 //! scrape; every route answers JSON (success documents or problem
 //! documents), and request bodies are capped at [`Settings::max_request_bytes`].
-//! Scrapes in flight never exceed [`Settings::concurrency`], so the plugin's
-//! memory in use stays within concurrency × the per-call memory budget.
+//! Scrapes in flight never exceed [`Settings::concurrency`] and ad-hoc
+//! collections never exceed [`Settings::adhoc_concurrency`] (separate pools,
+//! so callers cannot starve the scraper), so the plugin's memory in use stays
+//! within their sum × the per-call memory budget.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -18,7 +20,7 @@ use tokio::sync::Semaphore;
 use crate::allow::AllowList;
 use crate::config::TargetSpec;
 use crate::targets::Registry;
-use crate::{api, api_targets, auth, export, fleet, problem, scheduler};
+use crate::{api, api_targets, auth, export, fleet, openapi, problem, scheduler};
 
 /// Service-wide settings.
 #[derive(Clone, Debug)]
@@ -33,6 +35,8 @@ pub struct Settings {
     pub default_timeout: Duration,
     /// Scrapes of configured targets that may run at once.
     pub concurrency: usize,
+    /// Ad-hoc collections that may run at once; more wait their turn.
+    pub adhoc_concurrency: usize,
     /// When set, every route requires `Authorization: Bearer <token>`.
     pub api_token: Option<String>,
 }
@@ -45,6 +49,7 @@ impl Default for Settings {
             max_timeout: Duration::from_secs(120),
             default_timeout: Duration::from_secs(10),
             concurrency: 16,
+            adhoc_concurrency: 16,
             api_token: None,
         }
     }
@@ -62,18 +67,22 @@ pub struct Service {
     pub targets: Registry,
     /// One permit per scrape in flight.
     pub scrape_permits: Arc<Semaphore>,
+    /// One permit per ad-hoc collection in flight.
+    pub adhoc_permits: Semaphore,
 }
 
 impl Service {
     /// A service over `plugin`.
     pub fn new(plugin: Plugin, allow: AllowList, settings: Settings) -> Arc<Self> {
         let permits = settings.concurrency.clamp(1, Semaphore::MAX_PERMITS);
+        let settings_adhoc = settings.adhoc_concurrency;
         Arc::new(Service {
             plugin,
             allow: RwLock::new(allow),
             settings,
             targets: Registry::default(),
             scrape_permits: Arc::new(Semaphore::new(permits)),
+            adhoc_permits: Semaphore::new(settings_adhoc.clamp(1, Semaphore::MAX_PERMITS)),
         })
     }
 
@@ -111,6 +120,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/v1/targets", get(api_targets::list))
         .route("/api/v1/fleet", get(fleet::fleet))
         .route("/metrics", get(prometheus))
+        .route("/openapi.json", get(openapi::document))
         .route(
             "/api/v1/targets/{id}",
             get(api_targets::show)
@@ -128,7 +138,15 @@ pub fn router(service: Arc<Service>) -> Router {
 }
 
 /// `GET /metrics`: the fleet as Prometheus text.
-async fn prometheus(
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses(
+        (status = 200, description = "Every target as Prometheus text 0.0.4", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"),
+        (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+pub async fn prometheus(
     axum::extract::State(service): axum::extract::State<Arc<Service>>,
 ) -> impl axum::response::IntoResponse {
     (

@@ -327,3 +327,56 @@ async fn metadata_addresses_need_naming_explicitly() {
     assert_eq!(r.json()["error_kind"], "denied", "{}", r.text);
     assert_eq!(up.hits.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn openapi_document_lists_every_route() {
+    let serve = Serve::start(&[]).await;
+    let r = serve.get("/openapi.json").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let doc = r.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/v1/collect/{engine}", "post"),
+        ("/api/v1/metrics/{engine}/{instance_id}", "get"),
+        ("/api/v1/targets", "get"),
+        ("/api/v1/targets/{id}", "get"),
+        ("/api/v1/targets/{id}", "put"),
+        ("/api/v1/targets/{id}", "delete"),
+        ("/api/v1/fleet", "get"),
+        ("/metrics", "get"),
+        ("/openapi.json", "get"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path} missing");
+    }
+    // Every documented route exists (a path never answers the router's
+    // own "no such route").
+    for path in paths.keys() {
+        let concrete = path
+            .replace("{engine}", "vllm")
+            .replace("{instance_id}", "x")
+            .replace("{id}", "x");
+        let r = serve.get(&concrete).await;
+        assert!(
+            r.status != 404 || r.json()["detail"] != "no such route",
+            "{path}: {}",
+            r.text
+        );
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let envelope = &schemas["Envelope"]["properties"];
+    for key in [
+        "success",
+        "instance_id",
+        "timestamp",
+        "metrics",
+        "error",
+        "error_kind",
+    ] {
+        assert!(envelope[key].is_object(), "Envelope.{key}");
+    }
+    assert_eq!(
+        schemas["CollectBody"]["required"],
+        serde_json::json!(["instance_id", "endpoint"])
+    );
+}
