@@ -173,6 +173,53 @@ async fn a_large_result_within_guest_memory_is_returned() {
     still_serves(&plugin).await;
 }
 
+/// Peak resident memory of this test process so far (Linux), for the log.
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+/// 1024 family names that all point at one 1 MiB buffer: about 1 MiB of
+/// guest memory, 1 GiB once copied into the host. The host charges every
+/// string before copying it and stops at the result budget.
+#[tokio::test]
+async fn aliased_strings_cannot_make_the_host_copy_more_than_the_result_budget() {
+    let plugin = hostile(Limits {
+        memory_bytes: 64 << 20,
+        result_bytes: 64 << 20,
+        ..Limits::default()
+    });
+    let (outcome, wall) = run(&plugin, "alias 1024 1048576").await;
+    match outcome {
+        Err(CallError::ResultTooLarge(limit)) => assert_eq!(limit, 64 << 20),
+        ref other => panic!("expected a result-too-large error, got {}", describe(other)),
+    }
+    eprintln!(
+        "alias 1024 x 1 MiB: refused after {wall:?}; peak RSS of the test process {:?} MiB",
+        peak_rss_mib()
+    );
+    assert!(wall < Duration::from_secs(10), "{wall:?}");
+    still_serves(&plugin).await;
+}
+
+/// An honest result that fits in guest memory but not in the host's result
+/// budget is refused the same way.
+#[tokio::test]
+async fn a_result_over_the_result_budget_is_refused() {
+    let plugin = hostile(Limits {
+        result_bytes: 1 << 20,
+        ..Limits::default()
+    });
+    let (outcome, _) = run(&plugin, "huge 200000").await;
+    match outcome {
+        Err(CallError::ResultTooLarge(limit)) => assert_eq!(limit, 1 << 20),
+        ref other => panic!("expected a result-too-large error, got {}", describe(other)),
+    }
+    still_serves(&plugin).await;
+}
+
 fn load_file(path: &str) -> anyhow::Result<Plugin> {
     Plugin::new(
         &ComponentSource::File(PathBuf::from(path)),
