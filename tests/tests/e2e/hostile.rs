@@ -84,8 +84,10 @@ async fn an_infinite_loop_is_stopped_by_the_cpu_budget() {
 
 /// The guest: 9 ms of compute, then 15 ms blocked on a clock,
 /// forever. Only the compute is charged, so a 1 s budget lasts about
-/// 1 s / (9 / 24) = 2.7 s of wall time. Charging the blocks too (the old
-/// tick-based accounting) stopped it after 1.9 to 2.25 s.
+/// 1 s / (9 / 24) = 2.7 s of wall time on an idle machine (longer on a
+/// busy one: time the OS gives the core to others is not charged either).
+/// Charging the blocks too (the old tick-based accounting) stopped it after
+/// 1.9 to 2.25 s.
 #[tokio::test]
 async fn a_guest_that_blocks_is_charged_for_its_compute_only() {
     let budget = Duration::from_secs(1);
@@ -105,12 +107,13 @@ async fn a_guest_that_blocks_is_charged_for_its_compute_only() {
     assert!(used > budget, "stopped early: {used:?}");
     assert!(used < 2 * budget, "overshot the budget: {used:?}");
     // Every 9 ms charged comes with at least 15 ms blocked: wall time is at
-    // least about 2.6 s; the bracket is generous for a loaded machine.
+    // least about 2.6 s. The upper bound is a containment bound, generous
+    // for a loaded machine.
     assert!(
         wall > Duration::from_millis(2_300),
         "blocked time was charged: {wall:?}"
     );
-    assert!(wall < Duration::from_secs(8), "{wall:?}");
+    assert!(wall < Duration::from_secs(20), "{wall:?}");
     still_serves(&plugin).await;
 }
 
