@@ -168,6 +168,10 @@ async fn a_large_result_within_guest_memory_is_returned() {
     });
     let (outcome, _) = run(&plugin, "huge 200000").await;
     let parsed = outcome.expect("no trap").expect("no parse error");
+    eprintln!(
+        "huge 200000: lifted; peak RSS of the test process {:?} MiB",
+        peak_rss_mib()
+    );
     assert_eq!(parsed.families.len(), 200_000);
     assert_eq!(
         parsed.families[199_999].name,
