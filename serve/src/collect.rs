@@ -68,6 +68,7 @@ impl Failure {
             Failure::Call(e) => match e {
                 CallError::CpuBudget { .. } => "cpu-budget",
                 CallError::StackOverflow => "stack-overflow",
+                CallError::ResultTooLarge(_) => "result-too-large",
                 CallError::WallClock(_) => "timeout",
                 CallError::Memory(_) => "memory-budget",
                 CallError::Trap(_) => "plugin-trap",
