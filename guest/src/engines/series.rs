@@ -120,6 +120,27 @@ impl<'f, 'a> Index<'f, 'a> {
         total
     }
 
+    /// The mean of the series called `name` whose label `label` is `value`.
+    pub(crate) fn mean_where(&self, name: &str, label: &str, value: &str) -> Option<f64> {
+        let (mut total, mut n) = (0.0, 0usize);
+        for s in self.get(name) {
+            if s.labels.get(label).is_some_and(|v| v == value) {
+                total += s.value;
+                n += 1;
+            }
+        }
+        (n > 0).then(|| total / n as f64)
+    }
+
+    /// The largest of the series called `name` whose label `label` is `value`.
+    pub(crate) fn max_where(&self, name: &str, label: &str, value: &str) -> Option<f64> {
+        self.get(name)
+            .iter()
+            .filter(|s| s.labels.get(label).is_some_and(|v| v == value))
+            .map(|s| s.value)
+            .reduce(f64::max)
+    }
+
     /// The mean over every series called `name`.
     pub(crate) fn mean(&self, name: &str) -> Option<f64> {
         let samples = self.get(name);
