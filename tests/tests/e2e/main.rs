@@ -5,5 +5,6 @@
 mod budgets;
 mod collect;
 mod common;
+mod fleet;
 mod imports;
 mod parse;
