@@ -101,7 +101,12 @@ fn metadata_and_types() {
 #[test]
 fn help_escaping() {
     // 0.0.4 decodes only `\\` and `\n`; `\"` and others stay as written.
+    // Strict mode refuses `\t` (see reject_rows) but takes `\"`.
     accept(
+        "# HELP a x\\\\y\\nz \\\"\na 1\n",
+        "a untyped help=\"x\\\\y\\nz \\\\\\\"\"\n  a{} 1.0\n",
+    );
+    accept_lenient(
         "# HELP a x\\\\y\\nz \\\" \\t\na 1\n# HELP b\n# HELP c   spaced  \n",
         "a untyped help=\"x\\\\y\\nz \\\\\\\" \\\\t\"\n  a{} 1.0\nb untyped help=\"\"\nc untyped help=\"spaced  \"\n",
     );
@@ -111,10 +116,20 @@ fn help_escaping() {
 fn label_values() {
     accept(
         "a{x=\"q\\\"uote\",y=\"back\\\\slash\",z=\"new\\nline\"} 1\n\
-         a{x=\"} , = # {\",y=\"\",z=\"é☃\"} 2\n\
-         a{x=\"\\z\"} 3\n",
+         a{x=\"} , = # {\",y=\"\",z=\"é☃\"} 2\n",
         "a untyped\n  a{x=\"q\\\"uote\",y=\"back\\\\slash\",z=\"new\\nline\"} 1.0\n  \
-         a{x=\"} , = # {\",y=\"\",z=\"é☃\"} 2.0\n  a{x=\"\\\\z\"} 3.0\n",
+         a{x=\"} , = # {\",y=\"\",z=\"é☃\"} 2.0\n",
+    );
+    // Other escapes: kept as written by the lenient reader (as Prometheus'
+    // scraper does), refused by strict 0.0.4 (as the format and expfmt do).
+    accept_lenient(
+        "a{x=\"\\z\\t\"} 3\n",
+        "a untyped\n  a{x=\"\\\\z\\\\t\"} 3.0\n",
+    );
+    let e = error(b"a{x=\"ok\\\\\\t\"} 3\n", &prom(true));
+    assert_eq!(
+        (e.kind, e.line, e.column),
+        (ErrorKind::InvalidEscape, 1, 10)
     );
     let e = parse(b"a{x=\"plain\",y=\"es\\\"c\"} 1\n", &prom(false)).unwrap();
     let labels = &e.families[0].samples[0].labels;
@@ -204,12 +219,19 @@ fn prometheus_client_counters_and_created() {
 
 #[test]
 fn interleaved_families() {
+    // Both of Prometheus' Go parsers merge a reappearing family and take a
+    // late HELP, so strict 0.0.4 does too (a late TYPE is refused below).
     let input = "# TYPE a gauge\na{x=\"1\"} 1\n# TYPE b gauge\nb 2\na{x=\"2\"} 3\n# HELP a late\n";
-    accept_lenient(
+    accept(
         input,
         "a gauge help=\"late\"\n  a{x=\"1\"} 1.0\n  a{x=\"2\"} 3.0\nb gauge\n  b{} 2.0\n",
     );
-    let e = error(input.as_bytes(), &prom(true));
+    let e = error(format!("{input}# TYPE a gauge\n").as_bytes(), &prom(true));
+    assert_eq!((e.kind, e.line), (ErrorKind::DuplicateMetadata, 7));
+    let e = error(format!("{input}# HELP a again\n").as_bytes(), &prom(true));
+    assert_eq!((e.kind, e.line), (ErrorKind::DuplicateMetadata, 7));
+    let om_input = format!("{}# EOF\n", input.replace("# HELP a late\n", ""));
+    let e = error(om_input.as_bytes(), &om(true));
     assert_eq!((e.kind, e.line), (ErrorKind::InterleavedFamily, 5));
     // Suffixed samples find their earlier family too.
     accept_lenient(
@@ -390,26 +412,37 @@ fn reject_rows() {
         ("a 1\n# TYPE a gauge\n", MetadataAfterSamples, 2, 1),
         ("# TYPE a stateset\n", InvalidType, 1, 10),
         ("# TYPE a unknown\n", InvalidType, 1, 10),
+        ("# TYPE a COUNTER\n", InvalidType, 1, 10),
+        ("# TYPE a gaugehistogram\n", InvalidType, 1, 10),
+        ("a{x=\"\\t\"} 1\n", InvalidEscape, 1, 6),
+        ("{\"a\\t\"} 1\n", InvalidEscape, 1, 4),
+        ("# HELP a tab\\t\n", InvalidEscape, 1, 13),
+        ("# HELP a end\\\n", InvalidEscape, 1, 13),
+        ("a{__name__=\"b\"} 1\n", ReservedLabelName, 1, 1),
         (
-            "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 2\nh_sum 1\n",
-            CountMismatch,
-            5,
+            "# TYPE h histogram\nh_bucket{le=\"x\"} 1\n",
+            InvalidLe,
+            2,
             1,
         ),
         (
-            "# TYPE h histogram\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"1\"} 1\n",
-            BucketsOutOfOrder,
-            3,
+            "# TYPE h histogram\nh_bucket{le=\"1\"} -1\n",
+            InvalidCounterValue,
+            2,
             1,
         ),
         (
-            "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",
-            MissingInfBucket,
-            5,
+            "# TYPE h histogram\nh_count -1\n",
+            InvalidCounterValue,
+            2,
             1,
         ),
-        ("# TYPE h histogram\nh_bucket 1\n", MissingLe, 2, 1),
-        ("# TYPE s summary\ns 1\n", MissingQuantile, 2, 1),
+        (
+            "# TYPE s summary\ns{quantile=\"q\"} 1\n",
+            InvalidQuantile,
+            2,
+            1,
+        ),
     ];
     for &(input, kind, line, column) in strict_rows {
         assert!(
@@ -422,6 +455,26 @@ fn reject_rows() {
             (kind, line, column),
             "{input:?}"
         );
+    }
+}
+
+/// Rules of the 0.0.4 document that neither of Prometheus' Go parsers enforces:
+/// strict mode accepts them too (see the README's policy table).
+#[test]
+fn strict_accepts_what_both_go_parsers_accept() {
+    for input in [
+        "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 2\nh_sum 1\n",
+        "# TYPE h histogram\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"1\"} 1\n",
+        "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",
+        "# TYPE h histogram\nh_bucket 1\nh_bucket{le=\"Inf\"} 1\nh_bucket{le=\"NaN\"} 1\n",
+        "# TYPE s summary\ns 1\ns{quantile=\"1.5\"} 2\n",
+        "a 1\n# HELP a late\n",
+        "a{x=\"1\"} 1\nb 1\na{x=\"2\"} 2\n",
+        "# HELP a quote \\\" ok\na 1\n",
+    ] {
+        if let Err(e) = parse(input.as_bytes(), &prom(true)) {
+            panic!("strict rejected {input:?}: {e}");
+        }
     }
 }
 
@@ -504,10 +557,13 @@ fn histogram_sum_and_count_pairing_is_an_openmetrics_rule() {
         error(om_text.as_bytes(), &om(true)).kind,
         ErrorKind::CountWithoutSum
     );
-    // `_count` must still equal the +Inf bucket in both formats.
-    let bad = "# TYPE x histogram\nx_bucket{le=\"+Inf\"} 20\nx_count 19\n";
+    // `_count` must equal the +Inf bucket in OpenMetrics; in 0.0.4 neither Go
+    // parser checks it, so strict 0.0.4 does not either (README policy table).
+    let bad = "# TYPE x histogram\nx_bucket{le=\"+Inf\"} 20\nx_count 19\nx_sum 1\n";
+    assert!(parse(bad.as_bytes(), &prom(true)).is_ok());
+    let bad_om = format!("{bad}# EOF\n");
     assert_eq!(
-        error(bad.as_bytes(), &prom(true)).kind,
+        error(bad_om.as_bytes(), &om(true)).kind,
         ErrorKind::CountMismatch
     );
 }

@@ -29,6 +29,10 @@ pub enum ErrorKind {
     UnterminatedString,
     /// A label value not followed by `,` or `}`.
     ExpectedCommaOrBrace,
+    /// A `__name__` label (strict 0.0.4: the name is the sample's own).
+    ReservedLabelName,
+    /// A backslash escape other than `\\`, `\"` or `\n` (strict 0.0.4).
+    InvalidEscape,
     /// `,` directly before `}` (allowed in 0.0.4, not in OpenMetrics).
     TrailingComma,
     /// The same label name twice in one label set.
@@ -140,6 +144,8 @@ impl ErrorKind {
             ExpectedLabelValue => "expected '\"' to open the label value",
             UnterminatedString => "expected '\"' to close the quoted string",
             ExpectedCommaOrBrace => "expected ',' or '}' after label value",
+            ReservedLabelName => "the label name __name__ is reserved for the metric name",
+            InvalidEscape => "invalid escape: only \\\\, \\\" and \\n may follow a backslash",
             TrailingComma => "expected a label name after ',' (no trailing comma in OpenMetrics)",
             DuplicateLabelName => "label name repeated in one label set",
             MissingValue => "expected a space and a sample value",

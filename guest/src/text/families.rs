@@ -4,9 +4,10 @@
 //! names are kept exactly as written. A sample joins the current family `N` if
 //! its name is `N` or `N` plus a suffix the family's type allows; otherwise
 //! (lenient) the first earlier family it fits, or (both modes) a new family
-//! named after the sample. Lenient mode merges a reappearing family into its
-//! first occurrence; strict mode rejects it. Allocation is per family, not per
-//! sample, except for the strict checks.
+//! named after the sample. A reappearing family is merged into its first
+//! occurrence, except in strict OpenMetrics, which rejects it (0.0.4 allows
+//! it: both of Prometheus' Go parsers merge it). Allocation is per family, not
+//! per sample, except for the strict checks.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -175,8 +176,9 @@ impl<'a> Builder<'a> {
     fn meta_family(&mut self, name: Cow<'a, str>, meta: Meta) -> Result<usize, ErrorKind> {
         let i = match self.cur {
             Some(i) if self.families[i].name == name => i,
-            _ => match (self.strict, self.index.get(&name)) {
+            _ => match (self.strict && self.om, self.index.get(&name)) {
                 (false, Some(&i)) => {
+                    self.finish()?;
                     self.cur = Some(i);
                     i
                 }
@@ -194,7 +196,9 @@ impl<'a> Builder<'a> {
             if std::mem::replace(flag, true) {
                 return Err(ErrorKind::DuplicateMetadata);
             }
-            if !self.families[i].samples.is_empty() {
+            // 0.0.4 lets HELP stand anywhere; TYPE (and UNIT) must come first.
+            let late_ok = !self.om && matches!(meta, Meta::Help);
+            if !late_ok && !self.families[i].samples.is_empty() {
                 return Err(ErrorKind::MetadataAfterSamples);
             }
         }
@@ -261,11 +265,18 @@ impl<'a> Builder<'a> {
     /// A sample that does not fit the current family.
     #[cold]
     fn sample_slow(&mut self, s: Sample<'a>) -> Result<(), ErrorKind> {
-        if !self.strict
+        if !(self.strict && self.om)
             && let Some(i) = self.earlier_family(&s.name)
         {
+            self.finish()?;
             self.cur = Some(i);
-            self.families[i].samples.push(s);
+            let f = &mut self.families[i];
+            if self.strict {
+                let suffix = suffix_in(&f.name, f.metric_type, &s.name, true).unwrap_or("");
+                self.check
+                    .sample(self.om, &f.name, f.metric_type, suffix, &s)?;
+            }
+            f.samples.push(s);
             return Ok(());
         }
         if self.index.contains_key(&s.name) {

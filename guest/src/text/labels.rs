@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use super::error::{ErrorKind, ParseError};
-use super::lexer::{Cursor, common_prefix, find_quote_or_backslash, unescape};
+use super::lexer::{Cursor, common_prefix, unescape};
 
 /// A validated label set, e.g. the inside of `{model_name="m",engine="0"}`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,7 +23,6 @@ impl<'a> Labels<'a> {
     /// Iterates `(name, value)` pairs in written order, escapes decoded.
     pub fn iter(&self) -> LabelIter<'a> {
         LabelIter {
-            raw: self.raw.as_bytes(),
             text: self.raw,
             pos: 0,
             left: u32::try_from(self.len).unwrap_or(u32::MAX),
@@ -69,42 +68,15 @@ impl<'a> IntoIterator for &Labels<'a> {
 }
 
 /// Iterator over a [`Labels`] span; yields `(name, value)`.
+///
+/// It walks the span with the same grammar functions ([`label_name`],
+/// [`label_value`]) that validated it, under the most permissive
+/// [`LabelSyntax`]: whatever a stricter syntax accepted reads the same way.
 #[derive(Clone, Debug)]
 pub struct LabelIter<'a> {
-    raw: &'a [u8],
     text: &'a str,
     pos: usize,
     left: u32,
-}
-
-impl<'a> LabelIter<'a> {
-    fn skip(&mut self, pred: impl Fn(u8) -> bool) {
-        while let Some(&b) = self.raw.get(self.pos) {
-            if !pred(b) {
-                break;
-            }
-            self.pos += 1;
-        }
-    }
-
-    /// At `"`: the decoded content, cursor after the closing quote.
-    #[inline]
-    fn quoted(&mut self) -> Cow<'a, str> {
-        let start = self.pos + 1;
-        let mut at = start;
-        let mut escaped = false;
-        while let Some(i) = self.raw.get(at..).and_then(find_quote_or_backslash) {
-            at += i;
-            if self.raw.get(at) == Some(&b'"') {
-                break;
-            }
-            escaped = true;
-            at += 2;
-        }
-        let s = self.text.get(start..at).unwrap_or("");
-        self.pos = at + 1;
-        unescape(s, escaped)
-    }
 }
 
 impl<'a> Iterator for LabelIter<'a> {
@@ -116,28 +88,19 @@ impl<'a> Iterator for LabelIter<'a> {
             return None;
         }
         self.left -= 1;
-        self.skip(|b| matches!(b, b' ' | b'\t' | b','));
-        let name = if self.raw.get(self.pos) == Some(&b'"') {
-            self.quoted()
-        } else {
-            // A validated bare name runs up to `=` or a blank.
-            let start = self.pos;
-            self.skip(|b| !matches!(b, b'=' | b' ' | b'\t'));
-            Cow::Borrowed(self.text.get(start..self.pos).unwrap_or(""))
-        };
-        if self.raw.get(self.pos) == Some(&b'=') {
-            self.pos += 1;
-        } else {
-            self.skip(|b| matches!(b, b' ' | b'\t' | b'='));
+        let mut c = Cursor::over(self.text, self.pos);
+        match next_pair(&mut c, LabelSyntax::ANY) {
+            Ok((name, value)) => {
+                self.pos = c.pos;
+                Some((name, value))
+            }
+            // Unreachable for validated spans; stop rather than invent labels.
+            Err(_) => {
+                debug_assert!(false, "a validated label span failed to re-read");
+                self.left = 0;
+                None
+            }
         }
-        let value = if self.raw.get(self.pos) == Some(&b'"') {
-            self.quoted()
-        } else {
-            // Unreachable for validated spans; stop rather than loop.
-            self.left = 0;
-            return None;
-        };
-        Some((name, value))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -146,6 +109,99 @@ impl<'a> Iterator for LabelIter<'a> {
 }
 
 impl ExactSizeIterator for LabelIter<'_> {}
+
+/// Reads one `name="value"` of a list and what follows it up to the next
+/// label (blanks and one comma), decoding both; the cursor is at the name.
+#[inline]
+fn next_pair<'a>(
+    c: &mut Cursor<'a>,
+    syn: LabelSyntax,
+) -> Result<(Cow<'a, str>, Cow<'a, str>), ParseError> {
+    let (ns, ne, nesc) = loop {
+        let (ns, ne, nesc, was_quoted) = label_name(c, syn)?;
+        if syn.ws {
+            c.skip_ws();
+        }
+        if !(was_quoted && matches!(c.peek(), None | Some(b',' | b'}'))) {
+            break (ns, ne, nesc);
+        }
+        // The quoted metric name between labels: not a label.
+        if c.eat(b',') && syn.ws {
+            c.skip_ws();
+        }
+    };
+    let (vs, ve, vesc) = label_value(c, syn)?;
+    if syn.ws {
+        c.skip_ws();
+    }
+    if c.eat(b',') && syn.ws {
+        c.skip_ws();
+    }
+    Ok((
+        unescape(c.slice(ns, ne), nesc),
+        unescape(c.slice(vs, ve), vesc),
+    ))
+}
+
+/// The label grammar's name token: a bare `[a-zA-Z_][a-zA-Z0-9_]*` or (when the
+/// syntax allows) a quoted string. Returns the content span, whether it has
+/// escapes, and whether it was quoted; the cursor ends after the token.
+#[inline(always)]
+fn label_name(
+    c: &mut Cursor<'_>,
+    syn: LabelSyntax,
+) -> Result<(usize, usize, bool, bool), ParseError> {
+    if c.peek() == Some(b'"') {
+        if !syn.quoted_names {
+            return Err(c.err(ErrorKind::QuotedNameNotAllowed));
+        }
+        let (s, e, esc) = quoted(c, syn)?;
+        return Ok((s, e, esc, true));
+    }
+    let (s, e) = c.label_name();
+    if s == e {
+        return Err(c.err(ErrorKind::ExpectedLabelName));
+    }
+    Ok((s, e, false, false))
+}
+
+/// The label grammar after a name (and its trailing blanks): `=`, blanks,
+/// and the quoted value, whose content span and escape flag it returns.
+#[inline(always)]
+fn label_value(c: &mut Cursor<'_>, syn: LabelSyntax) -> Result<(usize, usize, bool), ParseError> {
+    if !c.eat(b'=') {
+        return Err(c.err(ErrorKind::ExpectedEquals));
+    }
+    if syn.ws {
+        c.skip_ws();
+    }
+    if c.peek() != Some(b'"') {
+        return Err(c.err(ErrorKind::ExpectedLabelValue));
+    }
+    quoted(c, syn)
+}
+
+/// A quoted string under `syn`: with `strict_escapes`, only `\\`, `\"` and
+/// `\n` may follow a backslash (Prometheus 0.0.4's rule).
+#[inline(always)]
+pub(crate) fn quoted(
+    c: &mut Cursor<'_>,
+    syn: LabelSyntax,
+) -> Result<(usize, usize, bool), ParseError> {
+    let (s, e, esc) = c.quoted()?;
+    if esc && syn.strict_escapes {
+        let body = c.bytes.get(s..e).unwrap_or(&[]);
+        let mut i = 0;
+        while let Some(at) = body.get(i..).and_then(|b| memchr::memchr(b'\\', b)) {
+            let next = body.get(i + at + 1).copied();
+            if !matches!(next, Some(b'\\' | b'"' | b'n')) {
+                return Err(c.err_at(ErrorKind::InvalidEscape, s + i + at));
+            }
+            i += at + 2;
+        }
+    }
+    Ok((s, e, esc))
+}
 
 /// What a dialect allows inside braces.
 #[derive(Clone, Copy)]
@@ -156,6 +212,23 @@ pub(crate) struct LabelSyntax {
     pub trailing_comma: bool,
     /// Prometheus 3 quoted UTF-8 names.
     pub quoted_names: bool,
+    /// Only `\\`, `\"` and `\n` after a backslash (strict 0.0.4); otherwise
+    /// any other escape is kept as written, as Prometheus' scraper does.
+    pub strict_escapes: bool,
+    /// A quoted metric name after a label (Prometheus 3's scraper takes it;
+    /// `expfmt` and strict mode want it first).
+    pub late_name: bool,
+}
+
+impl LabelSyntax {
+    /// Everything any dialect allows: what [`LabelIter`] reads validated spans with.
+    pub const ANY: LabelSyntax = LabelSyntax {
+        ws: true,
+        trailing_comma: true,
+        quoted_names: true,
+        strict_escapes: false,
+        late_name: true,
+    };
 }
 
 /// The previous sample's label list, to skip re-validating a shared prefix:
@@ -256,52 +329,34 @@ fn parse_into<'a>(
             }
             break;
         }
-        let (ns, ne, nesc) = match c.peek() {
-            Some(b'"') => {
-                if !syn.quoted_names {
-                    return Err(c.err(ErrorKind::QuotedNameNotAllowed));
-                }
-                let q = c.quoted()?;
-                if syn.ws {
-                    c.skip_ws();
-                }
-                if allow_name && count == 0 && matches!(c.peek(), Some(b',' | b'}')) {
-                    if metric.is_some() {
-                        return Err(c.err_at(ErrorKind::DuplicateMetricName, q.0 - 1));
-                    }
-                    metric = Some(q);
-                    if c.eat(b',') && syn.ws {
-                        c.skip_ws();
-                    }
-                    raw_start = c.pos;
-                    if c.peek() == Some(b'}') {
-                        break;
-                    }
-                    continue;
-                }
-                q
-            }
-            _ => {
-                let (s, e) = c.label_name();
-                if s == e {
-                    return Err(c.err(ErrorKind::ExpectedLabelName));
-                }
-                if syn.ws {
-                    c.skip_ws();
-                }
-                (s, e, false)
-            }
-        };
-        if !c.eat(b'=') {
-            return Err(c.err(ErrorKind::ExpectedEquals));
-        }
+        let (ns, ne, nesc, was_quoted) = label_name(c, syn)?;
         if syn.ws {
             c.skip_ws();
         }
-        if c.peek() != Some(b'"') {
-            return Err(c.err(ErrorKind::ExpectedLabelValue));
+        if was_quoted
+            && allow_name
+            && (count == 0 || syn.late_name)
+            && matches!(c.peek(), Some(b',' | b'}'))
+        {
+            // A quoted string without `=`: the metric name (Prometheus 3 allows it
+            // anywhere in the braces). Before any label it is left out of the
+            // span; later, the decoder skips it by the same rule.
+            if metric.is_some() {
+                return Err(c.err_at(ErrorKind::DuplicateMetricName, ns - 1));
+            }
+            metric = Some((ns, ne, nesc));
+            if c.eat(b',') && syn.ws {
+                c.skip_ws();
+            }
+            if count == 0 {
+                raw_start = c.pos;
+            }
+            if c.peek() == Some(b'}') {
+                break;
+            }
+            continue;
         }
-        c.quoted()?;
+        label_value(c, syn)?;
         let rel = (u32::try_from(ns - raw_start), u32::try_from(ne - raw_start));
         match (cache.names.get_mut(count), rel) {
             (Some(slot), (Ok(s), Ok(e))) => *slot = (s, e),
@@ -347,6 +402,12 @@ fn parse_into<'a>(
         cache.count = count as u32;
     }
     let labels = Labels { raw, len: count };
+    // The decoder walks the span with the grammar that just accepted it.
+    debug_assert_eq!(
+        labels.iter().count(),
+        count,
+        "label decoder disagrees: {raw:?}"
+    );
     if slow && has_duplicate(&labels) {
         return Err(c.err_at(ErrorKind::DuplicateLabelName, open));
     }

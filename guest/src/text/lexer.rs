@@ -55,6 +55,20 @@ pub(crate) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    /// A cursor over all of `text` (one line or less), at `pos`; used to re-read
+    /// spans that were validated as part of a line.
+    #[inline(always)]
+    pub fn over(text: &'a str, pos: usize) -> Self {
+        Cursor {
+            text,
+            bytes: text.as_bytes(),
+            pos,
+            end: text.len(),
+            line_start: 0,
+            line: 0,
+        }
+    }
+
     /// The byte at the cursor, or `None` at the end of the line.
     #[inline(always)]
     pub fn peek(&self) -> Option<u8> {

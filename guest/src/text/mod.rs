@@ -39,7 +39,7 @@ pub fn parse<'a>(
     families::collect(Parser::new(input, options))
 }
 
-#[cfg(test)]
-mod oracle;
+#[cfg(any(test, feature = "oracle"))]
+pub mod oracle;
 #[cfg(test)]
 mod tests;

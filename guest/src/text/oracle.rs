@@ -1,33 +1,49 @@
 //! A slow, obviously correct reference parser for well-formed text, and a
 //! generator of well-formed expositions; the fast [`Parser`] must agree with
-//! it entry for entry. Test-only.
+//! it entry for entry. Test-only, and public under the `oracle` feature for
+//! the differential fuzz target in `fuzz/` (the generator stays test-only).
 //!
 //! The oracle splits lines with `str::split`, labels with a char loop, fields
 //! with `split(' ')`, and numbers with `str::parse` (acceptable here: its
-//! input is generated, never hostile).
+//! input is generated, never hostile). It reads canonical text only: single
+//! spaces between tokens, none inside braces.
+#![cfg_attr(not(test), allow(dead_code))]
 
 use super::*;
 
 /// An entry with everything owned and comparable (NaN compared by bits).
 #[derive(Debug, PartialEq)]
-enum Owned {
+pub enum Owned {
+    /// `# HELP`: family name, decoded text.
     Help(String, String),
+    /// `# TYPE`: family name, type.
     Type(String, MetricType),
+    /// `# UNIT`: family name, unit.
     Unit(String, String),
+    /// A sample line.
     Sample(OwnedSample),
+    /// Any other `#` line: the text after `#`.
     Comment(String),
+    /// `# EOF`.
     Eof,
 }
 
-type Pairs = Vec<(String, String)>;
+/// Decoded `(name, value)` label pairs in written order.
+pub type Pairs = Vec<(String, String)>;
 
+/// A sample with everything owned; values as bits (every NaN the same).
 #[derive(Debug, PartialEq)]
-struct OwnedSample {
-    name: String,
-    labels: Pairs,
-    value: u64,
-    ts: Option<i64>,
-    exemplar: Option<(Pairs, u64, Option<i64>)>,
+pub struct OwnedSample {
+    /// The series name.
+    pub name: String,
+    /// The labels.
+    pub labels: Pairs,
+    /// The value's bits.
+    pub value: u64,
+    /// Timestamp in milliseconds.
+    pub ts: Option<i64>,
+    /// Exemplar labels, value bits and timestamp in milliseconds.
+    pub exemplar: Option<(Pairs, u64, Option<i64>)>,
 }
 
 fn bits(v: f64) -> u64 {
@@ -44,7 +60,8 @@ fn own_labels(l: &Labels<'_>) -> Pairs {
         .collect()
 }
 
-fn own(e: Entry<'_>) -> Owned {
+/// The owned, comparable form of a fast-parser entry.
+pub fn own(e: Entry<'_>) -> Owned {
     match e {
         Entry::Help { name, help } => Owned::Help(name.into(), help.into()),
         Entry::Type { name, metric_type } => Owned::Type(name.into(), metric_type),
@@ -102,18 +119,24 @@ fn take_quoted(s: &str) -> (&str, &str) {
     panic!("unterminated quote in {s:?}")
 }
 
+/// Blanks and tabs: the whitespace 0.0.4 allows between tokens.
+const WS: [char; 2] = [' ', '\t'];
+
 /// Parses `{...}` at the start of `s`; returns (quoted metric name, labels, rest).
+/// Blanks and tabs may stand around every token; a quoted string not followed
+/// by `=` is the metric name, wherever it stands.
 fn oracle_labels(s: &str) -> (Option<String>, Pairs, &str) {
     let mut rest = &s[1..];
     let mut name = None;
     let mut pairs = Vec::new();
     loop {
-        rest = rest.trim_start_matches(' ');
+        rest = rest.trim_start_matches(WS);
         if let Some(r) = rest.strip_prefix('}') {
             return (name, pairs, r);
         }
         let (key, r) = if rest.starts_with('"') {
             let (q, r) = take_quoted(rest);
+            let r = r.trim_start_matches(WS);
             if !r.starts_with('=') {
                 name = Some(decode(q, true));
                 rest = r.strip_prefix(',').unwrap_or(r);
@@ -122,10 +145,11 @@ fn oracle_labels(s: &str) -> (Option<String>, Pairs, &str) {
             (decode(q, true), r)
         } else {
             let eq = rest.find('=').unwrap();
-            (rest[..eq].to_string(), &rest[eq..])
+            (rest[..eq].trim_end_matches(WS).to_string(), &rest[eq..])
         };
-        let (v, r) = take_quoted(&r[1..]);
+        let (v, r) = take_quoted(r[1..].trim_start_matches(WS));
         pairs.push((key, decode(v, true)));
+        let r = r.trim_start_matches(WS);
         rest = r.strip_prefix(',').unwrap_or(r);
     }
 }
@@ -147,8 +171,8 @@ fn oracle_ts(s: &str, om: bool) -> i64 {
     }
 }
 
-/// The reference parser: well-formed input only, panics otherwise.
-fn oracle(text: &str, om: bool) -> Vec<Owned> {
+/// The reference parser: well-formed canonical input only, panics otherwise.
+pub fn oracle(text: &str, om: bool) -> Vec<Owned> {
     let mut out = Vec::new();
     let body = text.strip_suffix('\n').unwrap_or(text);
     for line in body.split('\n') {
@@ -185,11 +209,12 @@ fn oracle(text: &str, om: bool) -> Vec<Owned> {
             out.push(Owned::Comment(c.into()));
             continue;
         }
-        let name_end = line.find(['{', ' ']).unwrap();
+        let name_end = line.find(['{', ' ', '\t']).unwrap();
         let mut name = line[..name_end].to_string();
         let mut rest = &line[name_end..];
         let mut labels = Vec::new();
-        if rest.starts_with('{') {
+        if rest.trim_start_matches(WS).starts_with('{') {
+            rest = rest.trim_start_matches(WS);
             let (quoted, l, r) = oracle_labels(rest);
             if let Some(q) = quoted {
                 name = q;
@@ -296,6 +321,15 @@ const VALUES: &[&str] = &[
     "00012",
 ];
 
+/// Whitespace between tokens: none in OpenMetrics, any mix of blanks and
+/// tabs (often none) in 0.0.4.
+fn ws(r: &mut Rng, om: bool) -> String {
+    if om {
+        return String::new();
+    }
+    ["", "", "", " ", "\t", "  ", " \t ", "\t\t"][r.below(8)].to_string()
+}
+
 fn label_value(r: &mut Rng) -> String {
     (0..r.below(5)).map(|_| r.pick(PIECES)).collect()
 }
@@ -367,21 +401,50 @@ fn generate(r: &mut Rng, om: bool) -> String {
                 }
                 _ => {}
             }
-            let mut parts: Vec<String> =
-                labels.iter().map(|(n, v)| format!("{n}=\"{v}\"")).collect();
-            // 0.0.4 allows blanks between tokens; vary them line by line.
-            let comma = if !om && r.below(3) == 0 { ", " } else { "," };
-            if !om && r.below(5) == 0 && !parts.is_empty() {
-                parts[0] = format!("\"{}.x\"{}", "q", &parts[0][2..]);
-            }
+            // 0.0.4 allows blanks and tabs around every token inside the
+            // braces, quoted (UTF-8) names and a trailing comma.
+            let mut parts: Vec<String> = labels
+                .iter()
+                .map(|(n, v)| {
+                    let n = if !om && r.below(6) == 0 {
+                        format!("\"{n}.q\"")
+                    } else {
+                        n.clone()
+                    };
+                    format!("{n}{}={}\"{v}\"", ws(r, om), ws(r, om))
+                })
+                .collect();
             if quoted {
-                parts.insert(0, format!("\"{name}{suffix}\""));
-                out.push_str(&format!("{{{}}}", parts.join(comma)));
+                // The metric name may stand anywhere among the labels.
+                let at = if r.below(2) == 0 {
+                    0
+                } else {
+                    r.below(parts.len() + 1)
+                };
+                parts.insert(at, format!("\"{name}{suffix}\""));
+            }
+            let mut set = String::from("{");
+            set.push_str(&ws(r, om));
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    set.push_str(&format!("{},{}", ws(r, om), ws(r, om)));
+                }
+                set.push_str(p);
+            }
+            set.push_str(&ws(r, om));
+            if !om && !parts.is_empty() && r.below(4) == 0 {
+                set.push(',');
+                set.push_str(&ws(r, om));
+            }
+            set.push('}');
+            if quoted {
+                out.push_str(&set);
             } else {
                 out.push_str(&name);
                 out.push_str(suffix);
                 if !parts.is_empty() || r.below(3) == 0 {
-                    out.push_str(&format!("{{{}}}", parts.join(comma)));
+                    out.push_str(&ws(r, om));
+                    out.push_str(&set);
                 }
             }
             out.push(' ');

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use super::error::{ErrorKind, ParseError};
-use super::labels::{LabelCache, LabelSyntax, Labels, parse_labels};
+use super::labels::{LabelCache, LabelSyntax, Labels, parse_labels, quoted};
 use super::lexer::{Cursor, common_prefix, unescape, unescape_help};
 use super::model::{Exemplar, Format, MetricType, ParseOptions, Sample};
 use super::value::{parse_int, parse_real, parse_value, seconds_to_ms};
@@ -161,6 +161,8 @@ impl<'a> Parser<'a> {
             ws: loose,
             trailing_comma: loose,
             quoted_names: loose,
+            strict_escapes: self.strict && !self.om,
+            late_name: !self.strict,
         }
     }
 
@@ -387,7 +389,7 @@ impl<'a> Parser<'a> {
             if self.om_strict() {
                 return Err(c.err(ErrorKind::QuotedNameNotAllowed));
             }
-            let (s, e, esc) = c.quoted()?;
+            let (s, e, esc) = quoted(c, self.syntax())?;
             unescape(c.slice(s, e), esc)
         } else {
             let (s, e) = c.metric_name();
@@ -413,6 +415,9 @@ impl<'a> Parser<'a> {
             return Err(c.err(expected));
         }
         let text = c.slice(c.pos, c.end);
+        if kind == 0 && self.strict && !self.om {
+            check_help_escapes(c)?;
+        }
         Ok(Some(match kind {
             0 => Entry::Help {
                 name,
@@ -446,23 +451,30 @@ impl<'a> Parser<'a> {
         }))
     }
 
-    /// The type word for this dialect; lenient mode accepts both dialects' words.
+    /// The type word for this dialect. Lenient mode accepts both dialects'
+    /// words in any case, and `gauge_histogram` (as Go's `expfmt` does).
     fn metric_type(&self, word: &str) -> Option<MetricType> {
-        let t = match word {
-            "counter" => MetricType::Counter,
-            "gauge" => MetricType::Gauge,
-            "histogram" => MetricType::Histogram,
-            "summary" => MetricType::Summary,
-            "gaugehistogram" => MetricType::GaugeHistogram,
-            "info" => MetricType::Info,
-            "stateset" => MetricType::StateSet,
-            "unknown" => MetricType::Unknown,
-            "untyped" => MetricType::Untyped,
-            _ => return None,
-        };
+        const WORDS: [(&str, MetricType); 10] = [
+            ("counter", MetricType::Counter),
+            ("gauge", MetricType::Gauge),
+            ("histogram", MetricType::Histogram),
+            ("summary", MetricType::Summary),
+            ("gaugehistogram", MetricType::GaugeHistogram),
+            ("gauge_histogram", MetricType::GaugeHistogram),
+            ("info", MetricType::Info),
+            ("stateset", MetricType::StateSet),
+            ("unknown", MetricType::Unknown),
+            ("untyped", MetricType::Untyped),
+        ];
         if !self.strict {
-            return Some(t);
+            return WORDS
+                .iter()
+                .find(|(w, _)| w.eq_ignore_ascii_case(word))
+                .map(|&(_, t)| t);
         }
+        let &(_, t) = WORDS
+            .iter()
+            .find(|(w, _)| *w == word && *w != "gauge_histogram")?;
         let om_only = matches!(
             t,
             MetricType::GaugeHistogram
@@ -490,6 +502,21 @@ impl<'a> Parser<'a> {
         };
         self.fail(e)
     }
+}
+
+/// Strict 0.0.4 HELP text (the rest of the line at the cursor): a backslash
+/// must be followed by `\\`, `n` or `"` (what `expfmt` accepts; the document
+/// names the first two, and both Go parsers take the third).
+fn check_help_escapes(c: &Cursor<'_>) -> Result<(), ParseError> {
+    let text = c.rest();
+    let mut i = 0;
+    while let Some(at) = text.get(i..).and_then(|t| memchr::memchr(b'\\', t)) {
+        if !matches!(text.get(i + at + 1), Some(b'\\' | b'n' | b'"')) {
+            return Err(c.err_at(ErrorKind::InvalidEscape, c.pos + i + at));
+        }
+        i += at + 2;
+    }
+    Ok(())
 }
 
 impl<'a> Iterator for Parser<'a> {

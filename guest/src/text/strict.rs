@@ -149,6 +149,9 @@ impl<'a> FamilyCheck<'a> {
         s: &Sample<'a>,
     ) -> Result<(), ErrorKind> {
         use MetricType::*;
+        if !om {
+            return check_004(ty, suffix, s);
+        }
         let v = s.value;
         let histogram = matches!(ty, Histogram | GaugeHistogram);
         if om {
@@ -269,6 +272,34 @@ impl<'a> FamilyCheck<'a> {
             None => Ok(()),
         }
     }
+}
+
+/// Strict 0.0.4: what both of Prometheus' Go parsers, or the stricter one
+/// (`expfmt`, which `promtool` uses), refuse in a sample. Bucket order, `+Inf`
+/// and `_count` agreement are not checked: neither Go parser does, and the
+/// policy is to refuse nothing that both accept (see README, "Strict 0.0.4").
+fn check_004(ty: MetricType, suffix: &str, s: &Sample<'_>) -> Result<(), ErrorKind> {
+    use MetricType::*;
+    if s.labels.get("__name__").is_some() {
+        return Err(ErrorKind::ReservedLabelName);
+    }
+    match ty {
+        Histogram | GaugeHistogram => {
+            if let Some(le) = s.labels.get("le") {
+                parse_value(le.as_bytes()).ok_or(ErrorKind::InvalidLe)?;
+            }
+            if matches!(suffix, "_bucket" | "_count") && s.value < 0.0 {
+                return Err(ErrorKind::InvalidCounterValue);
+            }
+        }
+        Summary => {
+            if let Some(q) = s.labels.get("quantile") {
+                parse_value(q.as_bytes()).ok_or(ErrorKind::InvalidQuantile)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Adds one histogram sample to its run.

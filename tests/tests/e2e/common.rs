@@ -51,3 +51,27 @@ pub fn fixture(name: &str) -> Vec<u8> {
     let path = repo_root().join("tests/fixtures").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// The OpenMetrics conformance suite: `LLM_METRICS_CONFORMANCE_DIR`, or
+/// `../shared/conformance/openmetrics` beside the repository. It is not part of
+/// the repository, so without it the caller skips, loudly, unless
+/// `LLM_METRICS_REQUIRE_CONFORMANCE=1` (set by `.ci/run`) makes that a failure.
+pub fn conformance_suite() -> Option<PathBuf> {
+    let dir = std::env::var_os("LLM_METRICS_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/conformance/openmetrics"));
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let msg = format!(
+        "OpenMetrics conformance suite not found at {}; set LLM_METRICS_CONFORMANCE_DIR to a \
+         checkout of the OpenMetrics repository's tests/testdata/parsers (211 cases)",
+        dir.display()
+    );
+    assert!(
+        std::env::var("LLM_METRICS_REQUIRE_CONFORMANCE").as_deref() != Ok("1"),
+        "LLM_METRICS_REQUIRE_CONFORMANCE=1 but the {msg}"
+    );
+    eprintln!("SKIPPED conformance: {msg}");
+    None
+}
