@@ -246,6 +246,42 @@ fn sglang_capacity_falls_back_to_pages() {
 }
 
 #[test]
+fn sglang_openmetrics_escaped_names_are_read() {
+    // prometheus_client 0.26 answering `Accept: application/openmetrics-text`:
+    // `# TYPE` keeps the colon, sample names are escaped with `_`.
+    let text = "\
+# HELP sglang:num_running_reqs running
+# TYPE sglang:num_running_reqs gauge
+sglang_num_running_reqs{model_name=\"m\"} 3.0
+# HELP sglang:prompt_tokens p
+# TYPE sglang:prompt_tokens counter
+sglang_prompt_tokens_total{model_name=\"m\"} 10.0
+sglang_prompt_tokens_created{model_name=\"m\"} 1.796188995963437e+09
+# HELP sglang:e2e_request_latency_seconds e
+# TYPE sglang:e2e_request_latency_seconds histogram
+sglang_e2e_request_latency_seconds_bucket{le=\"1.0\",model_name=\"m\"} 0.0
+sglang_e2e_request_latency_seconds_bucket{le=\"2.0\",model_name=\"m\"} 1.0
+sglang_e2e_request_latency_seconds_bucket{le=\"+Inf\",model_name=\"m\"} 1.0
+sglang_e2e_request_latency_seconds_count{model_name=\"m\"} 1.0
+sglang_e2e_request_latency_seconds_sum{model_name=\"m\"} 1.5
+sglang_e2e_request_latency_seconds_created{model_name=\"m\"} 1.7961889959634752e+09
+# EOF
+";
+    let s = snapshot(text);
+    assert_eq!(s.engine, "sglang");
+    assert_eq!(s.model_names, ["m"]);
+    approx(s.load.requests_running, 3.0);
+    // The `_created` timestamp is not added to the counter.
+    approx(s.totals.prompt_tokens, 10.0);
+    let e2e = s.latency.e2e_request_latency_seconds.clone().unwrap();
+    assert_eq!((e2e.count, e2e.sum), (1.0, 1.5));
+    approx(e2e.p50, 1.5);
+    // An undeclared underscore name is never taken for a colon one.
+    let s = snapshot("sglang:num_queue_reqs 1\nsglang_num_running_reqs 3\n");
+    assert_eq!(s.load.requests_running, None);
+}
+
+#[test]
 fn llamacpp_before_may_2025() {
     let s = snapshot(LLAMACPP_OLD);
     assert_eq!(s.engine, "llamacpp");
