@@ -172,6 +172,7 @@ fn sglang_0_5_engine_metrics() {
     );
     approx(Some(number(&s, "cache", "token_usage_max").1), 0.625);
     approx(Some(number(&s, "cache", "cache_hit_rate").1), 0.5);
+    approx(Some(number(&s, "cache", "cache_hit_rate_max").1), 0.75);
     assert_eq!(number(&s, "cache", "num_used_tokens").1, 262_144.0);
     assert_eq!(number(&s, "cache", "page_size").1, 16.0);
     assert_eq!(number(&s, "cache", "num_pages").1, 16_384.0);

@@ -310,6 +310,7 @@ fn groups(ix: &Index<'_, '_>) -> Vec<super::EngineGroup> {
         g.add(a.field, ix.read_sum(a));
     }
     g.add(CACHE_HIT_RATE.field, ix.read_mean(&CACHE_HIT_RATE))
+        .add("cache_hit_rate_max", ix.read_max(&CACHE_HIT_RATE))
         .add(
             CACHED_TOKENS.field,
             ix.read_by(&CACHED_TOKENS, "cache_source"),
