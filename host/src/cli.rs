@@ -114,8 +114,7 @@ pub enum Command {
         /// The /metrics URL.
         url: String,
     },
-    /// List the engines the plugin maps: ids for `--engine`, versions, the
-    /// prefixes detection looks for, and renamed metrics read as aliases.
+    /// List the engines the plugin maps (ids for --engine, prefixes, aliases).
     #[command(after_help = EXIT_NOTES)]
     Engines {
         /// Output format.
