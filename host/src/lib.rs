@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod cache;
 pub mod cli;
+mod cpu;
 pub mod json;
 pub mod plugin;
 pub mod policy;

@@ -3,9 +3,10 @@
 //! A [`Plugin`] compiles (or loads from cache) the component once and
 //! pre-instantiates it against a linker; every call then gets a fresh
 //! [`Store`] with no environment, no arguments and no directories, a memory
-//! cap, a CPU budget counted in epoch ticks while guest code runs, and a
-//! wall-clock timeout. A trap or an exhausted budget is a [`CallError`]; the
-//! plugin stays usable.
+//! cap, a CPU budget charged for the time guest code runs (see [`crate::cpu`]),
+//! and a wall-clock timeout. A trap or an exhausted budget is a [`CallError`];
+//! the plugin stays usable. Everything a call observes lives in its own store,
+//! so concurrent calls on one `Plugin` never see each other's outcomes.
 //!
 //! Embedders: host errors reach the guest as text, and with `RUST_BACKTRACE`
 //! set wasmtime captures a backtrace (with this machine's paths) into them.
@@ -13,17 +14,17 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::cache;
-use crate::policy::EgressPolicy;
+use crate::cpu::CpuMeter;
+use crate::policy::{CallEgress, EgressPolicy};
 use crate::wit::collector::{CollectError, EngineInfo, Snapshot, Target};
 use crate::wit::parser::Parsed;
 use crate::wit::types::{ParseError, ParseOptions};
@@ -44,18 +45,21 @@ pub use bindings::llm_metrics::plugin::types as wit_types;
 /// The component built from `guest/` by this crate's build script.
 pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("LLM_METRICS_COMPONENT"));
 
-/// How often the epoch advances; the CPU budget's resolution.
+/// How often the epoch advances: how often a running guest's CPU meter is
+/// checked (what is charged is measured exactly, see [`crate::cpu`]).
 const TICK: Duration = Duration::from_millis(10);
 
-/// The epoch as the ticker thread last set it (wasmtime does not expose it).
-static EPOCH: AtomicU64 = AtomicU64::new(0);
+/// The largest fetch budget a `collect` gets, whatever `timeout-ms` asks for
+/// (a `u32` of milliseconds would otherwise allow 49 days).
+pub const MAX_FETCH_BUDGET: Duration = Duration::from_secs(300);
 
 /// Per-call budgets.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Largest linear memory the guest may grow to.
     pub memory_bytes: usize,
-    /// Guest CPU time per call (time blocked in host calls does not count).
+    /// Guest CPU time per call: time spent running guest code. Time blocked
+    /// in host calls (waits on clocks or the network) does not count.
     pub cpu_time: Duration,
     /// Wall-clock time per call, on top of any fetch budget.
     pub wall_time: Duration,
@@ -93,14 +97,22 @@ pub struct PluginOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// The guest ran longer than its CPU budget.
-    #[error("the plugin used more than its CPU budget of {0:?}")]
-    CpuBudget(Duration),
+    #[error("the plugin used more than its CPU budget of {budget:?} (stopped after {used:?})")]
+    CpuBudget {
+        /// The budget.
+        budget: Duration,
+        /// Guest execution time charged when it was stopped.
+        used: Duration,
+    },
     /// The call took longer than its wall-clock budget.
     #[error("the plugin did not finish within {0:?}")]
     WallClock(Duration),
     /// The guest tried to grow its memory past the cap.
     #[error("the plugin needed more than its memory limit of {0} bytes")]
     Memory(usize),
+    /// The guest recursed deeper than the wasm stack allows.
+    #[error("the plugin overflowed its stack")]
+    StackOverflow,
     /// The guest trapped (e.g. panicked).
     #[error("the plugin trapped: {0}")]
     Trap(String),
@@ -184,20 +196,27 @@ impl Plugin {
         target: &Target,
         egress: EgressPolicy,
     ) -> Result<Result<Snapshot, CollectError>, CallError> {
-        let fetch_budget = Duration::from_millis(u64::from(target.timeout_ms));
+        let fetch_budget =
+            Duration::from_millis(u64::from(target.timeout_ms)).min(MAX_FETCH_BUDGET);
+        // The guest's own deadline is the clamped one too, so a long fetch
+        // ends as the guest's `timeout` error rather than a wall-clock kill.
+        let target = Target {
+            timeout_ms: u32::try_from(fetch_budget.as_millis()).unwrap_or(u32::MAX),
+            ..target.clone()
+        };
         let egress = egress.with_max_timeout(fetch_budget);
-        let (cap_hit, cap) = (egress.body_cap_hit(), egress.max_body_bytes());
-        let result = self
-            .call(egress, fetch_budget, async |store, plugin| {
+        let cap = egress.max_body_bytes();
+        let (result, cap_hit) = self
+            .call_reporting(egress, fetch_budget, async |store, plugin| {
                 plugin
                     .llm_metrics_plugin_collector()
-                    .call_collect(store, target)
+                    .call_collect(store, &target)
                     .await
             })
             .await;
         // The guest cannot tell the host's cap from other stream failures.
         match result {
-            Ok(Err(CollectError::Transport(_))) if cap_hit.load(Ordering::SeqCst) => {
+            Ok(Err(CollectError::Transport(_))) if cap_hit => {
                 Ok(Err(CollectError::BodyTooLarge(cap)))
             }
             other => other,
@@ -248,23 +267,31 @@ impl Plugin {
         extra_wall: Duration,
         f: impl AsyncFnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
+        self.call_reporting(egress, extra_wall, f).await.0
+    }
+
+    /// Run `f` in a fresh store; also says whether the body cap cut a
+    /// response during this call.
+    async fn call_reporting<R>(
+        &self,
+        egress: EgressPolicy,
+        extra_wall: Duration,
+        f: impl AsyncFnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
+    ) -> (Result<R, CallError>, bool) {
         let limits = self.limits;
-        let mut store = Store::new(&self.engine, HostState::new(egress, limits.memory_bytes));
+        let mut store = Store::new(&self.engine, HostState::new(egress, limits));
         store.limiter(|s| &mut s.limiter);
-        let cpu_ticks = (limits.cpu_time.as_millis() / TICK.as_millis()).max(1) as u64;
+        // Charge exactly the time spent in guest code.
+        store.call_hook(|mut ctx, hook| {
+            ctx.data_mut().cpu.transition(hook);
+            Ok(())
+        });
+        // The epoch check is a host call, so the meter is up to date here.
+        // Yielding every tick also lets the wall-clock timeout fire.
         store.set_epoch_deadline(1);
-        store.data_mut().last_epoch = EPOCH.load(Ordering::SeqCst);
-        // Runs at the guest's first epoch check after each tick. One tick since
-        // the last check means the guest held the CPU for it; more means it was
-        // blocked in a host call (a slow fetch), which is not CPU use.
-        store.epoch_deadline_callback(move |mut ctx| {
+        store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
-            let now = EPOCH.load(Ordering::SeqCst);
-            if now.saturating_sub(state.last_epoch) <= 1 {
-                state.cpu_ticks += 1;
-            }
-            state.last_epoch = now;
-            if state.cpu_ticks > cpu_ticks {
+            if state.cpu.over_budget() {
                 state.cpu_exceeded = true;
                 return Ok(UpdateDeadline::Interrupt);
             }
@@ -277,13 +304,20 @@ impl Plugin {
         };
         let outcome = tokio::time::timeout(wall, run).await;
         let state = store.data();
-        match outcome {
+        let result = match outcome {
             Err(_) => Err(CallError::WallClock(wall)),
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(_)) if state.cpu_exceeded => Err(CallError::CpuBudget(limits.cpu_time)),
+            Ok(Err(_)) if state.cpu_exceeded => Err(CallError::CpuBudget {
+                budget: limits.cpu_time,
+                used: state.cpu.charged(),
+            }),
             Ok(Err(_)) if state.limiter.exceeded => Err(CallError::Memory(limits.memory_bytes)),
+            Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::StackOverflow) => {
+                Err(CallError::StackOverflow)
+            }
             Ok(Err(e)) => Err(CallError::Trap(format!("{e:#}"))),
-        }
+        };
+        (result, state.egress.body_cap_hit())
     }
 }
 
@@ -311,7 +345,6 @@ fn spawn_ticker(engine: &Engine) {
         .name("llm-metrics-epoch".into())
         .spawn(move || {
             while let Some(engine) = weak.upgrade() {
-                EPOCH.fetch_add(1, Ordering::SeqCst);
                 engine.increment_epoch();
                 drop(engine);
                 std::thread::sleep(TICK);
@@ -335,27 +368,25 @@ struct HostState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
-    egress: EgressPolicy,
+    egress: CallEgress,
     limiter: MemoryLimiter,
-    cpu_ticks: u64,
-    last_epoch: u64,
+    cpu: CpuMeter,
     cpu_exceeded: bool,
 }
 
 impl HostState {
-    fn new(egress: EgressPolicy, memory_bytes: usize) -> Self {
+    fn new(egress: EgressPolicy, limits: Limits) -> Self {
         HostState {
             // No env, args, stdio or preopens: nothing of the host leaks in.
             wasi: WasiCtx::builder().build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            egress,
+            egress: CallEgress::new(egress),
             limiter: MemoryLimiter {
-                max: memory_bytes,
+                max: limits.memory_bytes,
                 exceeded: false,
             },
-            cpu_ticks: 0,
-            last_epoch: 0,
+            cpu: CpuMeter::new(limits.cpu_time),
             cpu_exceeded: false,
         }
     }

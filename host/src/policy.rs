@@ -5,7 +5,9 @@
 //! request passes through [`EgressPolicy::send_request`] before any
 //! connection is opened: the parsed host and port must be on the allow-list,
 //! the guest's timeouts are clamped, and the response body is capped here,
-//! independent of what the guest asks for.
+//! independent of what the guest asks for. A policy is immutable
+//! configuration shared by any number of calls; what a call observes lives
+//! in that call's [`CallEgress`], never in the shared policy.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -74,19 +76,22 @@ impl std::fmt::Display for AllowedHost {
 }
 
 /// What the plugin may reach and the budgets every request gets.
+///
+/// A policy is plain configuration: it can be cloned and shared by any number
+/// of concurrent calls. What one call observes (whether the body cap cut its
+/// response) lives in that call's store, see [`CallEgress`].
 #[derive(Clone, Debug)]
 pub struct EgressPolicy {
     allowed: Vec<AllowedHost>,
-    max_timeout: Duration,
+    /// The embedder's clamp on every wait; `None` leaves it to the fetch budget.
+    max_timeout: Option<Duration>,
     max_body_bytes: u64,
-    /// Set when this policy's body cap cut a response: wasmtime 48 hands the
-    /// guest body-stream errors without an error code, so the host reports it.
-    body_cap_hit: Arc<AtomicBool>,
 }
 
 impl EgressPolicy {
-    /// Default clamp for connect, first-byte and between-bytes waits. The
-    /// default sender would otherwise wait 600 s for each.
+    /// Clamp for connect, first-byte and between-bytes waits when neither the
+    /// embedder nor a fetch budget sets one. The default sender would
+    /// otherwise wait 600 s for each.
     pub const DEFAULT_MAX_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default response body cap.
     pub const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
@@ -95,9 +100,8 @@ impl EgressPolicy {
     pub fn deny_all() -> Self {
         EgressPolicy {
             allowed: Vec::new(),
-            max_timeout: Self::DEFAULT_MAX_TIMEOUT,
+            max_timeout: None,
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
-            body_cap_hit: Arc::default(),
         }
     }
 
@@ -109,10 +113,16 @@ impl EgressPolicy {
         self
     }
 
-    /// Clamp every wait of a request to at most `timeout`.
+    /// Clamp every wait of a request to at most `timeout`. A clamp already
+    /// set is only ever tightened: the smaller of the two wins.
     pub fn with_max_timeout(mut self, timeout: Duration) -> Self {
-        self.max_timeout = timeout;
+        self.max_timeout = Some(self.max_timeout.map_or(timeout, |t| t.min(timeout)));
         self
+    }
+
+    /// The clamp on every wait of a request.
+    pub fn max_timeout(&self) -> Duration {
+        self.max_timeout.unwrap_or(Self::DEFAULT_MAX_TIMEOUT)
     }
 
     /// Cap every response body at `bytes`.
@@ -124,11 +134,6 @@ impl EgressPolicy {
     /// The response body cap.
     pub fn max_body_bytes(&self) -> u64 {
         self.max_body_bytes
-    }
-
-    /// A flag that turns true once this policy's body cap cuts a response.
-    pub fn body_cap_hit(&self) -> Arc<AtomicBool> {
-        self.body_cap_hit.clone()
     }
 
     /// The allowed destinations.
@@ -145,8 +150,8 @@ impl EgressPolicy {
     }
 
     fn clamp(&self, options: Option<RequestOptions>) -> RequestOptions {
-        let clamp =
-            |d: Option<Duration>| Some(d.map_or(self.max_timeout, |d| d.min(self.max_timeout)));
+        let max = self.max_timeout();
+        let clamp = |d: Option<Duration>| Some(d.map_or(max, |d| d.min(max)));
         let o = options.unwrap_or_default();
         RequestOptions {
             connect_timeout: clamp(o.connect_timeout),
@@ -160,7 +165,40 @@ type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 
-impl WasiHttpHooks for EgressPolicy {
+/// One call's view of a policy: the policy, plus what this call observed.
+///
+/// Each call's store owns its own `CallEgress`, so a response cut by the body
+/// cap in one call is never reported by another call sharing the policy.
+#[derive(Debug)]
+pub struct CallEgress {
+    policy: EgressPolicy,
+    /// Set when the body cap cut a response of this call: wasmtime 48 hands
+    /// the guest body-stream errors without an error code, so the host
+    /// reports it. Shared only with this call's own response bodies.
+    body_cap_hit: Arc<AtomicBool>,
+}
+
+impl CallEgress {
+    /// A fresh per-call view of `policy`.
+    pub fn new(policy: EgressPolicy) -> Self {
+        CallEgress {
+            policy,
+            body_cap_hit: Arc::default(),
+        }
+    }
+
+    /// The policy this call runs under.
+    pub fn policy(&self) -> &EgressPolicy {
+        &self.policy
+    }
+
+    /// Whether the body cap cut a response during this call.
+    pub fn body_cap_hit(&self) -> bool {
+        self.body_cap_hit.load(Ordering::SeqCst)
+    }
+}
+
+impl WasiHttpHooks for CallEgress {
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
@@ -168,12 +206,12 @@ impl WasiHttpHooks for EgressPolicy {
         fut: IoFuture,
     ) -> SendFuture {
         drop(fut);
-        if !self.permits(request.uri()) {
+        if !self.policy.permits(request.uri()) {
             // Refused before any DNS lookup or connection.
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
-        let options = self.clamp(options);
-        let max_body = self.max_body_bytes;
+        let options = self.policy.clamp(options);
+        let max_body = self.policy.max_body_bytes;
         let cap_hit = self.body_cap_hit.clone();
         Box::new(async move {
             let (response, io) =
@@ -256,5 +294,24 @@ mod tests {
         assert_eq!(o.connect_timeout, Some(Duration::from_secs(2)));
         assert_eq!(o.first_byte_timeout, Some(Duration::from_secs(2)));
         assert_eq!(o.between_bytes_timeout, Some(Duration::from_millis(5)));
+    }
+
+    #[test]
+    fn a_second_clamp_only_tightens() {
+        let p = EgressPolicy::deny_all().with_max_timeout(Duration::from_secs(2));
+        assert_eq!(
+            p.clone()
+                .with_max_timeout(Duration::from_secs(30))
+                .max_timeout(),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            p.with_max_timeout(Duration::from_millis(300)).max_timeout(),
+            Duration::from_millis(300)
+        );
+        assert_eq!(
+            EgressPolicy::deny_all().max_timeout(),
+            EgressPolicy::DEFAULT_MAX_TIMEOUT
+        );
     }
 }

@@ -67,6 +67,37 @@ x{a=\"1\",b=\"two\"} NaN 1700000000000\ny +Inf\nz -Inf\n";
     assert!(raw.contains(r#"{"a":"1","b":"two"}"#), "{raw}");
 }
 
+/// Issue 6: blanks inside a label set lost the labels. Every label must come
+/// back, in both modes, through the real binary and component.
+#[test]
+fn parse_keeps_every_label_of_a_label_set_with_blanks() {
+    let cases: [(&[u8], Value); 2] = [
+        (b"x{q= \"1.0\"} 1\n", json!({"q": "1.0"})),
+        (
+            b"{ \"x\", q= \"1.0\", a= \"b\", } 1\n",
+            json!({"q": "1.0", "a": "b"}),
+        ),
+    ];
+    for (text, labels) in cases {
+        for strict in [false, true] {
+            let args: &[&str] = if strict {
+                &["parse", "--strict", "-"]
+            } else {
+                &["parse", "-"]
+            };
+            let out = llm_metrics(args, Some(text));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(doc[0]["name"], "x");
+            assert_eq!(doc[0]["samples"][0]["labels"], labels, "strict={strict}");
+        }
+    }
+}
+
 #[test]
 fn parse_openmetrics_from_a_file_with_exemplar() {
     let path = temp_file(

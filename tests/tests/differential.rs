@@ -40,6 +40,8 @@ const REVERSE_FIXTURES: &[&str] = &[
     "tests/fixtures/vllm_v0.prom",
     "tests/fixtures/tgi.prom",
     "tests/differential/tricky.prom",
+    // Blanks and tabs at every position of a label set (issue 6's data loss).
+    "tests/differential/whitespace.prom",
 ];
 
 // ---------------------------------------------------------------------------

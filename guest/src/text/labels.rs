@@ -44,8 +44,10 @@ impl<'a> Labels<'a> {
         self.len == 0
     }
 
-    /// The raw text of the label list as written (without braces or a quoted
-    /// metric name), e.g. `model_name="m",engine="0"`.
+    /// The raw text of the label list as written, without the braces or a
+    /// leading quoted metric name, e.g. `model_name="m",engine="0"`. A quoted
+    /// metric name that stands after a label (lenient 0.0.4) stays in the text;
+    /// [`Labels::iter`] skips it.
     pub fn as_raw_str(&self) -> &'a str {
         self.raw
     }

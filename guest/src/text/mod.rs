@@ -41,5 +41,3 @@ pub fn parse<'a>(
 
 #[cfg(any(test, feature = "oracle"))]
 pub mod oracle;
-#[cfg(test)]
-mod tests;

@@ -57,7 +57,10 @@ async fn cpu_budget_is_a_cpu_error_and_the_plugin_survives() {
     });
     let text = big_exposition(2_000_000); // far more than 10 ms of work
     match plugin.parse(&text, &opts(Format::Auto, false)).await {
-        Err(CallError::CpuBudget(d)) => assert_eq!(d, Duration::from_millis(10)),
+        Err(CallError::CpuBudget { budget, used }) => {
+            assert_eq!(budget, Duration::from_millis(10));
+            assert!(used > budget, "stopped before the budget ran out: {used:?}");
+        }
         other => panic!(
             "expected a CPU budget error, got {:?}",
             other.map(|r| r.map(|p| p.families.len()))

@@ -3,8 +3,11 @@
 //! component (see `common`).
 
 mod budgets;
+mod cache_files;
 mod collect;
 mod common;
+mod egress_probe;
 mod fleet;
+mod hostile;
 mod imports;
 mod parse;

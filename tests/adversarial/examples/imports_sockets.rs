@@ -1,0 +1,52 @@
+//! A plugin that opens its own TCP connection: its component imports
+//! `wasi:sockets`, which the host refuses at load time.
+#![cfg(target_family = "wasm")]
+
+wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
+
+use exports::llm_metrics::plugin::collector::{
+    self as c, CollectError, EngineInfo, Snapshot, Target,
+};
+use exports::llm_metrics::plugin::parser::{self as p, Parsed};
+use llm_metrics::plugin::types::{ParseError, ParseOptions};
+
+struct Dialer;
+
+export!(Dialer);
+
+impl p::Guest for Dialer {
+    fn parse(_text: Vec<u8>, _options: ParseOptions) -> Result<Parsed, ParseError> {
+        Err(ParseError {
+            line: 0,
+            column: 0,
+            message: "unused".into(),
+        })
+    }
+}
+
+impl c::Guest for Dialer {
+    fn collect(target: Target) -> Result<Snapshot, CollectError> {
+        use std::io::Write;
+        let authority = target.url.trim_start_matches("http://");
+        let authority = authority.split('/').next().unwrap_or_default();
+        let mut stream = std::net::TcpStream::connect(authority)
+            .map_err(|e| CollectError::Connect(e.to_string()))?;
+        let _ = stream.write_all(b"GET / HTTP/1.0\r\n\r\n");
+        Err(CollectError::Transport(
+            "connected around the policy".into(),
+        ))
+    }
+
+    fn engines() -> Vec<EngineInfo> {
+        Vec::new()
+    }
+
+    fn map_exposition(
+        _text: Vec<u8>,
+        _content_type: Option<String>,
+        _engine: String,
+        _instance_id: String,
+    ) -> Result<Snapshot, CollectError> {
+        Err(CollectError::Transport("unused".into()))
+    }
+}
