@@ -11,6 +11,7 @@ pub mod cache;
 pub mod cli;
 mod cpu;
 pub mod json;
+mod lift;
 pub mod plugin;
 pub mod policy;
 pub mod table;

@@ -17,13 +17,14 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Context;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, ComponentExportIndex, Instance, Linker, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::cache;
 use crate::cpu::CpuMeter;
+use crate::lift::{self, Budgeted, RawCollectError, RawParseError, RawParsed, RawSnapshot};
 use crate::policy::{CallEgress, EgressPolicy};
 use crate::wit::collector::{CollectError, EngineInfo, Snapshot, Target};
 use crate::wit::parser::Parsed;
@@ -63,6 +64,10 @@ pub struct Limits {
     pub cpu_time: Duration,
     /// Wall-clock time per call, on top of any fetch budget.
     pub wall_time: Duration,
+    /// Host memory the call's result may take when lifted out of the guest
+    /// (string bytes plus list elements). A guest's memory cap alone does
+    /// not bound this: its result may point at the same bytes many times.
+    pub result_bytes: usize,
 }
 
 impl Default for Limits {
@@ -71,6 +76,7 @@ impl Default for Limits {
             memory_bytes: 512 << 20,
             cpu_time: Duration::from_secs(10),
             wall_time: Duration::from_secs(30),
+            result_bytes: 256 << 20,
         }
     }
 }
@@ -113,6 +119,10 @@ pub enum CallError {
     /// The guest recursed deeper than the wasm stack allows.
     #[error("the plugin overflowed its stack")]
     StackOverflow,
+    /// Lifting the guest's result would take more host memory than
+    /// [`Limits::result_bytes`].
+    #[error("the plugin's result is larger than the host's limit of {0} bytes")]
+    ResultTooLarge(usize),
     /// The guest trapped (e.g. panicked).
     #[error("the plugin trapped: {0}")]
     Trap(String),
@@ -122,7 +132,35 @@ pub enum CallError {
 pub struct Plugin {
     engine: Engine,
     pre: bindings::PluginPre<HostState>,
+    exports: Exports,
     limits: Limits,
+}
+
+/// The exported functions, looked up once at load.
+struct Exports {
+    parse: ComponentExportIndex,
+    collect: ComponentExportIndex,
+    map: ComponentExportIndex,
+    engines: ComponentExportIndex,
+}
+
+impl Exports {
+    fn find(component: &Component) -> anyhow::Result<Self> {
+        let func = |interface: &str, name: &str| {
+            let index = component
+                .get_export_index(None, format!("llm-metrics:plugin/{interface}@0.2.0"))
+                .with_context(|| format!("the component does not export `{interface}`"))?;
+            component
+                .get_export_index(Some(&index), name)
+                .with_context(|| format!("the component does not export `{interface}.{name}`"))
+        };
+        Ok(Exports {
+            parse: func("parser", "parse")?,
+            collect: func("collector", "collect")?,
+            map: func("collector", "map-exposition")?,
+            engines: func("collector", "engines")?,
+        })
+    }
 }
 
 impl Plugin {
@@ -160,6 +198,7 @@ impl Plugin {
         Ok(Plugin {
             engine: engine.clone(),
             pre,
+            exports: Exports::find(component)?,
             limits,
         })
     }
@@ -178,11 +217,14 @@ impl Plugin {
         self.call(
             EgressPolicy::deny_all(),
             Duration::ZERO,
-            async |store, plugin| {
-                plugin
-                    .llm_metrics_plugin_parser()
-                    .call_parse(store, text, options)
-                    .await
+            async |store, instance| {
+                type Results = (Result<RawParsed, RawParseError>,);
+                let func = instance.get_typed_func::<(&[u8], &ParseOptions), Results>(
+                    &mut *store,
+                    &self.exports.parse,
+                )?;
+                let (result,) = func.call_async(store, (text, options)).await?;
+                Ok(lift::parsed(result))
             },
         )
         .await
@@ -207,11 +249,12 @@ impl Plugin {
         let egress = egress.with_max_timeout(fetch_budget);
         let cap = egress.max_body_bytes();
         let (result, cap_hit) = self
-            .call_reporting(egress, fetch_budget, async |store, plugin| {
-                plugin
-                    .llm_metrics_plugin_collector()
-                    .call_collect(store, &target)
-                    .await
+            .call_reporting(egress, fetch_budget, async |store, instance| {
+                type Results = (Result<RawSnapshot, RawCollectError>,);
+                let func = instance
+                    .get_typed_func::<(&Target,), Results>(&mut *store, &self.exports.collect)?;
+                let (result,) = func.call_async(store, (&target,)).await?;
+                Ok(lift::snapshot(result))
             })
             .await;
         // The guest cannot tell the host's cap from other stream failures.
@@ -231,15 +274,17 @@ impl Plugin {
         engine: &str,
         instance_id: &str,
     ) -> Result<Result<Snapshot, CollectError>, CallError> {
-        let content_type = content_type.map(str::to_string);
         self.call(
             EgressPolicy::deny_all(),
             Duration::ZERO,
-            async |store, plugin| {
-                plugin
-                    .llm_metrics_plugin_collector()
-                    .call_map_exposition(store, text, content_type.as_deref(), engine, instance_id)
-                    .await
+            async |store, instance| {
+                type Params<'a> = (&'a [u8], Option<&'a str>, &'a str, &'a str);
+                type Results = (Result<RawSnapshot, RawCollectError>,);
+                let func = instance
+                    .get_typed_func::<Params<'_>, Results>(&mut *store, &self.exports.map)?;
+                let params = (text, content_type, engine, instance_id);
+                let (result,) = func.call_async(store, params).await?;
+                Ok(lift::snapshot(result))
             },
         )
         .await
@@ -251,11 +296,12 @@ impl Plugin {
         self.call(
             EgressPolicy::deny_all(),
             Duration::ZERO,
-            async |store, plugin| {
-                plugin
-                    .llm_metrics_plugin_collector()
-                    .call_engines(store)
-                    .await
+            async |store, instance| {
+                type Results = (lift::List<lift::RawEngineInfo>,);
+                let func =
+                    instance.get_typed_func::<(), Results>(&mut *store, &self.exports.engines)?;
+                let (result,) = func.call_async(store, ()).await?;
+                Ok(lift::engines(result))
             },
         )
         .await
@@ -265,7 +311,7 @@ impl Plugin {
         &self,
         egress: EgressPolicy,
         extra_wall: Duration,
-        f: impl AsyncFnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&mut Store<HostState>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         self.call_reporting(egress, extra_wall, f).await.0
     }
@@ -276,7 +322,7 @@ impl Plugin {
         &self,
         egress: EgressPolicy,
         extra_wall: Duration,
-        f: impl AsyncFnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&mut Store<HostState>, &Instance) -> wasmtime::Result<R>,
     ) -> (Result<R, CallError>, bool) {
         let limits = self.limits;
         let mut store = Store::new(&self.engine, HostState::new(egress, limits));
@@ -299,23 +345,32 @@ impl Plugin {
         });
         let wall = limits.wall_time + extra_wall;
         let run = async {
-            let plugin = self.pre.instantiate_async(&mut store).await?;
-            f(&mut store, &plugin).await
+            let instance = self
+                .pre
+                .instance_pre()
+                .instantiate_async(&mut store)
+                .await?;
+            f(&mut store, &instance).await
         };
+        let result_budget = u64::try_from(limits.result_bytes).unwrap_or(u64::MAX);
+        let run = Budgeted::new(result_budget, run);
         let outcome = tokio::time::timeout(wall, run).await;
         let state = store.data();
         let result = match outcome {
             Err(_) => Err(CallError::WallClock(wall)),
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(_)) if state.cpu_exceeded => Err(CallError::CpuBudget {
+            Ok((Ok(value), _)) => Ok(value),
+            Ok((Err(_), true)) => Err(CallError::ResultTooLarge(limits.result_bytes)),
+            Ok((Err(_), _)) if state.cpu_exceeded => Err(CallError::CpuBudget {
                 budget: limits.cpu_time,
                 used: state.cpu.charged(),
             }),
-            Ok(Err(_)) if state.limiter.exceeded => Err(CallError::Memory(limits.memory_bytes)),
-            Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::StackOverflow) => {
+            Ok((Err(_), _)) if state.limiter.exceeded => {
+                Err(CallError::Memory(limits.memory_bytes))
+            }
+            Ok((Err(e), _)) if e.downcast_ref::<Trap>() == Some(&Trap::StackOverflow) => {
                 Err(CallError::StackOverflow)
             }
-            Ok(Err(e)) => Err(CallError::Trap(format!("{e:#}"))),
+            Ok((Err(e), _)) => Err(CallError::Trap(format!("{e:#}"))),
         };
         (result, state.egress.body_cap_hit())
     }

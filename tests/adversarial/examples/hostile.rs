@@ -54,14 +54,14 @@ fn spin() -> ! {
 }
 
 /// Computes for `compute_ms`, then blocks on a clock for `block_ms`, forever.
-/// The clock is read only every 100k steps (some 100 µs), so nearly all of
+/// The clock is read only every 30k steps (a few hundred µs), so nearly all of
 /// the compute phase is guest code, not host calls.
 fn compute_block(compute_ms: u64, block_ms: u64) -> ! {
     let mut x = 1u64;
     loop {
         let start = monotonic_clock::now();
         while monotonic_clock::now().saturating_sub(start) < compute_ms * 1_000_000 {
-            for i in 0..100_000u64 {
+            for i in 0..30_000u64 {
                 x = core::hint::black_box(
                     x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(i),
                 );

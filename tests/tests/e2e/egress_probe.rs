@@ -13,6 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use llm_metrics_host::wit::collector::{CollectError, Header, Target};
+use llm_metrics_host::wit::types::Format;
 use llm_metrics_host::{AllowedHost, EgressPolicy, Limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -108,6 +109,13 @@ async fn denied_host_redirect_target_and_link_local_are_all_refused() {
         "the allowed request"
     );
     assert_eq!(elsewhere_hits.load(Ordering::SeqCst), 0, "nothing else");
+    // The same plugin serves the next call.
+    let next = plugin
+        .parse(b"ok", &crate::common::opts(Format::Auto, false))
+        .await
+        .expect("no trap")
+        .expect("no parse error");
+    assert!(next.families.is_empty());
 }
 
 /// Declares a long body, sends a few bytes, hangs up: a transport error that

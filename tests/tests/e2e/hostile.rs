@@ -84,8 +84,10 @@ async fn an_infinite_loop_is_stopped_by_the_cpu_budget() {
 
 /// The guest: 9 ms of compute, then 15 ms blocked on a clock,
 /// forever. Only the compute is charged, so a 1 s budget lasts about
-/// 1 s / (9 / 24) = 2.7 s of wall time. Charging the blocks too (the old
-/// tick-based accounting) stopped it after 1.9 to 2.25 s.
+/// 1 s / (9 / 24) = 2.7 s of wall time on an idle machine (longer on a
+/// busy one: time the OS gives the core to others is not charged either).
+/// Charging the blocks too (the old tick-based accounting) stopped it after
+/// 1.9 to 2.25 s.
 #[tokio::test]
 async fn a_guest_that_blocks_is_charged_for_its_compute_only() {
     let budget = Duration::from_secs(1);
@@ -105,12 +107,13 @@ async fn a_guest_that_blocks_is_charged_for_its_compute_only() {
     assert!(used > budget, "stopped early: {used:?}");
     assert!(used < 2 * budget, "overshot the budget: {used:?}");
     // Every 9 ms charged comes with at least 15 ms blocked: wall time is at
-    // least about 2.6 s; the bracket is generous for a loaded machine.
+    // least about 2.6 s. The upper bound is a containment bound, generous
+    // for a loaded machine.
     assert!(
         wall > Duration::from_millis(2_300),
         "blocked time was charged: {wall:?}"
     );
-    assert!(wall < Duration::from_secs(8), "{wall:?}");
+    assert!(wall < Duration::from_secs(20), "{wall:?}");
     still_serves(&plugin).await;
 }
 
@@ -165,11 +168,62 @@ async fn a_large_result_within_guest_memory_is_returned() {
     });
     let (outcome, _) = run(&plugin, "huge 200000").await;
     let parsed = outcome.expect("no trap").expect("no parse error");
+    eprintln!(
+        "huge 200000: lifted; peak RSS of the test process {:?} MiB",
+        peak_rss_mib()
+    );
     assert_eq!(parsed.families.len(), 200_000);
     assert_eq!(
         parsed.families[199_999].name,
         format!("family_{:024}", 199_999)
     );
+    still_serves(&plugin).await;
+}
+
+/// Peak resident memory of this test process so far (Linux), for the log.
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+/// 1024 family names that all point at one 1 MiB buffer: about 1 MiB of
+/// guest memory, 1 GiB once copied into the host. The host charges every
+/// string before copying it and stops at the result budget.
+#[tokio::test]
+async fn aliased_strings_cannot_make_the_host_copy_more_than_the_result_budget() {
+    let plugin = hostile(Limits {
+        memory_bytes: 64 << 20,
+        result_bytes: 64 << 20,
+        ..Limits::default()
+    });
+    let (outcome, wall) = run(&plugin, "alias 1024 1048576").await;
+    match outcome {
+        Err(CallError::ResultTooLarge(limit)) => assert_eq!(limit, 64 << 20),
+        ref other => panic!("expected a result-too-large error, got {}", describe(other)),
+    }
+    eprintln!(
+        "alias 1024 x 1 MiB: refused after {wall:?}; peak RSS of the test process {:?} MiB",
+        peak_rss_mib()
+    );
+    assert!(wall < Duration::from_secs(10), "{wall:?}");
+    still_serves(&plugin).await;
+}
+
+/// An honest result that fits in guest memory but not in the host's result
+/// budget is refused the same way.
+#[tokio::test]
+async fn a_result_over_the_result_budget_is_refused() {
+    let plugin = hostile(Limits {
+        result_bytes: 1 << 20,
+        ..Limits::default()
+    });
+    let (outcome, _) = run(&plugin, "huge 200000").await;
+    match outcome {
+        Err(CallError::ResultTooLarge(limit)) => assert_eq!(limit, 1 << 20),
+        ref other => panic!("expected a result-too-large error, got {}", describe(other)),
+    }
     still_serves(&plugin).await;
 }
 
