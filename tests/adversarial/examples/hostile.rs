@@ -125,8 +125,13 @@ fn alias(copies: usize, bytes: usize) -> Vec<Family> {
 
 impl c::Guest for Hostile {
     /// Try every `probe` header's URL in order (`follow:URL` fetches URL and
-    /// then its `Location`) and report what the host let through.
+    /// then its `Location`) and report what the host let through. With an
+    /// `echo-budget` header, report the `timeout-ms` it was given instead.
     fn collect(target: Target) -> Result<Snapshot, CollectError> {
+        if target.headers.iter().any(|h| h.name == "echo-budget") {
+            // Report the fetch budget the host handed over.
+            return Err(CollectError::Timeout(format!("{} ms", target.timeout_ms)));
+        }
         let mut report = Vec::new();
         let mut reached = false;
         for probe in target.headers.iter().filter(|h| h.name == "probe") {

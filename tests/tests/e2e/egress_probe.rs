@@ -118,6 +118,32 @@ async fn denied_host_redirect_target_and_link_local_are_all_refused() {
     assert!(next.families.is_empty());
 }
 
+/// A `timeout-ms` of 49 days reaches the guest as the host's 5-minute cap.
+#[tokio::test]
+async fn the_fetch_budget_is_capped() {
+    let plugin = hostile(Limits::default());
+    let echo = Header {
+        name: "echo-budget".into(),
+        value: String::new(),
+    };
+    for (asked, got) in [(u32::MAX, 300_000), (1_500, 1_500)] {
+        let t = target(
+            "http://127.0.0.1:9/metrics".into(),
+            asked,
+            vec![echo.clone()],
+        );
+        let policy = EgressPolicy::deny_all();
+        match plugin.collect(&t, policy).await.expect("no trap") {
+            Err(CollectError::Timeout(budget)) => assert_eq!(budget, format!("{got} ms")),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        llm_metrics_host::plugin::MAX_FETCH_BUDGET,
+        Duration::from_millis(300_000)
+    );
+}
+
 /// Declares a long body, sends a few bytes, hangs up: a transport error that
 /// has nothing to do with any body cap.
 async fn truncating_server() -> SocketAddr {
