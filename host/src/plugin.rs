@@ -28,7 +28,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::cache;
 use crate::cpu::CpuMeter;
 use crate::policy::{CallEgress, EgressPolicy};
-use crate::wit::collector::{CollectError, Engine as EngineKind, Snapshot, Target};
+use crate::wit::collector::{CollectError, EngineInfo, Snapshot, Target};
 use crate::wit::parser::Parsed;
 use crate::wit::types::{ParseError, ParseOptions};
 
@@ -245,7 +245,7 @@ impl Plugin {
         &self,
         text: &[u8],
         content_type: Option<&str>,
-        engine: EngineKind,
+        engine: &str,
         instance_id: &str,
     ) -> Result<Result<Snapshot, CollectError>, CallError> {
         let content_type = content_type.map(str::to_string);
@@ -256,6 +256,22 @@ impl Plugin {
                 plugin
                     .llm_metrics_plugin_collector()
                     .call_map_exposition(store, text, content_type.as_deref(), engine, instance_id)
+                    .await
+            },
+        )
+        .await
+    }
+
+    /// The engines the plugin maps (their ids are what `engine` accepts,
+    /// besides `auto`).
+    pub async fn engines(&self) -> Result<Vec<EngineInfo>, CallError> {
+        self.call(
+            EgressPolicy::deny_all(),
+            Duration::ZERO,
+            async |store, plugin| {
+                plugin
+                    .llm_metrics_plugin_collector()
+                    .call_engines(store)
                     .await
             },
         )

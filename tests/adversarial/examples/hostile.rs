@@ -5,7 +5,9 @@
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
 
-use exports::llm_metrics::plugin::collector::{self as c, CollectError, Engine, Snapshot, Target};
+use exports::llm_metrics::plugin::collector::{
+    self as c, CollectError, EngineInfo, Snapshot, Target,
+};
 use exports::llm_metrics::plugin::parser::{self as p, Parsed};
 use llm_metrics::plugin::types::{Family, Format, MetricType, ParseError, ParseOptions};
 use wasip2::clocks::monotonic_clock;
@@ -154,10 +156,14 @@ impl c::Guest for Hostile {
         })
     }
 
+    fn engines() -> Vec<EngineInfo> {
+        Vec::new()
+    }
+
     fn map_exposition(
         _text: Vec<u8>,
         _content_type: Option<String>,
-        _engine: Engine,
+        _engine: String,
         _instance_id: String,
     ) -> Result<Snapshot, CollectError> {
         Err(CollectError::Transport("hostile".into()))

@@ -12,7 +12,7 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use llm_metrics_host::wit::collector::{CollectError, Engine, Header, Target};
+use llm_metrics_host::wit::collector::{CollectError, Header, Target};
 use llm_metrics_host::wit::types::Format;
 use llm_metrics_host::{AllowedHost, EgressPolicy, Limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,7 +48,7 @@ fn target(url: String, timeout_ms: u32, headers: Vec<Header>) -> Target {
     Target {
         url,
         instance_id: None,
-        engine: Engine::Auto,
+        engine: "auto".into(),
         timeout_ms,
         max_body_bytes: 16 << 20,
         headers,
@@ -216,7 +216,7 @@ async fn concurrent_calls_on_one_plugin_and_policy_get_their_own_outcomes() {
         async move {
             let got = match plugin.collect(&t, policy).await.expect("no trap") {
                 Ok(snapshot) => {
-                    assert_eq!(snapshot.engine, Engine::Vllm);
+                    assert_eq!(snapshot.engine, "vllm");
                     Expect::Snapshot
                 }
                 Err(CollectError::BodyTooLarge(n)) => {
