@@ -7,7 +7,7 @@
 //! success implies lenient success with the same samples; `map` and `detect`
 //! agree, and a snapshot holds no figure without observations behind it.
 
-use llm_metrics_guest::engines::{self, Distribution, Engine, EngineSnapshot, MetricValue};
+use llm_metrics_guest::engines::{self, Distribution, EngineSnapshot, MetricValue};
 use llm_metrics_guest::text::{
     self, Entry, Exposition, Format, Labels, ParseError, ParseOptions, Parser,
 };
@@ -191,7 +191,7 @@ fn check_snapshot(s: &EngineSnapshot) {
 
 /// `engines::map` with `engine` on whatever lenient auto-detecting `parse`
 /// accepts, checked against `engines::detect`.
-pub fn map_engine(data: &[u8], engine: Engine) {
+pub fn map_engine(data: &[u8], engine: &str) {
     let Ok(x) = text::parse(data, &options(Format::Auto, false)) else {
         return;
     };
@@ -200,12 +200,12 @@ pub fn map_engine(data: &[u8], engine: Engine) {
     match engines::map(fams, engine) {
         Ok(snap) => {
             let d = detected.expect("map succeeded where detect failed");
-            assert_eq!(snap.engine, d);
+            assert_eq!(snap.engine, d.id);
             check_snapshot(&snap);
-            if engine == Engine::Auto {
+            if engine == engines::AUTO {
                 // Auto is the detected engine, requested by name. Debug text
                 // compares NaN equal to NaN.
-                let named = engines::map(fams, Engine::from(d)).expect("named engine fails");
+                let named = engines::map(fams, d.id).expect("named engine fails");
                 assert_eq!(format!("{snap:?}"), format!("{named:?}"));
             }
         }

@@ -52,7 +52,7 @@ impl wit_c::Guest for Component {
         snapshot(
             &response.body,
             response.content_type.as_deref(),
-            engine_from_wit(target.engine),
+            &target.engine,
             instance_id,
             target.url,
             target.include_raw,
@@ -62,17 +62,30 @@ impl wit_c::Guest for Component {
     fn map_exposition(
         text: Vec<u8>,
         content_type: Option<String>,
-        engine: wit_c::Engine,
+        engine: String,
         instance_id: String,
     ) -> Result<wit_c::Snapshot, wit_c::CollectError> {
         snapshot(
             &text,
             content_type.as_deref(),
-            engine_from_wit(engine),
+            &engine,
             instance_id,
             String::new(),
             false,
         )
+    }
+
+    fn engines() -> Vec<wit_c::EngineInfo> {
+        engines::ENGINES
+            .iter()
+            .map(|e| wit_c::EngineInfo {
+                id: e.id.to_string(),
+                name: e.name.to_string(),
+                versions: e.versions.to_string(),
+                prefixes: e.prefixes.iter().map(|p| p.to_string()).collect(),
+                aliases: e.aliases(),
+            })
+            .collect()
     }
 }
 
@@ -80,12 +93,15 @@ impl wit_c::Guest for Component {
 fn snapshot(
     body: &[u8],
     content_type: Option<&str>,
-    engine: engines::Engine,
+    engine: &str,
     instance_id: String,
     endpoint: String,
     include_raw: bool,
 ) -> Result<wit_c::Snapshot, wit_c::CollectError> {
     let collected_at_ms = now_ms();
+    if let Some(why) = crate::body::not_an_exposition(body) {
+        return Err(wit_c::CollectError::NotAnExposition(why));
+    }
     let opts = text::ParseOptions {
         format: text::Format::Auto,
         strict: false,
@@ -93,22 +109,23 @@ fn snapshot(
     };
     let exposition =
         text::parse(body, &opts).map_err(|e| wit_c::CollectError::Parse(parse_error(e)))?;
-    let mapped = engines::map(&exposition.families, engine)
-        .map_err(|e| wit_c::CollectError::UnrecognizedEngine(e.to_string()))?;
+    let mapped = engines::map(&exposition.families, engine).map_err(map_error)?;
     Ok(wit_c::Snapshot {
         instance_id,
         endpoint,
         content_type: content_type.map(str::to_string),
-        engine: match mapped.engine {
-            engines::DetectedEngine::Vllm => wit_c::Engine::Vllm,
-            engines::DetectedEngine::Tgi => wit_c::Engine::Tgi,
-        },
+        engine: mapped.engine.to_string(),
         collected_at_ms,
         model_names: mapped.model_names,
         load: wit_c::Load {
             requests_running: mapped.load.requests_running,
             requests_waiting: mapped.load.requests_waiting,
             kv_cache_usage: mapped.load.kv_cache_usage,
+            kv_cache_capacity_tokens: mapped.load.kv_cache_capacity_tokens,
+            running_lora_adapters: mapped.load.running_lora_adapters,
+            waiting_lora_adapters: mapped.load.waiting_lora_adapters,
+            max_lora: mapped.load.max_lora,
+            data_parallel_ranks: mapped.load.data_parallel_ranks,
         },
         totals: wit_c::Totals {
             requests_succeeded: mapped.totals.requests_succeeded,
@@ -198,11 +215,17 @@ fn fetch_error(e: crate::fetch::FetchError) -> wit_c::CollectError {
     }
 }
 
-fn engine_from_wit(e: wit_c::Engine) -> engines::Engine {
+/// The typed error for a mapping failure; messages carry no kind prefix
+/// (the caller adds its own, e.g. `unrecognized engine: `).
+fn map_error(e: engines::MapError) -> wit_c::CollectError {
     match e {
-        wit_c::Engine::Auto => engines::Engine::Auto,
-        wit_c::Engine::Vllm => engines::Engine::Vllm,
-        wit_c::Engine::Tgi => engines::Engine::Tgi,
+        engines::MapError::UnrecognizedEngine(m) => wit_c::CollectError::UnrecognizedEngine(m),
+        engines::MapError::UnknownEngine(id) => {
+            wit_c::CollectError::UnknownEngine(engines::unknown(&id))
+        }
+        engines::MapError::MixedEngines(ids) => {
+            wit_c::CollectError::MixedEngines(ids.into_iter().map(str::to_string).collect())
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! WebAssembly component (`wasm32-wasip2`) whose thin shell is `component.rs`.
 #![deny(missing_docs)]
 
+pub mod body;
 pub mod engines;
 pub mod text;
 

@@ -1,4 +1,4 @@
-//! The `llm-metrics` command line: arguments (clap) and the three commands.
+//! The `llm-metrics` command line: arguments (clap) and the commands.
 //!
 //! Exit status is a contract: 0 success; 1 the input or target gave no usable
 //! result (invalid text, HTTP error, timeout, denied host, plugin failure);
@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::plugin::{ComponentSource, Limits, Plugin, PluginOptions, default_cache_dir};
 use crate::policy::{AllowedHost, EgressPolicy};
-use crate::wit::collector::{CollectError, Engine, Header, Snapshot, Target};
+use crate::wit::collector::{CollectError, Header, Snapshot, Target};
 use crate::wit::types::{Format, ParseError, ParseOptions};
 
 const EXIT_NOTES: &str =
@@ -72,9 +72,9 @@ pub enum Command {
     /// Print the snapshot of an exposition saved to a file (no network).
     #[command(after_help = EXIT_NOTES)]
     Map {
-        /// Which engine produced the text.
-        #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
-        engine: EngineArg,
+        /// Which engine produced the text: `auto` or an id `llm-metrics engines` lists.
+        #[arg(long, default_value = "auto")]
+        engine: String,
         /// Name for this server in the snapshot (default: the file name).
         #[arg(long)]
         instance_id: Option<String>,
@@ -87,9 +87,9 @@ pub enum Command {
     /// Fetch a server's /metrics and print a snapshot of its state.
     #[command(after_help = EXIT_NOTES)]
     Collect {
-        /// Which engine the server runs.
-        #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
-        engine: EngineArg,
+        /// Which engine the server runs: `auto` or an id `llm-metrics engines` lists.
+        #[arg(long, default_value = "auto")]
+        engine: String,
         /// Name for this server in the snapshot (default: the URL's host:port).
         #[arg(long)]
         instance_id: Option<String>,
@@ -114,6 +114,13 @@ pub enum Command {
         /// The /metrics URL.
         url: String,
     },
+    /// List the engines the plugin maps (ids for --engine, prefixes, aliases).
+    #[command(after_help = EXIT_NOTES)]
+    Engines {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputArg::Json)]
+        output: OutputArg,
+    },
 }
 
 /// `--format`.
@@ -125,27 +132,6 @@ pub enum FormatArg {
     Prometheus,
     /// OpenMetrics 1.0.
     Openmetrics,
-}
-
-/// `--engine`.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum EngineArg {
-    /// Detect from the families present.
-    Auto,
-    /// vLLM.
-    Vllm,
-    /// Hugging Face TGI.
-    Tgi,
-}
-
-impl From<EngineArg> for Engine {
-    fn from(e: EngineArg) -> Self {
-        match e {
-            EngineArg::Auto => Engine::Auto,
-            EngineArg::Vllm => Engine::Vllm,
-            EngineArg::Tgi => Engine::Tgi,
-        }
-    }
 }
 
 /// `--output`.
@@ -211,12 +197,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
             file,
         } => {
+            if let Some(code) = check_engine(&plugin, &engine).await? {
+                return Ok(code);
+            }
             let text = read_input(file.as_ref())?;
             let instance_id = instance_id.unwrap_or_else(|| match &file {
                 Some(p) if p.as_os_str() != "-" => p.display().to_string(),
                 _ => "-".to_string(),
             });
-            let result = plugin.map(&text, None, engine.into(), &instance_id).await?;
+            let result = plugin.map(&text, None, &engine, &instance_id).await?;
             print_snapshot(result, output)
         }
         Command::Collect {
@@ -230,6 +219,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
             url,
         } => {
+            if let Some(code) = check_engine(&plugin, &engine).await? {
+                return Ok(code);
+            }
             let mut egress = EgressPolicy::deny_all()
                 .with_max_body_bytes(max_body)
                 .allow(AllowedHost::from_url(&url).context("the URL")?);
@@ -239,7 +231,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let target = Target {
                 url,
                 instance_id,
-                engine: engine.into(),
+                engine,
                 timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
                 max_body_bytes: max_body,
                 headers: headers
@@ -250,7 +242,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             collect(&plugin, &target, egress, output).await
         }
+        Command::Engines { output } => {
+            let engines = plugin.engines().await?;
+            match output {
+                OutputArg::Json => write_json(&crate::json::engines(&engines))?,
+                OutputArg::Table => {
+                    if let Err(e) = io::stdout()
+                        .lock()
+                        .write_all(crate::table::engines(&engines).as_bytes())
+                    {
+                        return broken_pipe_or(e);
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// `--engine` must be `auto` or an id the plugin lists (not a list compiled
+/// into the CLI, so a newer plugin's engines work). A usage error otherwise.
+async fn check_engine(plugin: &Plugin, engine: &str) -> anyhow::Result<Option<ExitCode>> {
+    if engine == "auto" {
+        return Ok(None);
+    }
+    let engines = plugin.engines().await?;
+    if engines.iter().any(|e| e.id == engine) {
+        return Ok(None);
+    }
+    let known: Vec<&str> = std::iter::once("auto")
+        .chain(engines.iter().map(|e| e.id.as_str()))
+        .collect();
+    eprintln!(
+        "error: unknown engine `{engine}` for --engine; known: {}",
+        known.join(", ")
+    );
+    Ok(Some(ExitCode::from(2)))
 }
 
 fn parse_options(format: FormatArg, strict: bool) -> ParseOptions {
@@ -410,6 +437,11 @@ pub fn collect_error(e: &CollectError) -> String {
         CollectError::NotAnExposition(m) => format!("not an exposition: {m}"),
         CollectError::Parse(e) => format!("invalid exposition: {}", describe(e)),
         CollectError::UnrecognizedEngine(m) => format!("unrecognized engine: {m}"),
+        CollectError::UnknownEngine(m) => format!("unknown engine: {m}"),
+        CollectError::MixedEngines(ids) => format!(
+            "mixed engines: families of {} in one exposition; pass --engine to pick one",
+            ids.join(" and ")
+        ),
         CollectError::Transport(m) => format!("transport error: {m}"),
     }
 }

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::wit::collector::{Distribution, Engine, MetricValue, Snapshot};
+use crate::wit::collector::{Distribution, EngineInfo, MetricValue, Snapshot};
 use crate::wit::types::{Exemplar, Family, Label, MetricType, Sample};
 
 /// A number, or its exposition spelling when it is not finite.
@@ -101,13 +101,22 @@ pub fn distribution(d: &Distribution) -> Value {
     })
 }
 
-/// The engine's name.
-pub fn engine(e: Engine) -> &'static str {
-    match e {
-        Engine::Auto => "auto",
-        Engine::Vllm => "vllm",
-        Engine::Tgi => "tgi",
-    }
+/// `[{"id","name","versions","prefixes":[…],"aliases":[…]}]`, as
+/// `llm-metrics engines` prints it.
+pub fn engines(list: &[EngineInfo]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|e| {
+                json!({
+                    "id": e.id,
+                    "name": e.name,
+                    "versions": e.versions,
+                    "prefixes": e.prefixes,
+                    "aliases": e.aliases,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// RFC 3339 UTC with milliseconds.
@@ -153,13 +162,18 @@ pub fn snapshot(s: &Snapshot) -> Value {
         "instance_id": s.instance_id,
         "endpoint": s.endpoint,
         "content_type": s.content_type,
-        "engine": engine(s.engine),
+        "engine": s.engine,
         "collected_at": timestamp(s.collected_at_ms),
         "model_names": s.model_names,
         "load": {
             "requests_running": opt_number(s.load.requests_running),
             "requests_waiting": opt_number(s.load.requests_waiting),
             "kv_cache_usage": opt_number(s.load.kv_cache_usage),
+            "kv_cache_capacity_tokens": opt_number(s.load.kv_cache_capacity_tokens),
+            "running_lora_adapters": s.load.running_lora_adapters,
+            "waiting_lora_adapters": s.load.waiting_lora_adapters,
+            "max_lora": opt_number(s.load.max_lora),
+            "data_parallel_ranks": s.load.data_parallel_ranks,
         },
         "totals": {
             "requests_succeeded": opt_number(s.totals.requests_succeeded),

@@ -11,7 +11,6 @@ pub mod cache;
 pub mod cli;
 mod cpu;
 pub mod json;
-mod lift;
 pub mod plugin;
 pub mod policy;
 pub mod table;

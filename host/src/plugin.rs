@@ -6,7 +6,10 @@
 //! cap, a CPU budget charged for the time guest code runs (see [`crate::cpu`]),
 //! and a wall-clock timeout. A trap or an exhausted budget is a [`CallError`];
 //! the plugin stays usable. Everything a call observes lives in its own store,
-//! so concurrent calls on one `Plugin` never see each other's outcomes.
+//! so concurrent calls on one `Plugin` never see each other's outcomes. Data
+//! the guest hands the host (its result, or one host call's arguments) is
+//! charged against [`Limits::result_bytes`] before it is copied, so the
+//! host's memory is bounded too, not only the guest's.
 //!
 //! Embedders: host errors reach the guest as text, and with `RUST_BACKTRACE`
 //! set wasmtime captures a backtrace (with this machine's paths) into them.
@@ -17,16 +20,15 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Context;
-use wasmtime::component::{Component, ComponentExportIndex, Instance, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::cache;
 use crate::cpu::CpuMeter;
-use crate::lift::{self, Budgeted, RawCollectError, RawParseError, RawParsed, RawSnapshot};
 use crate::policy::{CallEgress, EgressPolicy};
-use crate::wit::collector::{CollectError, Engine as EngineKind, Snapshot, Target};
+use crate::wit::collector::{CollectError, EngineInfo, Snapshot, Target};
 use crate::wit::parser::Parsed;
 use crate::wit::types::{ParseError, ParseOptions};
 
@@ -50,6 +52,9 @@ pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("LLM_METRICS_COMPONEN
 /// checked (what is charged is measured exactly, see [`crate::cpu`]).
 const TICK: Duration = Duration::from_millis(10);
 
+/// How wasmtime 48 reports running out of hostcall fuel.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+
 /// The largest fetch budget a `collect` gets, whatever `timeout-ms` asks for
 /// (a `u32` of milliseconds would otherwise allow 49 days).
 pub const MAX_FETCH_BUDGET: Duration = Duration::from_secs(300);
@@ -64,9 +69,11 @@ pub struct Limits {
     pub cpu_time: Duration,
     /// Wall-clock time per call, on top of any fetch budget.
     pub wall_time: Duration,
-    /// Host memory the call's result may take when lifted out of the guest
-    /// (string bytes plus list elements). A guest's memory cap alone does
-    /// not bound this: its result may point at the same bytes many times.
+    /// Host memory one transfer out of the guest may take: the call's
+    /// result, or the arguments of one host call (string bytes plus list
+    /// elements at their host size). The guest's memory cap alone does not
+    /// bound this, since a result may point at the same bytes many times.
+    /// Enforced with wasmtime's hostcall fuel.
     pub result_bytes: usize,
 }
 
@@ -76,7 +83,7 @@ impl Default for Limits {
             memory_bytes: 512 << 20,
             cpu_time: Duration::from_secs(10),
             wall_time: Duration::from_secs(30),
-            result_bytes: 256 << 20,
+            result_bytes: 128 << 20,
         }
     }
 }
@@ -119,9 +126,9 @@ pub enum CallError {
     /// The guest recursed deeper than the wasm stack allows.
     #[error("the plugin overflowed its stack")]
     StackOverflow,
-    /// Lifting the guest's result would take more host memory than
-    /// [`Limits::result_bytes`].
-    #[error("the plugin's result is larger than the host's limit of {0} bytes")]
+    /// The guest handed the host more data in one transfer (its result, or
+    /// one host call's arguments) than [`Limits::result_bytes`].
+    #[error("the plugin passed the host more than its limit of {0} bytes at once")]
     ResultTooLarge(usize),
     /// The guest trapped (e.g. panicked).
     #[error("the plugin trapped: {0}")]
@@ -132,33 +139,7 @@ pub enum CallError {
 pub struct Plugin {
     engine: Engine,
     pre: bindings::PluginPre<HostState>,
-    exports: Exports,
     limits: Limits,
-}
-
-/// The exported functions, looked up once at load.
-struct Exports {
-    parse: ComponentExportIndex,
-    collect: ComponentExportIndex,
-    map: ComponentExportIndex,
-}
-
-impl Exports {
-    fn find(component: &Component) -> anyhow::Result<Self> {
-        let func = |interface: &str, name: &str| {
-            let index = component
-                .get_export_index(None, format!("llm-metrics:plugin/{interface}@0.1.0"))
-                .with_context(|| format!("the component does not export `{interface}`"))?;
-            component
-                .get_export_index(Some(&index), name)
-                .with_context(|| format!("the component does not export `{interface}.{name}`"))
-        };
-        Ok(Exports {
-            parse: func("parser", "parse")?,
-            collect: func("collector", "collect")?,
-            map: func("collector", "map-exposition")?,
-        })
-    }
 }
 
 impl Plugin {
@@ -196,7 +177,6 @@ impl Plugin {
         Ok(Plugin {
             engine: engine.clone(),
             pre,
-            exports: Exports::find(component)?,
             limits,
         })
     }
@@ -215,14 +195,11 @@ impl Plugin {
         self.call(
             EgressPolicy::deny_all(),
             Duration::ZERO,
-            async |store, instance| {
-                type Results = (Result<RawParsed, RawParseError>,);
-                let func = instance.get_typed_func::<(&[u8], &ParseOptions), Results>(
-                    &mut *store,
-                    &self.exports.parse,
-                )?;
-                let (result,) = func.call_async(store, (text, options)).await?;
-                Ok(lift::parsed(result))
+            async |store, plugin| {
+                plugin
+                    .llm_metrics_plugin_parser()
+                    .call_parse(store, text, options)
+                    .await
             },
         )
         .await
@@ -247,12 +224,11 @@ impl Plugin {
         let egress = egress.with_max_timeout(fetch_budget);
         let cap = egress.max_body_bytes();
         let (result, cap_hit) = self
-            .call_reporting(egress, fetch_budget, async |store, instance| {
-                type Results = (Result<RawSnapshot, RawCollectError>,);
-                let func = instance
-                    .get_typed_func::<(&Target,), Results>(&mut *store, &self.exports.collect)?;
-                let (result,) = func.call_async(store, (&target,)).await?;
-                Ok(lift::snapshot(result))
+            .call_reporting(egress, fetch_budget, async |store, plugin| {
+                plugin
+                    .llm_metrics_plugin_collector()
+                    .call_collect(store, &target)
+                    .await
             })
             .await;
         // The guest cannot tell the host's cap from other stream failures.
@@ -269,20 +245,34 @@ impl Plugin {
         &self,
         text: &[u8],
         content_type: Option<&str>,
-        engine: EngineKind,
+        engine: &str,
         instance_id: &str,
     ) -> Result<Result<Snapshot, CollectError>, CallError> {
+        let content_type = content_type.map(str::to_string);
         self.call(
             EgressPolicy::deny_all(),
             Duration::ZERO,
-            async |store, instance| {
-                type Params<'a> = (&'a [u8], Option<&'a str>, EngineKind, &'a str);
-                type Results = (Result<RawSnapshot, RawCollectError>,);
-                let func = instance
-                    .get_typed_func::<Params<'_>, Results>(&mut *store, &self.exports.map)?;
-                let params = (text, content_type, engine, instance_id);
-                let (result,) = func.call_async(store, params).await?;
-                Ok(lift::snapshot(result))
+            async |store, plugin| {
+                plugin
+                    .llm_metrics_plugin_collector()
+                    .call_map_exposition(store, text, content_type.as_deref(), engine, instance_id)
+                    .await
+            },
+        )
+        .await
+    }
+
+    /// The engines the plugin maps (their ids are what `engine` accepts,
+    /// besides `auto`).
+    pub async fn engines(&self) -> Result<Vec<EngineInfo>, CallError> {
+        self.call(
+            EgressPolicy::deny_all(),
+            Duration::ZERO,
+            async |store, plugin| {
+                plugin
+                    .llm_metrics_plugin_collector()
+                    .call_engines(store)
+                    .await
             },
         )
         .await
@@ -292,7 +282,7 @@ impl Plugin {
         &self,
         egress: EgressPolicy,
         extra_wall: Duration,
-        f: impl AsyncFnOnce(&mut Store<HostState>, &Instance) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         self.call_reporting(egress, extra_wall, f).await.0
     }
@@ -303,11 +293,14 @@ impl Plugin {
         &self,
         egress: EgressPolicy,
         extra_wall: Duration,
-        f: impl AsyncFnOnce(&mut Store<HostState>, &Instance) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
     ) -> (Result<R, CallError>, bool) {
         let limits = self.limits;
         let mut store = Store::new(&self.engine, HostState::new(egress, limits));
         store.limiter(|s| &mut s.limiter);
+        // Every lift out of the guest is charged (strings by length, lists
+        // by element count times host size) before anything is copied.
+        store.set_hostcall_fuel(limits.result_bytes);
         // Charge exactly the time spent in guest code.
         store.call_hook(|mut ctx, hook| {
             ctx.data_mut().cpu.transition(hook);
@@ -326,32 +319,28 @@ impl Plugin {
         });
         let wall = limits.wall_time + extra_wall;
         let run = async {
-            let instance = self
-                .pre
-                .instance_pre()
-                .instantiate_async(&mut store)
-                .await?;
-            f(&mut store, &instance).await
+            let plugin = self.pre.instantiate_async(&mut store).await?;
+            f(&mut store, &plugin).await
         };
-        let result_budget = u64::try_from(limits.result_bytes).unwrap_or(u64::MAX);
-        let run = Budgeted::new(result_budget, run);
         let outcome = tokio::time::timeout(wall, run).await;
         let state = store.data();
         let result = match outcome {
             Err(_) => Err(CallError::WallClock(wall)),
-            Ok((Ok(value), _)) => Ok(value),
-            Ok((Err(_), true)) => Err(CallError::ResultTooLarge(limits.result_bytes)),
-            Ok((Err(_), _)) if state.cpu_exceeded => Err(CallError::CpuBudget {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) if state.cpu_exceeded => Err(CallError::CpuBudget {
                 budget: limits.cpu_time,
                 used: state.cpu.charged(),
             }),
-            Ok((Err(_), _)) if state.limiter.exceeded => {
-                Err(CallError::Memory(limits.memory_bytes))
-            }
-            Ok((Err(e), _)) if e.downcast_ref::<Trap>() == Some(&Trap::StackOverflow) => {
+            Ok(Err(_)) if state.limiter.exceeded => Err(CallError::Memory(limits.memory_bytes)),
+            Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::StackOverflow) => {
                 Err(CallError::StackOverflow)
             }
-            Ok((Err(e), _)) => Err(CallError::Trap(format!("{e:#}"))),
+            // wasmtime's error type for this is private; its text is pinned
+            // with the version (=48.0.8), and the e2e tests check it.
+            Ok(Err(e)) if format!("{e:#}").contains(HOSTCALL_FUEL_EXHAUSTED) => {
+                Err(CallError::ResultTooLarge(limits.result_bytes))
+            }
+            Ok(Err(e)) => Err(CallError::Trap(format!("{e:#}"))),
         };
         (result, state.egress.body_cap_hit())
     }

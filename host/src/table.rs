@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::json::{engine, timestamp};
-use crate::wit::collector::{Distribution, MetricValue, Snapshot};
+use crate::json::timestamp;
+use crate::wit::collector::{Distribution, EngineInfo, MetricValue, Snapshot};
 
 fn num(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), fmt)
@@ -15,6 +15,10 @@ fn fmt(v: f64) -> String {
     } else {
         format!("{v:.6}")
     }
+}
+
+fn names(list: Option<&[String]>) -> String {
+    list.map_or_else(|| "-".to_string(), |l| l.join(", "))
 }
 
 fn dist(d: &Distribution) -> String {
@@ -38,12 +42,29 @@ pub fn snapshot(s: &Snapshot) -> String {
             "content type".into(),
             s.content_type.clone().unwrap_or_else(|| "-".into()),
         ),
-        ("engine".into(), engine(s.engine).into()),
+        ("engine".into(), s.engine.clone()),
         ("collected at".into(), timestamp(s.collected_at_ms)),
         ("models".into(), s.model_names.join(", ")),
         ("requests running".into(), num(s.load.requests_running)),
         ("requests waiting".into(), num(s.load.requests_waiting)),
         ("kv cache usage".into(), num(s.load.kv_cache_usage)),
+        (
+            "kv cache capacity (tokens)".into(),
+            num(s.load.kv_cache_capacity_tokens),
+        ),
+        (
+            "running lora adapters".into(),
+            names(s.load.running_lora_adapters.as_deref()),
+        ),
+        (
+            "waiting lora adapters".into(),
+            names(s.load.waiting_lora_adapters.as_deref()),
+        ),
+        ("max lora".into(), num(s.load.max_lora)),
+        (
+            "data-parallel ranks".into(),
+            num(s.load.data_parallel_ranks.map(f64::from)),
+        ),
         (
             "requests succeeded".into(),
             num(s.totals.requests_succeeded),
@@ -86,6 +107,19 @@ pub fn snapshot(s: &Snapshot) -> String {
     let mut out = String::new();
     for (k, v) in rows {
         let _ = writeln!(out, "{k:<width$}  {v}");
+    }
+    out
+}
+
+/// Render the engine list, one block per engine.
+pub fn engines(list: &[EngineInfo]) -> String {
+    let mut out = String::new();
+    for e in list {
+        let _ = writeln!(out, "{}  {} ({})", e.id, e.name, e.versions);
+        let _ = writeln!(out, "  detected by: {}", e.prefixes.join(", "));
+        for a in &e.aliases {
+            let _ = writeln!(out, "  alias: {a}");
+        }
     }
     out
 }

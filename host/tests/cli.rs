@@ -356,7 +356,101 @@ fn map_prints_the_snapshot_of_a_saved_exposition() {
 
     let not_engine = llm_metrics(&["map", "--instance-id", "x"], Some(b"go_goroutines 3\n"));
     assert_eq!(not_engine.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&not_engine.stderr);
     assert!(
-        String::from_utf8_lossy(&not_engine.stderr).starts_with("error: unrecognized engine: ")
+        stderr.starts_with("error: unrecognized engine: looked for "),
+        "{stderr}"
     );
+    assert_eq!(stderr.matches("unrecognized engine").count(), 1, "{stderr}");
+}
+
+#[test]
+fn engine_ids_come_from_the_plugin() {
+    let out = llm_metrics(&["engines"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "vllm",
+            "tgi",
+            "sglang",
+            "llamacpp",
+            "triton",
+            "trtllm-serve"
+        ]
+    );
+    assert_eq!(doc[2]["prefixes"], json!(["sglang:"]));
+    assert!(
+        doc[3]["aliases"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("llamacpp:n_past_max -> llamacpp:n_tokens_max"))
+    );
+
+    let table = llm_metrics(&["engines", "--output", "table"], None);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("trtllm-serve  TensorRT-LLM trtllm-serve"),
+        "{text}"
+    );
+
+    // Any listed id is accepted; anything else is a usage error naming the ids.
+    let path = fixture("sglang_v0_5.prom");
+    let out = llm_metrics(&["map", "--engine", "sglang", path.to_str().unwrap()], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["engine"], "sglang");
+    assert_eq!(doc["load"]["kv_cache_capacity_tokens"], 524_288.0);
+    assert_eq!(doc["load"]["data_parallel_ranks"], 2);
+    assert_eq!(doc["load"]["max_lora"], Value::Null);
+    assert_eq!(doc["load"]["running_lora_adapters"], Value::Null);
+
+    let bad = llm_metrics(
+        &["map", "--engine", "sglang2", path.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("unknown engine `sglang2`"), "{stderr}");
+    assert!(
+        stderr.contains("auto, vllm, tgi, sglang, llamacpp, triton, trtllm-serve"),
+        "{stderr}"
+    );
+    assert!(bad.stdout.is_empty());
+}
+
+#[test]
+fn mixed_engines_are_refused_with_both_named() {
+    let mut text = std::fs::read(fixture("vllm_v1.prom")).unwrap();
+    text.extend(std::fs::read(fixture("triton_trtllm.prom")).unwrap());
+    let out = llm_metrics(&["map", "-"], Some(&text));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: mixed engines: families of vllm and triton"),
+        "{stderr}"
+    );
+    let out = llm_metrics(&["map", "--engine", "triton", "-"], Some(&text));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["load"]["requests_running"], 14.0);
 }

@@ -56,13 +56,13 @@ fn request(
     endpoint: String,
     timeout: Option<f64>,
 ) -> Result<collect::Request, Problem> {
-    let engine = engine::parse(engine_name).ok_or_else(|| {
+    let engine = engine::parse(engine_name, &service.engines).ok_or_else(|| {
         Problem::new(
             StatusCode::NOT_FOUND,
             "unknown-engine",
             format!(
-                "unknown engine `{engine_name}`; known: {}",
-                engine::NAMES.join(", ")
+                "unknown engine `{engine_name}`; known: auto, {}",
+                service.engines.join(", ")
             ),
         )
     })?;
@@ -130,7 +130,7 @@ pub fn now_rfc3339() -> String {
 #[utoipa::path(
     post,
     path = "/api/v1/collect/{engine}",
-    params(("engine" = String, Path, description = "auto, vllm or tgi")),
+    params(("engine" = String, Path, description = "auto, or an engine id the plugin lists (vllm, tgi, …)")),
     request_body = CollectBody,
     responses(
         (status = 200, description = "The collection ran; see `success`", body = Envelope),
@@ -178,7 +178,7 @@ pub async fn collect(
     get,
     path = "/api/v1/metrics/{engine}/{instance_id}",
     params(
-        ("engine" = String, Path, description = "auto, vllm or tgi"),
+        ("engine" = String, Path, description = "auto, or an engine id the plugin lists (vllm, tgi, …)"),
         ("instance_id" = String, Path, description = "The caller's name for the server"),
         MetricsQuery,
     ),

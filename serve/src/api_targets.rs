@@ -125,6 +125,13 @@ pub async fn put(
         )
     })?;
     spec.from_api = true;
+    spec.check_engine(&service.engines).map_err(|e| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-target",
+            format!("{e:#}"),
+        )
+    })?;
     if let Err(refusal) = service.allow_list().check(&spec.url).await {
         let (status, kind) = match &refusal {
             Refusal::InvalidUrl(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-url"),

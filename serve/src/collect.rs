@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use llm_metrics_host::wit::collector::{CollectError, Engine, Header, Snapshot, Target};
+use llm_metrics_host::wit::collector::{CollectError, Header, Snapshot, Target};
 use llm_metrics_host::{AllowedHost, CallError, EgressPolicy, Plugin};
 
 use crate::allow::{AllowList, Refusal};
@@ -17,8 +17,8 @@ use crate::allow::{AllowList, Refusal};
 /// What to collect.
 #[derive(Clone, Debug)]
 pub struct Request {
-    /// The engine, or `auto`.
-    pub engine: Engine,
+    /// The engine id, or `auto`.
+    pub engine: String,
     /// The caller's name for the server.
     pub instance_id: String,
     /// The `/metrics` URL.
@@ -63,6 +63,8 @@ impl Failure {
                 CollectError::NotAnExposition(_) => "not-an-exposition",
                 CollectError::Parse(_) => "parse",
                 CollectError::UnrecognizedEngine(_) => "unrecognized-engine",
+                CollectError::UnknownEngine(_) => "unknown-engine",
+                CollectError::MixedEngines(_) => "mixed-engines",
                 CollectError::Transport(_) => "transport",
             },
             Failure::Call(e) => match e {
@@ -96,7 +98,7 @@ impl Request {
         Target {
             url: self.endpoint.clone(),
             instance_id: Some(self.instance_id.clone()),
-            engine: self.engine,
+            engine: self.engine.clone(),
             timeout_ms: u32::try_from(self.timeout.as_millis()).unwrap_or(u32::MAX),
             max_body_bytes: self.max_body_bytes,
             headers: self

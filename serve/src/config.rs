@@ -13,7 +13,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use llm_metrics_host::wit::collector::Engine;
 use serde::Deserialize;
 
 use crate::allow::{Destination, Pattern};
@@ -117,8 +116,9 @@ pub struct TargetSpec {
     pub id: String,
     /// The `/metrics` URL.
     pub url: String,
-    /// The engine.
-    pub engine: Engine,
+    /// The engine id, or `auto` (checked against the plugin's list by the
+    /// caller: [`TargetSpec::check_engine`]).
+    pub engine: String,
     /// Scrape interval.
     pub interval: Duration,
     /// Fetch budget.
@@ -157,12 +157,10 @@ impl TargetSpec {
         }
         Destination::parse(&url).map_err(|e| anyhow::anyhow!("target `{id}`: {e}"))?;
         let engine_name = engine_name.unwrap_or("auto");
-        let engine = engine::parse(engine_name).with_context(|| {
-            format!(
-                "target `{id}`: unknown engine `{engine_name}` (known: {})",
-                engine::NAMES.join(", ")
-            )
-        })?;
+        if !engine::plausible(engine_name) {
+            bail!("target `{id}`: `{engine_name}` is not an engine id");
+        }
+        let engine = engine_name.to_string();
         let interval = interval.unwrap_or(DEFAULT_INTERVAL);
         if interval < MIN_INTERVAL {
             bail!("target `{id}`: interval must be at least {MIN_INTERVAL:?}");
@@ -195,6 +193,19 @@ impl TargetSpec {
             labels,
             from_api: false,
         })
+    }
+
+    /// Refuse an engine the plugin does not map.
+    pub fn check_engine(&self, known: &[String]) -> anyhow::Result<()> {
+        if engine::parse(&self.engine, known).is_none() {
+            bail!(
+                "target `{}`: unknown engine `{}` (known: auto, {})",
+                self.id,
+                self.engine,
+                known.join(", ")
+            );
+        }
+        Ok(())
     }
 
     /// The allow-list pattern for exactly this target's host and port.
@@ -326,7 +337,9 @@ mod tests {
             ("authorization".into(), Secret("Bearer s3cret".into()))
         );
         assert!(!format!("{t:?}").contains("s3cret"));
-        assert_eq!(targets[1].engine, Engine::Auto);
+        assert_eq!(targets[1].engine, "auto");
+        assert!(targets[0].check_engine(&["vllm".into()]).is_ok());
+        assert!(targets[0].check_engine(&["tgi".into()]).is_err());
         assert_eq!(targets[1].timeout, Duration::from_millis(500));
     }
 
@@ -335,7 +348,7 @@ mod tests {
         for bad in [
             "[[targets]]\nid = \"a b\"\nurl = \"http://h/\"",
             "[[targets]]\nid = \"a\"\nurl = \"ftp://h/\"",
-            "[[targets]]\nid = \"a\"\nurl = \"http://h/\"\nengine = \"x\"",
+            "[[targets]]\nid = \"a\"\nurl = \"http://h/\"\nengine = \"X Y\"",
             "[[targets]]\nid = \"a\"\nurl = \"http://h/\"\ninterval = 0.01",
             "[[targets]]\nid = \"a\"\nurl = \"http://h/\"\nlabels = { instance = \"x\" }",
             "[[targets]]\nid = \"a\"\nurl = \"http://h/\"\nheaders = { x = { env = \"LLM_METRICS_NO_SUCH_VAR\" } }",

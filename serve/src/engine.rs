@@ -1,38 +1,32 @@
-//! Engine names on the API: the one place that maps a path segment or config
-//! value to the plugin's engine and back.
+//! Engine names on the API: the one place that checks a path segment or
+//! config value against the engines the plugin maps.
 //!
-//! Invariant: every name [`parse`] accepts is listed in [`NAMES`], and
-//! [`name`] of a parsed engine gives the same name back. When the WIT engine
-//! becomes a string id, this file is the only one to change.
+//! Invariant: an id is accepted only if it is `auto` or one of the ids the
+//! loaded plugin lists (`collector.engines`), read once at start-up.
 
-use llm_metrics_host::wit::collector::Engine;
-
-/// Every engine name the API accepts, `auto` first.
-pub const NAMES: &[&str] = &["auto", "vllm", "tgi"];
-
-/// The engine a name stands for, or `None` for an unknown name.
-pub fn parse(name: &str) -> Option<Engine> {
-    match name {
-        "auto" => Some(Engine::Auto),
-        "vllm" => Some(Engine::Vllm),
-        "tgi" => Some(Engine::Tgi),
-        _ => None,
-    }
+/// Whether `id` could be an engine id at all (before the plugin is asked).
+pub fn plausible(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-/// The API's name of an engine.
-pub fn name(engine: Engine) -> &'static str {
-    llm_metrics_host::json::engine(engine)
+/// The engine `name` stands for among `known` (plus `auto`), or `None`.
+pub fn parse(name: &str, known: &[String]) -> Option<String> {
+    (name == "auto" || known.iter().any(|k| k == name)).then(|| name.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn names_round_trip() {
-        for n in super::NAMES {
-            assert_eq!(super::name(super::parse(n).unwrap()), *n);
-        }
-        assert!(super::parse("VLLM").is_none());
-        assert!(super::parse("").is_none());
+    fn names() {
+        let known = vec!["vllm".to_string(), "tgi".to_string()];
+        assert_eq!(super::parse("auto", &known).as_deref(), Some("auto"));
+        assert_eq!(super::parse("tgi", &known).as_deref(), Some("tgi"));
+        assert!(super::parse("VLLM", &known).is_none());
+        assert!(super::parse("", &known).is_none());
+        assert!(super::plausible("sglang") && !super::plausible("a b"));
     }
 }

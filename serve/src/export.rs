@@ -11,7 +11,6 @@ use std::fmt::Write;
 
 use llm_metrics_host::wit::collector::{Distribution, Snapshot};
 
-use crate::engine;
 use crate::targets::Entry;
 
 /// The exposition's content type.
@@ -46,8 +45,8 @@ fn escape(v: &str) -> String {
 /// `{instance="…",engine="…",model="…",label="…"…}` plus `extra`.
 fn labels(entry: &Entry, snapshot: Option<&Snapshot>, extra: &[(&str, &str)]) -> String {
     let mut s = format!("instance=\"{}\"", escape(&entry.spec.id));
-    let engine = snapshot.map_or(entry.spec.engine, |s| s.engine);
-    let _ = write!(s, ",engine=\"{}\"", engine::name(engine));
+    let engine = snapshot.map_or(entry.spec.engine.as_str(), |s| s.engine.as_str());
+    let _ = write!(s, ",engine=\"{}\"", escape(engine));
     if let Some(snap) = snapshot {
         let _ = write!(s, ",model=\"{}\"", escape(&snap.model_names.join(",")));
     }

@@ -17,7 +17,6 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::engine;
 use crate::problem::{ApiQuery, Problem};
 use crate::service::Service;
 
@@ -100,7 +99,7 @@ pub async fn fleet(
             let load = &snap.load;
             groups.entry(model.clone()).or_default().push(json!({
                 "instance_id": entry.spec.id,
-                "engine": engine::name(snap.engine),
+                "engine": snap.engine,
                 "requests_running": load.requests_running,
                 "requests_waiting": load.requests_waiting,
                 "kv_cache_usage": load.kv_cache_usage,

@@ -109,6 +109,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         None => (Vec::new(), Vec::new()),
     };
     let plugin = Plugin::new(&source, &options).context("loading the plugin")?;
+    let engines: Vec<String> = plugin
+        .engines()
+        .await
+        .context("asking the plugin for its engines")?
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    for t in &targets {
+        t.check_engine(&engines)?;
+    }
     // Default: the hosts of configured targets; then the config's and the
     // command line's patterns.
     let allow = AllowList::new(
@@ -129,7 +139,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if settings.api_token.is_none() && !args.listen.ip().is_loopback() {
         tracing::warn!(listen = %args.listen, "listening beyond loopback without --api-token");
     }
-    let service = Service::new(plugin, allow, settings);
+    let service = Service::new(plugin, allow, settings, engines);
     for spec in targets {
         service.add_target(spec);
     }

@@ -63,7 +63,7 @@ fn phase(id: &str, interval: Duration) -> Duration {
 pub async fn scrape(service: &Service, entry: &Entry) {
     let spec = &entry.spec;
     let request = collect::Request {
-        engine: spec.engine,
+        engine: spec.engine.clone(),
         instance_id: spec.id.clone(),
         endpoint: spec.url.clone(),
         timeout: spec.timeout,

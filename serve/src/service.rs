@@ -69,11 +69,18 @@ pub struct Service {
     pub scrape_permits: Arc<Semaphore>,
     /// One permit per ad-hoc collection in flight.
     pub adhoc_permits: Semaphore,
+    /// The engine ids the plugin maps (`collector.engines`).
+    pub engines: Vec<String>,
 }
 
 impl Service {
-    /// A service over `plugin`.
-    pub fn new(plugin: Plugin, allow: AllowList, settings: Settings) -> Arc<Self> {
+    /// A service over `plugin`, which maps the engines `engines`.
+    pub fn new(
+        plugin: Plugin,
+        allow: AllowList,
+        settings: Settings,
+        engines: Vec<String>,
+    ) -> Arc<Self> {
         let permits = settings.concurrency.clamp(1, Semaphore::MAX_PERMITS);
         let settings_adhoc = settings.adhoc_concurrency;
         Arc::new(Service {
@@ -83,6 +90,7 @@ impl Service {
             targets: Registry::default(),
             scrape_permits: Arc::new(Semaphore::new(permits)),
             adhoc_permits: Semaphore::new(settings_adhoc.clamp(1, Semaphore::MAX_PERMITS)),
+            engines,
         })
     }
 

@@ -16,7 +16,6 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::config::TargetSpec;
-use crate::engine;
 
 /// A target is stale after this many intervals without a success.
 pub const STALE_INTERVALS: u32 = 3;
@@ -101,7 +100,7 @@ impl Entry {
         let mut v = json!({
             "id": self.spec.id,
             "url": self.spec.url,
-            "engine": engine::name(self.spec.engine),
+            "engine": self.spec.engine,
             "interval": self.spec.interval.as_secs_f64(),
             "timeout": self.spec.timeout.as_secs_f64(),
             "labels": self.spec.labels,

@@ -16,7 +16,6 @@ use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_
 use llm_metrics_guest::engines;
 use llm_metrics_guest::text::{self, Format, ParseOptions};
 use llm_metrics_host::plugin::shared_engine;
-use llm_metrics_host::wit::collector::Engine as EngineKind;
 use llm_metrics_host::wit::types as wit;
 use llm_metrics_host::{EMBEDDED_COMPONENT, Limits, Plugin};
 use wasmtime::component::Component;
@@ -176,7 +175,7 @@ fn parse(c: &mut Criterion) {
     g.bench_function("native_map_vllm", |b| {
         b.iter(|| {
             let exposition = text::parse(black_box(bytes), &lenient).expect("parses");
-            let snapshot = engines::map(&exposition.families, engines::Engine::Vllm).expect("maps");
+            let snapshot = engines::map(&exposition.families, "vllm").expect("maps");
             assert_eq!(snapshot.load.requests_running, Some(input.running));
             snapshot
         })
@@ -225,7 +224,7 @@ fn parse(c: &mut Criterion) {
     g.bench_function("component_map_vllm", |b| {
         b.iter(|| {
             let snapshot = rt
-                .block_on(plugin.map(black_box(bytes), None, EngineKind::Vllm, "bench"))
+                .block_on(plugin.map(black_box(bytes), None, "vllm", "bench"))
                 .expect("no trap")
                 .expect("maps");
             assert_eq!(snapshot.load.requests_running, Some(input.running));

@@ -1,83 +1,138 @@
 //! Engine mappers: parsed exposition families → an [`EngineSnapshot`].
 //!
-//! Guarantees: the engine is either requested or detected from the family
-//! names present (`vllm:` → vLLM, `tgi_` → TGI); text showing neither is an
-//! error, never an empty snapshot. Every figure in a snapshot is read from a
-//! series whose name matches exactly, and anything the engine does not expose
-//! is `None` (or a left-out field), never 0. Engine metric names appear only in
-//! this module's files: one alias table plus one fold per engine
-//! (`vllm.rs`, `tgi.rs`).
+//! Guarantees: engines are data. [`ENGINES`] lists every supported engine
+//! with its id, the family-name prefixes that identify it and its alias table;
+//! nothing outside that list names an engine. The engine is either requested
+//! by id or detected from the family names present: text showing no engine is
+//! [`MapError::UnrecognizedEngine`] (saying which prefixes were looked for),
+//! text showing two engines is [`MapError::MixedEngines`] (never a guess), an
+//! id not in the list is [`MapError::UnknownEngine`]. Every figure in a
+//! snapshot is read from a series whose name matches exactly, and anything the
+//! engine does not expose is `None` (or a left-out field), never 0. Engine
+//! metric names appear only in the per-engine files, one alias table plus one
+//! fold each.
 
 use std::fmt;
 
 use crate::text::Family;
 
 pub mod distribution;
+mod llamacpp;
 mod series;
+mod sglang;
 pub mod snapshot;
 mod tgi;
+mod triton;
+mod trtllm_serve;
 mod vllm;
 
 pub use snapshot::{
-    DetectedEngine, Distribution, EngineField, EngineGroup, EngineSnapshot, LabeledValue, Latency,
-    Load, MetricValue, Totals,
+    Distribution, EngineField, EngineGroup, EngineSnapshot, LabeledValue, Latency, Load,
+    MetricValue, Totals,
 };
 
-/// Which inference engine to map the exposition as (mirrors the WIT `engine`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Engine {
-    /// Detect from the families present.
-    #[default]
-    Auto,
-    /// vLLM (V0 0.6.x and V1 0.8 onward).
-    Vllm,
-    /// Hugging Face text-generation-inference.
-    Tgi,
+/// The id that asks for detection instead of naming an engine.
+pub const AUTO: &str = "auto";
+
+/// One supported engine: how it is recognized and how it is mapped.
+pub struct EngineSpec {
+    /// The id callers pass and snapshots report, e.g. `sglang`.
+    pub id: &'static str,
+    /// A display name, e.g. `SGLang`.
+    pub name: &'static str,
+    /// The versions the mapper was written against.
+    pub versions: &'static str,
+    /// Family-name prefixes that identify the engine.
+    pub prefixes: &'static [&'static str],
+    /// The alias table: every exposed name the mapper reads.
+    pub(crate) table: &'static [&'static series::Alias],
+    /// The fold from indexed samples to a snapshot.
+    pub(crate) map: fn(&series::Index<'_, '_>) -> EngineSnapshot,
 }
 
-impl From<DetectedEngine> for Engine {
-    fn from(engine: DetectedEngine) -> Self {
-        match engine {
-            DetectedEngine::Vllm => Engine::Vllm,
-            DetectedEngine::Tgi => Engine::Tgi,
+impl EngineSpec {
+    /// Renamed metrics read as one field, as `old -> new` (one entry per
+    /// older name, newest name on the right).
+    pub fn aliases(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for alias in self.table {
+            if let Some((newest, older)) = alias.names.split_first() {
+                out.extend(older.iter().map(|old| format!("{old} -> {newest}")));
+            }
         }
+        out
     }
+
+    /// Whether a family (by its name or any sample name) belongs to this engine.
+    fn owns(&self, family: &Family<'_>) -> bool {
+        let owned = |name: &str| self.prefixes.iter().any(|p| name.starts_with(p));
+        owned(&family.name) || family.samples.iter().any(|s| owned(&s.name))
+    }
+}
+
+impl fmt::Debug for EngineSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineSpec")
+            .field("id", &self.id)
+            .field("prefixes", &self.prefixes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every supported engine, in the order `engines` lists them.
+pub static ENGINES: &[EngineSpec] = &[
+    vllm::SPEC,
+    tgi::SPEC,
+    sglang::SPEC,
+    llamacpp::SPEC,
+    triton::SPEC,
+    trtllm_serve::SPEC,
+];
+
+/// The engine with id `id`, if supported.
+pub fn find(id: &str) -> Option<&'static EngineSpec> {
+    ENGINES.iter().find(|e| e.id == id)
 }
 
 /// Why families could not be mapped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MapError {
     /// The families match no supported engine (or not the requested one); the
-    /// message says what was seen.
+    /// message says which prefixes were looked for and what was seen.
     UnrecognizedEngine(String),
+    /// The requested id is not in [`ENGINES`] (nor `auto`).
+    UnknownEngine(String),
+    /// Families of several engines appear together; their ids, in
+    /// [`ENGINES`] order.
+    MixedEngines(Vec<&'static str>),
 }
 
 impl fmt::Display for MapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MapError::UnrecognizedEngine(msg) => write!(f, "unrecognized engine: {msg}"),
+            MapError::UnknownEngine(id) => write!(f, "unknown engine: {}", unknown(id)),
+            MapError::MixedEngines(ids) => write!(f, "mixed engines: {}", mixed(ids)),
         }
     }
 }
 
 impl std::error::Error for MapError {}
 
-/// The family-name prefix that marks each engine.
-fn prefix(engine: DetectedEngine) -> &'static str {
-    match engine {
-        DetectedEngine::Vllm => vllm::PREFIX,
-        DetectedEngine::Tgi => tgi::PREFIX,
-    }
+/// `` `x` is not an engine id; known: auto, vllm, … ``
+pub fn unknown(id: &str) -> String {
+    let known: Vec<&str> = std::iter::once(AUTO)
+        .chain(ENGINES.iter().map(|e| e.id))
+        .collect();
+    format!("`{id}` is not an engine id; known: {}", known.join(", "))
 }
 
-/// Number of families (by family name, or by any sample name, so that a
-/// parser grouping samples differently still counts) that belong to `engine`.
-fn count_families(families: &[Family<'_>], engine: DetectedEngine) -> usize {
-    let p = prefix(engine);
-    families
-        .iter()
-        .filter(|f| f.name.starts_with(p) || f.samples.iter().any(|s| s.name.starts_with(p)))
-        .count()
+/// `families of vllm and sglang in one exposition; request one engine`
+pub fn mixed(ids: &[&str]) -> String {
+    format!(
+        "families of {} in one exposition; request one engine",
+        ids.join(" and ")
+    )
 }
 
 /// What was seen, for error messages: "12 families (first: go_gc_duration_seconds)".
@@ -88,56 +143,57 @@ fn seen(families: &[Family<'_>]) -> String {
     }
 }
 
-/// Decide which engine `families` come from, honouring a requested engine.
+/// `vllm: (vllm), tgi_ (tgi), …`: what detection looks for.
+fn looked_for() -> String {
+    let parts: Vec<String> = ENGINES
+        .iter()
+        .map(|e| format!("{} ({})", e.prefixes.join(" or "), e.id))
+        .collect();
+    parts.join(", ")
+}
+
+/// Decide which engine `families` come from, honouring a requested id.
 ///
 /// # Errors
-/// [`MapError::UnrecognizedEngine`] when `Auto` finds no `vllm:` and no
-/// `tgi_` family, when both appear equally often, or when the requested engine
-/// has no family at all.
-pub fn detect(families: &[Family<'_>], requested: Engine) -> Result<DetectedEngine, MapError> {
-    let vllm = count_families(families, DetectedEngine::Vllm);
-    let tgi = count_families(families, DetectedEngine::Tgi);
-    let want = |engine: DetectedEngine, n: usize| {
-        if n > 0 {
-            Ok(engine)
+/// [`MapError::UnknownEngine`] for an id that is neither `auto` nor listed;
+/// [`MapError::UnrecognizedEngine`] when no engine's families appear (or
+/// none of the requested one's); [`MapError::MixedEngines`] when `auto` sees
+/// more than one engine.
+pub fn detect(families: &[Family<'_>], requested: &str) -> Result<&'static EngineSpec, MapError> {
+    let count = |e: &EngineSpec| families.iter().filter(|f| e.owns(f)).count();
+    if requested != AUTO {
+        let spec = find(requested).ok_or_else(|| MapError::UnknownEngine(requested.into()))?;
+        return if count(spec) > 0 {
+            Ok(spec)
         } else {
             Err(MapError::UnrecognizedEngine(format!(
                 "{} requested, but no {} families among {}",
-                engine.as_str(),
-                prefix(engine),
+                spec.id,
+                spec.prefixes.join(" or "),
                 seen(families)
             )))
-        }
-    };
-    match requested {
-        Engine::Vllm => want(DetectedEngine::Vllm, vllm),
-        Engine::Tgi => want(DetectedEngine::Tgi, tgi),
-        // A server exposes one engine; if both prefixes appear (e.g. a router
-        // re-exporting gauges next to its own), the one with more families wins.
-        Engine::Auto if vllm > tgi => Ok(DetectedEngine::Vllm),
-        Engine::Auto if tgi > vllm => Ok(DetectedEngine::Tgi),
-        Engine::Auto if vllm == 0 => Err(MapError::UnrecognizedEngine(format!(
-            "no vllm: or tgi_ families among {}",
+        };
+    }
+    let present: Vec<&'static EngineSpec> = ENGINES.iter().filter(|e| count(e) > 0).collect();
+    match present.as_slice() {
+        [one] => Ok(one),
+        [] => Err(MapError::UnrecognizedEngine(format!(
+            "looked for {} families; none among {}",
+            looked_for(),
             seen(families)
         ))),
-        Engine::Auto => Err(MapError::UnrecognizedEngine(format!(
-            "ambiguous: {vllm} vllm: and {tgi} tgi_ families among {}; request an engine",
-            seen(families)
-        ))),
+        many => Err(MapError::MixedEngines(many.iter().map(|e| e.id).collect())),
     }
 }
 
 /// Map parsed families to a snapshot of the requested (or detected) engine.
 ///
 /// # Errors
-/// [`MapError::UnrecognizedEngine`] as [`detect`] describes.
-pub fn map(families: &[Family<'_>], engine: Engine) -> Result<EngineSnapshot, MapError> {
-    let detected = detect(families, engine)?;
+/// As [`detect`] describes.
+pub fn map(families: &[Family<'_>], engine: &str) -> Result<EngineSnapshot, MapError> {
+    let spec = detect(families, engine)?;
     let ix = series::Index::new(families);
-    Ok(match detected {
-        DetectedEngine::Vllm => vllm::map(&ix),
-        DetectedEngine::Tgi => tgi::map(&ix),
-    })
+    Ok((spec.map)(&ix))
 }
 
 /// Builds one [`EngineGroup`], leaving out every field that was not found.
@@ -172,6 +228,41 @@ impl GroupBuilder {
     pub(crate) fn finish(self, out: &mut Vec<EngineGroup>) {
         if !self.group.fields.is_empty() {
             out.push(self.group);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_prefixes_are_unique_and_disjoint() {
+        let mut ids = std::collections::BTreeSet::new();
+        for e in ENGINES {
+            assert!(ids.insert(e.id), "duplicate id {}", e.id);
+            assert_ne!(e.id, AUTO);
+            for other in ENGINES.iter().filter(|o| o.id != e.id) {
+                for p in e.prefixes {
+                    for q in other.prefixes {
+                        assert!(!p.starts_with(q) && !q.starts_with(p), "{p} / {q}");
+                    }
+                }
+            }
+            // Every name in the table carries one of the engine's prefixes,
+            // so detection and mapping agree on what belongs to the engine.
+            for alias in e.table {
+                assert!(!alias.names.is_empty(), "{}", alias.field);
+                for name in alias.names {
+                    assert!(
+                        e.prefixes.iter().any(|p| name.starts_with(p))
+                            || *name == "http_requests_total",
+                        "{name} has none of {:?}",
+                        e.prefixes
+                    );
+                    assert!(!name.ends_with("_created"), "{name}");
+                }
+            }
         }
     }
 }

@@ -7,8 +7,11 @@
 //! families, so they work whether the parser put a sample under the family the
 //! `# TYPE` line named (0.0.4: `x_total` family, OpenMetrics: `x` family) or
 //! under a family of its own. Every aggregation returns `None` when no series
-//! of that name exists; it never invents a 0.
+//! of that name exists; it never invents a 0. The one rename is undoing
+//! OpenMetrics name escaping (`sglang_x` under `# TYPE sglang:x`), and only for
+//! names a `# TYPE`/`# HELP` line declares with the colon.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::distribution;
@@ -56,24 +59,56 @@ pub(crate) const fn dist(field: &'static str, names: &'static [&'static str]) ->
     }
 }
 
+/// The declared colon name of an escaped sample name (see [`Index::new`]).
+fn unescape(escaped: &HashMap<String, &str>, name: &str) -> Option<String> {
+    SUFFIXES.iter().find_map(|suffix| {
+        let base = name.strip_suffix(suffix)?;
+        escaped
+            .get(base)
+            .map(|declared| format!("{declared}{suffix}"))
+    })
+}
+
 /// A field's value and the exposed metric it was read from.
 pub(crate) type Found = (String, MetricValue);
 
 /// Samples of an exposition, grouped by exact series name.
 pub(crate) struct Index<'f, 'a> {
-    by_name: HashMap<&'f str, Vec<&'f Sample<'a>>>,
+    by_name: HashMap<Cow<'f, str>, Vec<&'f Sample<'a>>>,
 }
+
+/// Series-name suffixes a family's samples may add to its name.
+const SUFFIXES: [&str; 6] = ["", "_total", "_bucket", "_sum", "_count", "_created"];
 
 impl<'f, 'a> Index<'f, 'a> {
     /// Index every sample of `families` by its series name.
+    ///
+    /// prometheus_client ≥ 0.23 answering an OpenMetrics `Accept` escapes
+    /// sample names (`sglang:num_running_reqs` is written
+    /// `sglang_num_running_reqs`) while `# TYPE` keeps the colon. A sample
+    /// whose name is exactly such an escape of a declared family name (plus a
+    /// series suffix) is also indexed under the declared, colon name, so the
+    /// alias tables match it; nothing else is renamed.
     pub(crate) fn new(families: &'f [Family<'a>]) -> Self {
-        let mut by_name: HashMap<&'f str, Vec<&'f Sample<'a>>> = HashMap::new();
+        let escaped: HashMap<String, &'f str> = families
+            .iter()
+            .filter(|f| f.name.contains(':'))
+            .map(|f| (f.name.replace(':', "_"), f.name.as_ref()))
+            .collect();
+        let mut by_name: HashMap<Cow<'f, str>, Vec<&'f Sample<'a>>> = HashMap::new();
         for family in families {
             for sample in &family.samples {
-                by_name
-                    .entry(sample.name.as_ref())
-                    .or_default()
-                    .push(sample);
+                let name: &'f str = sample.name.as_ref();
+                by_name.entry(Cow::Borrowed(name)).or_default().push(sample);
+                if !escaped.is_empty()
+                    && !name.contains(':')
+                    && let Some(declared) = unescape(&escaped, name)
+                {
+                    by_name
+                        .entry(Cow::Owned(declared))
+                        .or_default()
+                        .push(sample);
+                }
             }
         }
         Index { by_name }
@@ -118,6 +153,27 @@ impl<'f, 'a> Index<'f, 'a> {
             }
         }
         total
+    }
+
+    /// The mean of the series called `name` whose label `label` is `value`.
+    pub(crate) fn mean_where(&self, name: &str, label: &str, value: &str) -> Option<f64> {
+        let (mut total, mut n) = (0.0, 0usize);
+        for s in self.get(name) {
+            if s.labels.get(label).is_some_and(|v| v == value) {
+                total += s.value;
+                n += 1;
+            }
+        }
+        (n > 0).then(|| total / n as f64)
+    }
+
+    /// The largest of the series called `name` whose label `label` is `value`.
+    pub(crate) fn max_where(&self, name: &str, label: &str, value: &str) -> Option<f64> {
+        self.get(name)
+            .iter()
+            .filter(|s| s.labels.get(label).is_some_and(|v| v == value))
+            .map(|s| s.value)
+            .reduce(f64::max)
     }
 
     /// The mean over every series called `name`.

@@ -25,7 +25,8 @@ pub struct Distribution {
     pub p99: Option<f64>,
 }
 
-/// Current load, summed over data-parallel engines.
+/// Current load, summed over data-parallel engines: what load-aware routers
+/// (the Gateway API Inference Extension's metrics contract) read.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Load {
     /// Requests in the running batch.
@@ -34,6 +35,16 @@ pub struct Load {
     pub requests_waiting: Option<f64>,
     /// KV-cache usage as a fraction 0 to 1.
     pub kv_cache_usage: Option<f64>,
+    /// KV-cache capacity in tokens, summed over data-parallel ranks.
+    pub kv_cache_capacity_tokens: Option<f64>,
+    /// LoRA adapters with running requests.
+    pub running_lora_adapters: Option<Vec<String>>,
+    /// LoRA adapters with waiting requests.
+    pub waiting_lora_adapters: Option<Vec<String>>,
+    /// The most LoRA adapters that can be active at once.
+    pub max_lora: Option<f64>,
+    /// How many data-parallel ranks (engines) were aggregated.
+    pub data_parallel_ranks: Option<u32>,
 }
 
 /// Cumulative counters since the server started.
@@ -114,34 +125,15 @@ impl EngineGroup {
     }
 }
 
-/// The engine a snapshot was mapped as (never "auto").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DetectedEngine {
-    /// vLLM (V0 0.6.x or V1 0.8 onward).
-    Vllm,
-    /// Hugging Face text-generation-inference.
-    Tgi,
-}
-
-impl DetectedEngine {
-    /// The lower-case name, as the WIT enum spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DetectedEngine::Vllm => "vllm",
-            DetectedEngine::Tgi => "tgi",
-        }
-    }
-}
-
 /// What a mapper reads from one exposition: the WIT `snapshot` record minus
 /// the fields only the component knows (`instance-id`, `endpoint`,
 /// `collected-at-ms`, `raw-metrics`). Field names and order follow the WIT.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EngineSnapshot {
-    /// The engine detected or requested.
-    pub engine: DetectedEngine,
-    /// Served model names from `model_name` labels, sorted and deduplicated
-    /// (TGI exposes none, so empty).
+    /// The id of the engine detected or requested (never `auto`).
+    pub engine: &'static str,
+    /// Served model names from `model_name` (Triton: `model`) labels, sorted
+    /// and deduplicated (TGI and llama.cpp expose none, so empty).
     pub model_names: Vec<String>,
     /// Current load.
     pub load: Load,

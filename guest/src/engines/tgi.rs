@@ -9,10 +9,20 @@
 
 use super::series::{Alias, Found, Index, dist, series};
 use super::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
-use super::{DetectedEngine, GroupBuilder};
+use super::{EngineSpec, GroupBuilder};
 
 /// The prefix every TGI family carries.
 pub(crate) const PREFIX: &str = "tgi_";
+
+/// TGI in the engine list.
+pub(crate) const SPEC: EngineSpec = EngineSpec {
+    id: "tgi",
+    name: "Hugging Face text-generation-inference",
+    versions: "router 0.9.4 to 3.3.7",
+    prefixes: &[PREFIX],
+    table: ALIASES,
+    map,
+};
 
 // Requests.
 static REQUEST_COUNT: Alias = series("count", &["tgi_request_count"]);
@@ -73,7 +83,6 @@ static CONCAT_DURATION: Alias = dist(
 );
 
 /// The whole table: every exposed name this mapper reads.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) static ALIASES: &[&Alias] = &[
     &REQUEST_COUNT,
     &SUCCESS,
@@ -110,7 +119,8 @@ pub(crate) static ALIASES: &[&Alias] = &[
 ///   (v2.4+). This is an **estimate**: it is the token budget the running
 ///   batch may grow to, over the server's token capacity, not the KV blocks
 ///   actually allocated. `None` unless both gauges exist and the capacity is
-///   positive.
+///   positive. kv_cache_capacity_tokens = `tgi_batch_max_total_tokens`
+///   (the router's token capacity, v2.4+). No LoRA or DP figures.
 /// * succeeded = `tgi_request_success`; failed = `tgi_request_failure` summed
 ///   over `err` (`None` when absent: the counter appears with the first
 ///   failure). prompt tokens = `tgi_request_input_length_sum` (recorded at
@@ -131,12 +141,14 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
     let input = d(&INPUT_LENGTH);
     let generated = d(&GENERATED);
     EngineSnapshot {
-        engine: DetectedEngine::Tgi,
+        engine: SPEC.id,
         model_names: Vec::new(),
         load: Load {
             requests_running: sum(&BATCH_SIZE),
             requests_waiting: sum(&QUEUE_SIZE),
             kv_cache_usage,
+            kv_cache_capacity_tokens: sum(&BATCH_TOTAL_TOKENS),
+            ..Load::default()
         },
         totals: Totals {
             requests_succeeded: sum(&SUCCESS),

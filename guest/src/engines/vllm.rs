@@ -12,10 +12,20 @@
 use super::distribution::parse_bound;
 use super::series::{Alias, Found, Index, dist, series};
 use super::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
-use super::{DetectedEngine, GroupBuilder};
+use super::{EngineSpec, GroupBuilder};
 
 /// The prefix every vLLM engine family carries.
 pub(crate) const PREFIX: &str = "vllm:";
+
+/// vLLM in the engine list.
+pub(crate) const SPEC: EngineSpec = EngineSpec {
+    id: "vllm",
+    name: "vLLM",
+    versions: "V0 0.6.x; V1 0.8 to 0.33",
+    prefixes: &[PREFIX],
+    table: ALIASES,
+    map,
+};
 
 // Load and request flow.
 static RUNNING: Alias = series("running", &["vllm:num_requests_running"]);
@@ -112,7 +122,6 @@ static AVG_GENERATION_THROUGHPUT: Alias = series(
 ); // V0 only
 
 /// The whole table: every exposed name this mapper reads.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) static ALIASES: &[&Alias] = &[
     &RUNNING,
     &WAITING,
@@ -178,10 +187,27 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
         generation_tokens: sum(&GENERATION_TOKENS),
         preemptions: sum(&PREEMPTIONS),
     };
+    let [max_lora, running_lora, waiting_lora] = lora(ix);
+    let names = |f: Option<Found>| match f {
+        Some((_, MetricValue::Names(n))) => Some(n),
+        _ => None,
+    };
     let load = Load {
         requests_running: sum(&RUNNING),
         requests_waiting: sum(&WAITING),
         kv_cache_usage: ix.resolve(&KV_USAGE).and_then(|n| ix.mean(n)),
+        kv_cache_capacity_tokens: capacity_tokens(ix),
+        running_lora_adapters: names(running_lora),
+        waiting_lora_adapters: names(waiting_lora),
+        max_lora: match max_lora {
+            Some((_, MetricValue::Number(n))) => Some(n),
+            _ => None,
+        },
+        data_parallel_ranks: ix
+            .resolve(&RUNNING)
+            .map(|n| ix.distinct(n, "engine").len())
+            .filter(|&n| n > 0)
+            .and_then(|n| u32::try_from(n).ok()),
     };
     let d = |a: &Alias| ix.distribution(a).map(|(_, d)| d);
     let latency = Latency {
@@ -195,7 +221,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
         .into_iter()
         .collect();
     EngineSnapshot {
-        engine: DetectedEngine::Vllm,
+        engine: SPEC.id,
         model_names,
         load,
         totals,
@@ -293,6 +319,23 @@ fn hit_rate_gauge(ix: &Index<'_, '_>, alias: &Alias) -> Option<Found> {
         let v = ix.mean(n)?;
         (v >= 0.0).then_some(MetricValue::Number(v))
     })
+}
+
+/// KV capacity in tokens: `num_gpu_blocks × block_size` of every
+/// `vllm:cache_config_info` series (one per DP engine in V1), summed. `None`
+/// unless some series carries both as numbers.
+fn capacity_tokens(ix: &Index<'_, '_>) -> Option<f64> {
+    let name = ix.resolve(&CACHE_CONFIG)?;
+    let number = |s: &crate::text::Sample<'_>, label: &str| {
+        parse_bound(&s.labels.get(label)?).filter(|v| v.is_finite())
+    };
+    let mut total = None;
+    for s in ix.get(name) {
+        if let (Some(blocks), Some(size)) = (number(s, "num_gpu_blocks"), number(s, "block_size")) {
+            *total.get_or_insert(0.0) += blocks * size;
+        }
+    }
+    total
 }
 
 /// A numeric label of `vllm:cache_config_info`, from the first series that

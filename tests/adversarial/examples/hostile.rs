@@ -5,7 +5,9 @@
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
 
-use exports::llm_metrics::plugin::collector::{self as c, CollectError, Engine, Snapshot, Target};
+use exports::llm_metrics::plugin::collector::{
+    self as c, CollectError, EngineInfo, Snapshot, Target,
+};
 use exports::llm_metrics::plugin::parser::{self as p, Parsed};
 use llm_metrics::plugin::types::{Family, Format, MetricType, ParseError, ParseOptions};
 use wasip2::clocks::monotonic_clock;
@@ -123,8 +125,13 @@ fn alias(copies: usize, bytes: usize) -> Vec<Family> {
 
 impl c::Guest for Hostile {
     /// Try every `probe` header's URL in order (`follow:URL` fetches URL and
-    /// then its `Location`) and report what the host let through.
+    /// then its `Location`) and report what the host let through. With an
+    /// `echo-budget` header, report the `timeout-ms` it was given instead.
     fn collect(target: Target) -> Result<Snapshot, CollectError> {
+        if target.headers.iter().any(|h| h.name == "echo-budget") {
+            // Report the fetch budget the host handed over.
+            return Err(CollectError::Timeout(format!("{} ms", target.timeout_ms)));
+        }
         let mut report = Vec::new();
         let mut reached = false;
         for probe in target.headers.iter().filter(|h| h.name == "probe") {
@@ -149,10 +156,14 @@ impl c::Guest for Hostile {
         })
     }
 
+    fn engines() -> Vec<EngineInfo> {
+        Vec::new()
+    }
+
     fn map_exposition(
         _text: Vec<u8>,
         _content_type: Option<String>,
-        _engine: Engine,
+        _engine: String,
         _instance_id: String,
     ) -> Result<Snapshot, CollectError> {
         Err(CollectError::Transport("hostile".into()))

@@ -4,7 +4,9 @@
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
 
-use exports::llm_metrics::plugin::collector::{self as c, CollectError, Engine, Snapshot, Target};
+use exports::llm_metrics::plugin::collector::{
+    self as c, CollectError, EngineInfo, Snapshot, Target,
+};
 use exports::llm_metrics::plugin::parser::{self as p, Parsed};
 use llm_metrics::plugin::types::{ParseError, ParseOptions};
 
@@ -29,10 +31,14 @@ impl c::Guest for Reader {
         Err(CollectError::Transport("unused".into()))
     }
 
+    fn engines() -> Vec<EngineInfo> {
+        Vec::new()
+    }
+
     fn map_exposition(
         _text: Vec<u8>,
         _content_type: Option<String>,
-        _engine: Engine,
+        _engine: String,
         _instance_id: String,
     ) -> Result<Snapshot, CollectError> {
         Err(CollectError::Transport("unused".into()))

@@ -8,7 +8,8 @@
 //! * `hostile`: `parse` takes a command as its text (`spin`,
 //!   `compute-block <compute-ms> <block-ms>`, `memory-bomb`, `recurse`,
 //!   `huge <families>`, `alias <copies> <bytes>`); `collect` probes the
-//!   egress policy with every URL in its `probe` headers and after a redirect.
+//!   egress policy with every URL in its `probe` headers and after a redirect
+//!   (or, with an `echo-budget` header, reports the fetch budget it got).
 //! * `imports_filesystem`, `imports_sockets`: ordinary-looking plugins whose
 //!   imports ask for capabilities the host never grants.
 //!

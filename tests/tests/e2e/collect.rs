@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use llm_metrics_host::wit::collector::{CollectError, Engine, Snapshot, Target};
+use llm_metrics_host::wit::collector::{CollectError, Snapshot, Target};
 use llm_metrics_host::{AllowedHost, EgressPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -44,7 +44,7 @@ fn target(addr: SocketAddr, timeout_ms: u32, max_body_bytes: u64) -> Target {
     Target {
         url: format!("http://{addr}/metrics"),
         instance_id: None,
-        engine: Engine::Auto,
+        engine: "auto".into(),
         timeout_ms,
         max_body_bytes,
         headers: Vec::new(),
@@ -69,7 +69,7 @@ async fn next_collect_works() {
     let snap = collect(&target(addr, 5_000, 16 << 20))
         .await
         .expect("a good server after a bad one");
-    assert_eq!(snap.engine, Engine::Vllm);
+    assert_eq!(snap.engine, "vllm");
 }
 
 #[tokio::test]
@@ -385,7 +385,7 @@ async fn collect_fixture(name: &str) -> Snapshot {
 #[tokio::test]
 async fn vllm_v1_two_dp_engines_snapshot() {
     let s = collect_fixture("vllm_v1.prom").await;
-    assert_eq!(s.engine, Engine::Vllm);
+    assert_eq!(s.engine, "vllm");
     assert_eq!(s.model_names, ["meta-llama/Llama-3.1-8B-Instruct"]);
     // Summed over engine="0" and engine="1"; KV usage is the mean.
     close(s.load.requests_running, 8.0, "running");
@@ -463,7 +463,7 @@ async fn vllm_v1_two_dp_engines_snapshot() {
 #[tokio::test]
 async fn vllm_v0_snapshot_uses_old_names_and_leaves_absent_as_null() {
     let s = collect_fixture("vllm_v0.prom").await;
-    assert_eq!(s.engine, Engine::Vllm);
+    assert_eq!(s.engine, "vllm");
     assert_eq!(s.model_names, ["Qwen/Qwen2.5-7B-Instruct"]);
     close(s.load.requests_running, 4.0, "running");
     close(s.load.requests_waiting, 1.0, "waiting");
@@ -505,7 +505,7 @@ async fn vllm_v0_snapshot_uses_old_names_and_leaves_absent_as_null() {
 #[tokio::test]
 async fn tgi_snapshot_without_total_suffixes_and_with_1024_buckets() {
     let s = collect_fixture("tgi.prom").await;
-    assert_eq!(s.engine, Engine::Tgi);
+    assert_eq!(s.engine, "tgi");
     assert!(s.model_names.is_empty(), "TGI has no model label");
     close(s.load.requests_running, 12.0, "running");
     close(s.load.requests_waiting, 3.0, "waiting");
@@ -553,12 +553,12 @@ async fn tgi_snapshot_without_total_suffixes_and_with_1024_buckets() {
 async fn engine_can_be_forced_and_a_wrong_engine_is_an_error() {
     let addr = serve_body(VLLM_CT, fixture("tgi.prom")).await;
     let mut t = target(addr, 5_000, 16 << 20);
-    t.engine = Engine::Vllm;
+    t.engine = "vllm".into();
     assert!(matches!(
         collect(&t).await.unwrap_err(),
         CollectError::UnrecognizedEngine(_)
     ));
-    t.engine = Engine::Tgi;
+    t.engine = "tgi".into();
     t.include_raw = true;
     let s = collect(&t).await.unwrap();
     let raw = s.raw_metrics.expect("raw families");
@@ -571,7 +571,7 @@ async fn engine_can_be_forced_and_a_wrong_engine_is_an_error() {
 async fn map_exposition_needs_no_network() {
     let text = fixture("vllm_v1.prom");
     let s = plugin()
-        .map(&text, Some(VLLM_CT), Engine::Auto, "gateway-fetched")
+        .map(&text, Some(VLLM_CT), "auto", "gateway-fetched")
         .await
         .unwrap()
         .unwrap();
@@ -581,7 +581,7 @@ async fn map_exposition_needs_no_network() {
     );
     close(s.load.requests_running, 8.0, "running");
     let err = plugin()
-        .map(b"a{ 1\n", None, Engine::Auto, "x")
+        .map(b"a{ 1\n", None, "auto", "x")
         .await
         .unwrap()
         .unwrap_err();

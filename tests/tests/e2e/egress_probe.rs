@@ -12,7 +12,7 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use llm_metrics_host::wit::collector::{CollectError, Engine, Header, Target};
+use llm_metrics_host::wit::collector::{CollectError, Header, Target};
 use llm_metrics_host::wit::types::Format;
 use llm_metrics_host::{AllowedHost, EgressPolicy, Limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,7 +48,7 @@ fn target(url: String, timeout_ms: u32, headers: Vec<Header>) -> Target {
     Target {
         url,
         instance_id: None,
-        engine: Engine::Auto,
+        engine: "auto".into(),
         timeout_ms,
         max_body_bytes: 16 << 20,
         headers,
@@ -116,6 +116,32 @@ async fn denied_host_redirect_target_and_link_local_are_all_refused() {
         .expect("no trap")
         .expect("no parse error");
     assert!(next.families.is_empty());
+}
+
+/// A `timeout-ms` of 49 days reaches the guest as the host's 5-minute cap.
+#[tokio::test]
+async fn the_fetch_budget_is_capped() {
+    let plugin = hostile(Limits::default());
+    let echo = Header {
+        name: "echo-budget".into(),
+        value: String::new(),
+    };
+    for (asked, got) in [(u32::MAX, 300_000), (1_500, 1_500)] {
+        let t = target(
+            "http://127.0.0.1:9/metrics".into(),
+            asked,
+            vec![echo.clone()],
+        );
+        let policy = EgressPolicy::deny_all();
+        match plugin.collect(&t, policy).await.expect("no trap") {
+            Err(CollectError::Timeout(budget)) => assert_eq!(budget, format!("{got} ms")),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        llm_metrics_host::plugin::MAX_FETCH_BUDGET,
+        Duration::from_millis(300_000)
+    );
 }
 
 /// Declares a long body, sends a few bytes, hangs up: a transport error that
@@ -190,7 +216,7 @@ async fn concurrent_calls_on_one_plugin_and_policy_get_their_own_outcomes() {
         async move {
             let got = match plugin.collect(&t, policy).await.expect("no trap") {
                 Ok(snapshot) => {
-                    assert_eq!(snapshot.engine, Engine::Vllm);
+                    assert_eq!(snapshot.engine, "vllm");
                     Expect::Snapshot
                 }
                 Err(CollectError::BodyTooLarge(n)) => {

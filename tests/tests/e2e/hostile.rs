@@ -93,6 +93,10 @@ async fn a_guest_that_blocks_is_charged_for_its_compute_only() {
     let budget = Duration::from_secs(1);
     let plugin = hostile(Limits {
         cpu_time: budget,
+        // On a busy machine the guest gets a fraction of a core, and its
+        // second of CPU takes longer to use up: the wall budget must not be
+        // what stops it.
+        wall_time: Duration::from_secs(120),
         ..Limits::default()
     });
     let (outcome, wall) = run(&plugin, "compute-block 9 15").await;
@@ -113,7 +117,7 @@ async fn a_guest_that_blocks_is_charged_for_its_compute_only() {
         wall > Duration::from_millis(2_300),
         "blocked time was charged: {wall:?}"
     );
-    assert!(wall < Duration::from_secs(20), "{wall:?}");
+    assert!(wall < Duration::from_secs(60), "{wall:?}");
     still_serves(&plugin).await;
 }
 

@@ -7,6 +7,7 @@ mod cache_files;
 mod collect;
 mod common;
 mod egress_probe;
+mod fleet;
 mod hostile;
 mod imports;
 mod parse;
