@@ -43,6 +43,10 @@ pub fn labels(l: &Labels<'_>) -> Vec<(String, String)> {
         .iter()
         .map(|(n, v)| (n.into_owned(), v.into_owned()))
         .collect();
+    assert!(
+        pairs.iter().all(|(n, _)| !n.is_empty()),
+        "an empty label name"
+    );
     assert_eq!(
         pairs.len(),
         l.len(),
@@ -78,8 +82,8 @@ fn samples(x: &Exposition<'_>, format: Format) -> Vec<SampleKey> {
     assert_eq!(x.format, format, "format not the one requested");
     let mut out = Vec::new();
     for f in &x.families {
-        // An empty quoted name (`{""} 1`) is accepted today: reported in
-        // FUZZING.md ("Findings"), so not asserted here until the parser decides.
+        // Found by this target: `{""} 1` was accepted (FUZZING.md, "Findings").
+        assert!(!f.name.is_empty(), "a family without a name");
         for s in &f.samples {
             assert!(
                 s.name.starts_with(&*f.name),

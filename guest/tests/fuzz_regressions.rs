@@ -60,3 +60,58 @@ fn blanks_and_tabs_inside_braces_keep_every_label_prometheus() {
         ]
     );
 }
+
+/// Found by `parse_prometheus`: an empty quoted name made a family (or a
+/// label) called `""`. Both of Prometheus' Go parsers refuse empty names.
+#[test]
+fn empty_quoted_names_are_refused() {
+    use llm_metrics_guest::text::ErrorKind;
+    for input in [
+        &b"{\"\"} 1\n"[..],
+        b"{\"\", a=\"b\"} 1\n",
+        b"x{\"\"=\"v\"} 1\n",
+        b"# TYPE \"\" counter\n",
+        b"# HELP \"\" h\n",
+    ] {
+        for (format, strict) in [
+            (Format::Prometheus, false),
+            (Format::Prometheus, true),
+            (Format::OpenMetrics, false),
+        ] {
+            let options = ParseOptions {
+                format,
+                strict,
+                content_type: None,
+            };
+            let e = parse(input, &options).expect_err(&String::from_utf8_lossy(input));
+            assert_eq!(
+                e.kind,
+                ErrorKind::EmptyName,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+}
+
+/// Found by `map_tgi` and `map_auto`: an infinite bucket count gave NaN
+/// quantiles; where Prometheus answers NaN, a quantile is absent.
+#[test]
+fn infinite_bucket_counts_give_no_quantile() {
+    use llm_metrics_guest::engines::map;
+    let text = b"# TYPE tgi_request_duration histogram\n\
+tgi_request_duration_bucket{le=\"1\"} +Inf\n\
+tgi_request_duration_bucket{le=\"2\"} 5\n\
+tgi_request_duration_bucket{le=\"+Inf\"} 5\n\
+tgi_request_duration_sum 3\n\
+tgi_request_duration_count 5\n";
+    let x = parse(text, &ParseOptions::default()).unwrap();
+    let snap = map(&x.families, "tgi").unwrap();
+    let d = snap
+        .latency
+        .e2e_request_latency_seconds
+        .expect("a distribution");
+    for q in [d.p50, d.p90, d.p99] {
+        assert!(q.is_none_or(|v| !v.is_nan()), "{d:?}");
+    }
+}

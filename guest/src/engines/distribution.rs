@@ -85,7 +85,10 @@ fn quantile_sorted(q: f64, buckets: &[Bucket]) -> Option<f64> {
         count -= buckets[b - 1].count;
         rank -= buckets[b - 1].count;
     }
-    Some(start + (end - start) * (rank / count))
+    // Infinite counts or an `le="-Inf"` bucket make the interpolation NaN,
+    // where Prometheus answers NaN too: no quantile, rather than a NaN one.
+    let v = start + (end - start) * (rank / count);
+    (!v.is_nan()).then_some(v)
 }
 
 /// A distribution from cumulative buckets plus `_count` and `_sum`. `count`
@@ -254,6 +257,17 @@ mod tests {
         assert_eq!(histogram_quantile(0.5, &[b(1.0, 3.0), b(2.0, 3.0)]), None); // no +Inf
         assert_eq!(histogram_quantile(0.5, &[b(1.0, 0.0), b(INF, 0.0)]), None); // empty
         assert_eq!(histogram_quantile(1.5, &[b(1.0, 1.0), b(INF, 1.0)]), None);
+        // Found by the map_tgi fuzz target: an infinite bucket count.
+        let h = [b(1.0, INF), b(2.0, 5.0), b(INF, 5.0)];
+        assert_eq!(histogram_quantile(0.5, &h), None);
+        // And an `le="-Inf"` bucket below a populated one.
+        let h = [b(f64::NEG_INFINITY, 0.0), b(1.0, 2.0), b(INF, 2.0)];
+        for q in [0.0, 0.5, 0.99] {
+            assert!(
+                histogram_quantile(q, &h).is_none_or(|v| !v.is_nan()),
+                "q={q}"
+            );
+        }
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub enum ErrorKind {
     UnterminatedString,
     /// A label value not followed by `,` or `}`.
     ExpectedCommaOrBrace,
+    /// A quoted metric or label name that is empty (`""`).
+    EmptyName,
     /// A `__name__` label (strict 0.0.4: the name is the sample's own).
     ReservedLabelName,
     /// A backslash escape other than `\\`, `\"` or `\n` (strict 0.0.4).
@@ -144,6 +146,7 @@ impl ErrorKind {
             ExpectedLabelValue => "expected '\"' to open the label value",
             UnterminatedString => "expected '\"' to close the quoted string",
             ExpectedCommaOrBrace => "expected ',' or '}' after label value",
+            EmptyName => "a metric or label name may not be empty",
             ReservedLabelName => "the label name __name__ is reserved for the metric name",
             InvalidEscape => "invalid escape: only \\\\, \\\" and \\n may follow a backslash",
             TrailingComma => "expected a label name after ',' (no trailing comma in OpenMetrics)",

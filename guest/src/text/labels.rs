@@ -158,6 +158,10 @@ fn label_name(
             return Err(c.err(ErrorKind::QuotedNameNotAllowed));
         }
         let (s, e, esc) = quoted(c, syn)?;
+        if s == e {
+            // `""`: neither a metric nor a label may have an empty name.
+            return Err(c.err_at(ErrorKind::EmptyName, s - 1));
+        }
         return Ok((s, e, esc, true));
     }
     let (s, e) = c.label_name();

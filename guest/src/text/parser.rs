@@ -390,6 +390,9 @@ impl<'a> Parser<'a> {
                 return Err(c.err(ErrorKind::QuotedNameNotAllowed));
             }
             let (s, e, esc) = quoted(c, self.syntax())?;
+            if s == e {
+                return Err(c.err_at(ErrorKind::EmptyName, s - 1));
+            }
             unescape(c.slice(s, e), esc)
         } else {
             let (s, e) = c.metric_name();
