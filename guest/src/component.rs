@@ -9,7 +9,8 @@ use crate::text;
 
 wit_bindgen::generate!({ path: "../wit", world: "plugin" });
 
-use exports::llm_metrics::plugin::collector as wit_c;
+use exports::llm_metrics::plugin::collector as wit_col;
+use exports::llm_metrics::plugin::mapper as wit_c;
 use exports::llm_metrics::plugin::parser as wit_p;
 use llm_metrics::plugin::types as wit;
 
@@ -32,8 +33,8 @@ impl wit_p::Guest for Component {
     }
 }
 
-impl wit_c::Guest for Component {
-    fn collect(target: wit_c::Target) -> Result<wit_c::Snapshot, wit_c::CollectError> {
+impl wit_col::Guest for Component {
+    fn collect(target: wit_col::Target) -> Result<wit_c::Snapshot, wit_c::CollectError> {
         let request = crate::fetch::Request {
             url: &target.url,
             timeout: std::time::Duration::from_millis(u64::from(target.timeout_ms)),
@@ -58,7 +59,9 @@ impl wit_c::Guest for Component {
             target.include_raw,
         )
     }
+}
 
+impl wit_c::Guest for Component {
     fn map_exposition(
         text: Vec<u8>,
         content_type: Option<String>,

@@ -14,7 +14,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::plugin::{ComponentSource, Limits, Plugin, PluginOptions, default_cache_dir};
 use crate::policy::{AllowedHost, EgressPolicy};
-use crate::wit::collector::{CollectError, Header, Snapshot, Target};
+use crate::wit::collector::{Header, Target};
+use crate::wit::mapper::{CollectError, Snapshot};
 use crate::wit::types::{Format, ParseError, ParseOptions};
 
 const EXIT_NOTES: &str =

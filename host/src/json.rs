@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::wit::collector::{Distribution, EngineInfo, MetricValue, Snapshot};
+use crate::wit::mapper::{Distribution, EngineInfo, MetricValue, Snapshot};
 use crate::wit::types::{Exemplar, Family, Label, MetricType, Sample};
 
 /// A number, or its exposition spelling when it is not finite.

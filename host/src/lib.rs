@@ -20,6 +20,6 @@ pub use policy::{AllowedHost, EgressPolicy};
 
 /// The WIT types of the `llm-metrics:plugin` world, as the host sees them.
 pub mod wit {
-    pub use crate::plugin::wit_exports::{collector, parser};
+    pub use crate::plugin::wit_exports::{collector, mapper, parser};
     pub use crate::plugin::wit_types as types;
 }

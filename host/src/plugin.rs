@@ -28,7 +28,8 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::cache;
 use crate::cpu::CpuMeter;
 use crate::policy::{CallEgress, EgressPolicy};
-use crate::wit::collector::{CollectError, EngineInfo, Snapshot, Target};
+use crate::wit::collector::Target;
+use crate::wit::mapper::{CollectError, EngineInfo, Snapshot};
 use crate::wit::parser::Parsed;
 use crate::wit::types::{ParseError, ParseOptions};
 
@@ -254,7 +255,7 @@ impl Plugin {
             Duration::ZERO,
             async |store, plugin| {
                 plugin
-                    .llm_metrics_plugin_collector()
+                    .llm_metrics_plugin_mapper()
                     .call_map_exposition(store, text, content_type.as_deref(), engine, instance_id)
                     .await
             },
@@ -270,7 +271,7 @@ impl Plugin {
             Duration::ZERO,
             async |store, plugin| {
                 plugin
-                    .llm_metrics_plugin_collector()
+                    .llm_metrics_plugin_mapper()
                     .call_engines(store)
                     .await
             },

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::json::timestamp;
-use crate::wit::collector::{Distribution, EngineInfo, MetricValue, Snapshot};
+use crate::wit::mapper::{Distribution, EngineInfo, MetricValue, Snapshot};
 
 fn num(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), fmt)

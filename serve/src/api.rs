@@ -223,7 +223,7 @@ pub async fn metrics(
 async fn adhoc(
     service: &Service,
     request: &collect::Request,
-) -> Result<llm_metrics_host::wit::collector::Snapshot, Failure> {
+) -> Result<llm_metrics_host::wit::mapper::Snapshot, Failure> {
     // The semaphore is never closed, so acquiring only waits.
     let _permit = service.adhoc_permits.acquire().await;
     collect::adhoc(&service.plugin, &service.allow_list(), request).await

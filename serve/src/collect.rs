@@ -9,7 +9,8 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use llm_metrics_host::wit::collector::{CollectError, Header, Snapshot, Target};
+use llm_metrics_host::wit::collector::{Header, Target};
+use llm_metrics_host::wit::mapper::{CollectError, Snapshot};
 use llm_metrics_host::{AllowedHost, CallError, EgressPolicy, Plugin};
 
 use crate::allow::{AllowList, Refusal};

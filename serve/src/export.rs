@@ -9,7 +9,7 @@
 
 use std::fmt::Write;
 
-use llm_metrics_host::wit::collector::{Distribution, Snapshot};
+use llm_metrics_host::wit::mapper::{Distribution, Snapshot};
 
 use crate::targets::Entry;
 

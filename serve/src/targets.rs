@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use llm_metrics_host::wit::collector::Snapshot;
+use llm_metrics_host::wit::mapper::Snapshot;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 

@@ -5,9 +5,8 @@
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
 
-use exports::llm_metrics::plugin::collector::{
-    self as c, CollectError, EngineInfo, Snapshot, Target,
-};
+use exports::llm_metrics::plugin::collector::{self as c, Target};
+use exports::llm_metrics::plugin::mapper::{self as m, CollectError, EngineInfo, Snapshot};
 use exports::llm_metrics::plugin::parser::{self as p, Parsed};
 use llm_metrics::plugin::types::{Family, Format, MetricType, ParseError, ParseOptions};
 use wasip2::clocks::monotonic_clock;
@@ -155,7 +154,9 @@ impl c::Guest for Hostile {
             CollectError::Denied(report)
         })
     }
+}
 
+impl m::Guest for Hostile {
     fn engines() -> Vec<EngineInfo> {
         Vec::new()
     }

@@ -4,9 +4,8 @@
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
 
-use exports::llm_metrics::plugin::collector::{
-    self as c, CollectError, EngineInfo, Snapshot, Target,
-};
+use exports::llm_metrics::plugin::collector::{self as c, Target};
+use exports::llm_metrics::plugin::mapper::{self as m, CollectError, EngineInfo, Snapshot};
 use exports::llm_metrics::plugin::parser::{self as p, Parsed};
 use llm_metrics::plugin::types::{ParseError, ParseOptions};
 
@@ -36,7 +35,9 @@ impl c::Guest for Dialer {
             "connected around the policy".into(),
         ))
     }
+}
 
+impl m::Guest for Dialer {
     fn engines() -> Vec<EngineInfo> {
         Vec::new()
     }

@@ -11,7 +11,8 @@ use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use llm_metrics_host::wit::collector::{CollectError, Snapshot, Target};
+use llm_metrics_host::wit::collector::Target;
+use llm_metrics_host::wit::mapper::{CollectError, Snapshot};
 use llm_metrics_host::{AllowedHost, EgressPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -356,7 +357,7 @@ fn field<'a>(
     s: &'a Snapshot,
     group: &str,
     name: &str,
-) -> &'a llm_metrics_host::wit::collector::EngineField {
+) -> &'a llm_metrics_host::wit::mapper::EngineField {
     s.engine_metrics
         .iter()
         .find(|g| g.name == group)
@@ -365,7 +366,7 @@ fn field<'a>(
 }
 
 fn by_label(s: &Snapshot, group: &str, name: &str) -> (String, Vec<(String, f64)>) {
-    use llm_metrics_host::wit::collector::MetricValue;
+    use llm_metrics_host::wit::mapper::MetricValue;
     match &field(s, group, name).value {
         MetricValue::ByLabel((label, values)) => {
             let mut v: Vec<(String, f64)> =
@@ -436,7 +437,7 @@ async fn vllm_v1_two_dp_engines_snapshot() {
         field(&s, "request", "finished_by_reason").metric,
         "vllm:request_success_total"
     );
-    use llm_metrics_host::wit::collector::MetricValue;
+    use llm_metrics_host::wit::mapper::MetricValue;
     assert_eq!(
         field(&s, "cache", "prefix_cache_hit_ratio").value,
         MetricValue::Number(0.25)
@@ -536,7 +537,7 @@ async fn tgi_snapshot_without_total_suffixes_and_with_1024_buckets() {
             ]
         )
     );
-    use llm_metrics_host::wit::collector::MetricValue;
+    use llm_metrics_host::wit::mapper::MetricValue;
     match &field(&s, "request", "skipped_tokens").value {
         MetricValue::Distribution(d) => {
             assert_eq!((d.count, d.sum, d.p50), (185_000.0, 0.0, Some(0.0)))

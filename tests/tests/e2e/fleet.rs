@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::http::header;
 use axum::routing::get;
-use llm_metrics_host::wit::collector::{CollectError, MetricValue, Snapshot, Target};
+use llm_metrics_host::wit::collector::Target;
+use llm_metrics_host::wit::mapper::{CollectError, MetricValue, Snapshot};
 use llm_metrics_host::{AllowedHost, EgressPolicy};
 use tokio::net::TcpListener;
 
