@@ -269,12 +269,7 @@ impl Plugin {
         self.call(
             EgressPolicy::deny_all(),
             Duration::ZERO,
-            async |store, plugin| {
-                plugin
-                    .llm_metrics_plugin_mapper()
-                    .call_engines(store)
-                    .await
-            },
+            async |store, plugin| plugin.llm_metrics_plugin_mapper().call_engines(store).await,
         )
         .await
     }
