@@ -11,7 +11,7 @@ use llm_metrics_serve::cli::{self, PluginArgs};
 /// Serve the llm-metrics collection API.
 #[derive(Debug, Parser)]
 #[command(name = "llm-metrics-serve", version)]
-struct Args {
+struct Cli {
     #[command(flatten)]
     service: cli::Args,
     /// Load another build of the plugin.
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         // SAFETY: no other thread exists yet to read or write the environment.
         unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     }
-    let args = Args::parse();
+    let args = Cli::parse();
     cli::init_tracing();
     let plugin = PluginArgs {
         component: args.component,
