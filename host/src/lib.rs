@@ -7,6 +7,7 @@
 //! clients.
 #![deny(missing_docs)]
 
+pub mod address;
 pub mod audit;
 pub mod cache;
 mod cpu;
@@ -18,7 +19,7 @@ pub mod policy;
 
 pub use engine::{EngineChoice, Ticker};
 pub use plugin::{CallError, ComponentSource, EMBEDDED_COMPONENT, Limits, Plugin, PluginOptions};
-pub use policy::{AllowedHost, EgressPolicy};
+pub use policy::{AddressRules, AllowedHost, EgressPolicy};
 
 /// The WIT types of the `llm-metrics:plugin` world, as the host sees them.
 pub mod wit {

@@ -2,14 +2,19 @@
 //! time and size budgets for every request it makes.
 //!
 //! The component is untrusted. Its only way out is `wasi:http`, and every
-//! request passes through [`EgressPolicy::send_request`] before any
-//! connection is opened: the parsed host and port must be on the allow-list,
-//! the guest's timeouts are clamped, and the response body is capped here,
-//! independent of what the guest asks for. A policy is immutable
+//! request passes through [`CallEgress`]'s `send_request` before any
+//! connection is opened: the parsed host and port must be on the allow-list;
+//! a host name is then resolved here, every address it resolves to must pass
+//! the policy's [`AddressRules`], and the request is pointed at the first
+//! checked address, so the connection goes exactly there with no second
+//! lookup (no DNS rebinding between check and connect). The guest's timeouts
+//! are clamped, and the response body is capped here, independent of what
+//! the guest asks for. A policy is immutable
 //! configuration shared by any number of calls; what a call observes lives
 //! in that call's [`CallEgress`], never in the shared policy.
 
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -18,6 +23,8 @@ use anyhow::{Context, bail};
 use http::uri::{Scheme, Uri};
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+pub use crate::address::AddressRules;
 
 /// One allowed destination: a host name or IP, optionally with a port.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +90,8 @@ impl std::fmt::Display for AllowedHost {
 #[derive(Clone, Debug)]
 pub struct EgressPolicy {
     allowed: Vec<AllowedHost>,
+    /// Which addresses a host name may resolve to.
+    addresses: AddressRules,
     /// The embedder's clamp on every wait; `None` leaves it to the fetch budget.
     max_timeout: Option<Duration>,
     max_body_bytes: u64,
@@ -100,6 +109,7 @@ impl EgressPolicy {
     pub fn deny_all() -> Self {
         EgressPolicy {
             allowed: Vec::new(),
+            addresses: AddressRules::default(),
             max_timeout: None,
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
         }
@@ -111,6 +121,20 @@ impl EgressPolicy {
             self.allowed.push(host);
         }
         self
+    }
+
+    /// Check the addresses an allowed host *name* resolves to against
+    /// `rules` (default: [`AddressRules::any_public`], so a name resolving
+    /// to a link-local or metadata address is refused). A host given as an
+    /// address literal is named explicitly and is not checked again.
+    pub fn with_address_rules(mut self, rules: AddressRules) -> Self {
+        self.addresses = rules;
+        self
+    }
+
+    /// The rules resolved addresses must pass.
+    pub fn address_rules(&self) -> &AddressRules {
+        &self.addresses
     }
 
     /// Clamp every wait of a request to at most `timeout`. A clamp already
@@ -213,7 +237,12 @@ impl WasiHttpHooks for CallEgress {
         let options = self.policy.clamp(options);
         let max_body = self.policy.max_body_bytes;
         let cap_hit = self.body_cap_hit.clone();
+        let rules = self.policy.addresses.clone();
         Box::new(async move {
+            let resolve_budget = options
+                .connect_timeout
+                .unwrap_or(EgressPolicy::DEFAULT_MAX_TIMEOUT);
+            let request = pin_address(request, &rules, resolve_budget).await?;
             let (response, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
             // The host's own cap, whatever the guest does with the stream.
@@ -231,6 +260,60 @@ impl WasiHttpHooks for CallEgress {
             Ok((response, Box::new(io) as IoFuture))
         })
     }
+}
+
+/// Resolve the request's host name (within `budget`), check every address
+/// it resolves to against `rules`, and point the request at the first one:
+/// the sender then connects to exactly that address, with no lookup of its
+/// own. The `Host` header (set from the guest's authority) keeps the name.
+/// An address literal was named on the allow-list and is left as it is.
+async fn pin_address(
+    request: http::Request<WasiBody>,
+    rules: &AddressRules,
+    budget: Duration,
+) -> Result<http::Request<WasiBody>, HttpError> {
+    let uri = request.uri();
+    let host = normalize_host(uri.host().ok_or(HttpError::HttpRequestUriInvalid)?);
+    if host.parse::<IpAddr>().is_ok() {
+        return Ok(request);
+    }
+    let port = effective_port(uri);
+    let lookup = tokio::net::lookup_host((host.as_str(), port));
+    let addrs: Vec<SocketAddr> = match tokio::time::timeout(budget, lookup).await {
+        Err(_) => return Err(HttpError::DnsTimeout),
+        Ok(Err(e)) => {
+            return Err(HttpError::DnsError {
+                rcode: Some(format!("cannot resolve {host}: {e}")),
+                info_code: None,
+            });
+        }
+        Ok(Ok(addrs)) => addrs.collect(),
+    };
+    let Some(&first) = addrs.first() else {
+        return Err(HttpError::DnsError {
+            rcode: Some(format!("{host} resolves to no address")),
+            info_code: None,
+        });
+    };
+    if addrs.iter().any(|a| rules.check(a.ip(), port).is_err()) {
+        return Err(HttpError::HttpRequestDenied);
+    }
+    if uri.scheme() == Some(&Scheme::HTTPS) {
+        // TLS verifies the certificate against the name, which the default
+        // sender takes from the URL: it resolves the name again.
+        return Ok(request);
+    }
+    let pinned = SocketAddr::new(first.ip().to_canonical(), port);
+    let (mut parts, body) = request.into_parts();
+    let mut uri = parts.uri.into_parts();
+    uri.authority = Some(
+        pinned
+            .to_string()
+            .parse()
+            .map_err(|_| HttpError::HttpRequestUriInvalid)?,
+    );
+    parts.uri = Uri::from_parts(uri).map_err(|_| HttpError::HttpRequestUriInvalid)?;
+    Ok(http::Request::from_parts(parts, body))
 }
 
 /// Lower-case, without IPv6 brackets, so `[::1]` and `::1` compare equal.

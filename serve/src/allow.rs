@@ -7,18 +7,17 @@
 //! link-local or a cloud metadata address unless an address pattern lies
 //! wholly inside that range (names and wider ranges never count). A name that
 //! matches no pattern is refused before any DNS lookup. The grant is one exact
-//! `host:port` for the host's [`EgressPolicy`](llm_metrics_host::EgressPolicy).
+//! `host:port` for the host's [`EgressPolicy`](llm_metrics_host::EgressPolicy),
+//! with the same address rules, which the host's egress hook applies again
+//! to the addresses it resolves and connects to (so a DNS answer that
+//! changes between this check and the connection is still caught).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use http::uri::{Scheme, Uri};
 use ipnet::IpNet;
-use llm_metrics_host::AllowedHost;
-
-/// Ranges refused unless named explicitly: IPv4 and IPv6 link-local (cloud
-/// metadata at 169.254.169.254 included) and AWS's IPv6 metadata address.
-const SENSITIVE: [&str; 3] = ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"];
+use llm_metrics_host::{AddressRules, AllowedHost};
 
 /// How long name resolution for a check may take.
 const RESOLVE_BUDGET: Duration = Duration::from_secs(5);
@@ -135,16 +134,6 @@ impl Pattern {
                 HostPattern::Net(_) => false,
             }
     }
-
-    fn matches_addr(&self, ip: IpAddr, port: u16) -> bool {
-        self.port_ok(port) && matches!(&self.host, HostPattern::Net(net) if net.contains(&ip))
-    }
-
-    /// Whether this pattern names part of `sensitive` explicitly: an address
-    /// range wholly inside it.
-    fn names_inside(&self, sensitive: &IpNet) -> bool {
-        matches!(&self.host, HostPattern::Net(net) if sensitive.contains(net))
-    }
 }
 
 impl std::fmt::Display for Pattern {
@@ -214,6 +203,16 @@ pub enum Refusal {
     Resolve(String),
 }
 
+/// What a check grants.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    /// The one `host:port` the plugin may reach.
+    pub host: AllowedHost,
+    /// The addresses that host may resolve to when the host library's egress
+    /// hook resolves it to connect.
+    pub addresses: AddressRules,
+}
+
 /// The patterns ad-hoc requests are checked against.
 #[derive(Clone, Debug, Default)]
 pub struct AllowList {
@@ -243,8 +242,8 @@ impl AllowList {
     }
 
     /// Check `url` (resolving its host if it is a name) and return the one
-    /// destination the plugin may then reach.
-    pub async fn check(&self, url: &str) -> Result<AllowedHost, Refusal> {
+    /// destination the plugin may then reach, with its address rules.
+    pub async fn check(&self, url: &str) -> Result<Grant, Refusal> {
         let dest = Destination::parse(url)?;
         let denied = |why: String| Refusal::Denied(format!("{}:{}: {why}", dest.host, dest.port));
         let (addrs, by_name) = match dest.host.parse::<IpAddr>() {
@@ -271,7 +270,30 @@ impl AllowList {
         } else {
             format!("{}:{}", dest.host, dest.port)
         };
-        AllowedHost::parse(&spec).map_err(|e| Refusal::InvalidUrl(format!("{e:#}")))
+        let host = AllowedHost::parse(&spec).map_err(|e| Refusal::InvalidUrl(format!("{e:#}")))?;
+        Ok(Grant {
+            host,
+            addresses: self.address_rules(dest.port, by_name),
+        })
+    }
+
+    /// The rules for addresses of a host on `port`: any address if the
+    /// name itself matched a pattern (`by_name`), else only the address
+    /// patterns' ranges; link-local and metadata addresses only where an
+    /// address pattern inside those ranges names them.
+    fn address_rules(&self, port: u16, by_name: bool) -> AddressRules {
+        let base = if by_name {
+            AddressRules::any_public()
+        } else {
+            AddressRules::only_listed()
+        };
+        self.patterns
+            .iter()
+            .filter(|p| p.port_ok(port))
+            .fold(base, |rules, p| match p.host {
+                HostPattern::Net(net) => rules.allow(net, p.port),
+                _ => rules,
+            })
     }
 
     /// Every address must be acceptable; `by_name` says the host name itself
@@ -280,25 +302,8 @@ impl AllowList {
         if addrs.is_empty() {
             return Err("the name resolves to no address".into());
         }
-        for &ip in addrs {
-            if !by_name && !self.patterns.iter().any(|p| p.matches_addr(ip, port)) {
-                return Err(format!("address {ip} is not on the allow-list"));
-            }
-            for range in SENSITIVE {
-                let range: IpNet = range.parse().expect("constant range");
-                let explicit = self
-                    .patterns
-                    .iter()
-                    .any(|p| p.names_inside(&range) && p.matches_addr(ip, port));
-                if range.contains(&ip) && !explicit {
-                    return Err(format!(
-                        "address {ip} is link-local or a metadata address ({range}); \
-                         allow it by address to reach it"
-                    ));
-                }
-            }
-        }
-        Ok(())
+        let rules = self.address_rules(port, by_name);
+        addrs.iter().try_for_each(|&ip| rules.check(ip, port))
     }
 }
 
@@ -423,7 +428,7 @@ mod tests {
             Err(Refusal::Denied(_))
         ));
         let granted = l.check("http://127.0.0.1:9/metrics").await.unwrap();
-        assert_eq!(granted.to_string(), "127.0.0.1:9");
+        assert_eq!(granted.host.to_string(), "127.0.0.1:9");
         // `localhost` resolves to loopback addresses, which the range covers.
         let l = list(&["127.0.0.0/8", "::1"]);
         assert!(l.check("http://localhost:9/").await.is_ok());

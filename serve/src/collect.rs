@@ -3,7 +3,10 @@
 //! Invariant: the plugin only ever gets an egress policy that allows exactly
 //! one `host:port`, the one the URL names: for ad-hoc requests only after the
 //! allow-list granted it (addresses resolved and checked), for configured
-//! targets because an operator listed them. Every failure has one stable
+//! targets because an operator listed them. The policy carries the grant's
+//! address rules, which the host checks again on the addresses it connects
+//! to (configured targets: any address but link-local and metadata ones,
+//! unless the URL names the address itself). Every failure has one stable
 //! `error_kind` and one HTTP status, decided here.
 
 use std::time::Duration;
@@ -11,9 +14,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use llm_metrics_host::wit::collector::{Header, Target};
 use llm_metrics_host::wit::mapper::{CollectError, Snapshot};
-use llm_metrics_host::{AllowedHost, CallError, EgressPolicy, Plugin};
+use llm_metrics_host::{AddressRules, AllowedHost, CallError, EgressPolicy, Plugin};
 
-use crate::allow::{AllowList, Refusal};
+use crate::allow::{AllowList, Grant, Refusal};
 
 /// What to collect.
 #[derive(Clone, Debug)]
@@ -121,25 +124,26 @@ pub async fn adhoc(
     allow: &AllowList,
     request: &Request,
 ) -> Result<Snapshot, Failure> {
-    let granted = allow.check(&request.endpoint).await?;
-    run(plugin, granted, request).await
+    let grant = allow.check(&request.endpoint).await?;
+    run(plugin, grant, request).await
 }
 
 /// Collect from an operator-configured target: its own `host:port` only.
 pub async fn configured(plugin: &Plugin, request: &Request) -> Result<Snapshot, Failure> {
-    let granted = AllowedHost::from_url(&request.endpoint)
+    let host = AllowedHost::from_url(&request.endpoint)
         .map_err(|e| Refusal::InvalidUrl(format!("{e:#}")))?;
-    run(plugin, granted, request).await
+    let grant = Grant {
+        host,
+        addresses: AddressRules::any_public(),
+    };
+    run(plugin, grant, request).await
 }
 
-async fn run(
-    plugin: &Plugin,
-    granted: AllowedHost,
-    request: &Request,
-) -> Result<Snapshot, Failure> {
+async fn run(plugin: &Plugin, grant: Grant, request: &Request) -> Result<Snapshot, Failure> {
     let egress = EgressPolicy::deny_all()
         .with_max_body_bytes(request.max_body_bytes)
-        .allow(granted);
+        .allow(grant.host)
+        .with_address_rules(grant.addresses);
     plugin
         .collect(&request.target(), egress)
         .await?
