@@ -2,15 +2,18 @@
 //! (the CLI's subcommand) and the `llm-metrics-serve` binary (an alias).
 //!
 //! Invariant: the configuration is read and checked before the listener is
-//! bound; the first line on stdout is the address, once it is bound.
+//! bound; the first line on stdout is the address, once it is bound. A
+//! configuration whose worst-case plugin memory (scrape plus ad-hoc
+//! concurrency, times the per-call memory budget) exceeds
+//! `--memory-total-mib` is refused before anything is loaded.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use llm_metrics_host::plugin::default_cache_dir;
-use llm_metrics_host::{ComponentSource, Limits, Plugin, PluginOptions};
+use llm_metrics_host::{ComponentSource, EngineChoice, Limits, Plugin, PluginOptions};
 
 use crate::allow::{AllowList, Pattern};
 use crate::config;
@@ -42,6 +45,39 @@ pub struct Args {
     /// On SIGINT/SIGTERM, how long scrapes in flight may take to finish.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+    /// The most memory the plugin's calls may hold at once, in MiB:
+    /// (concurrency + adhoc-concurrency) × the per-call memory budget must
+    /// fit, or the service refuses to start.
+    #[arg(long, default_value_t = 8192)]
+    pub memory_total_mib: usize,
+    /// Allocate plugin instances from wasmtime's pooling allocator, one slot
+    /// per call that may run at once, reserved at start-up.
+    #[arg(long)]
+    pub pooling: bool,
+}
+
+/// Refuse settings under which the plugin could need more than
+/// `total_mib` MiB: every call that may run at once holding its whole
+/// memory budget.
+pub fn check_memory_bound(
+    concurrency: usize,
+    adhoc_concurrency: usize,
+    memory_bytes: usize,
+    total_mib: usize,
+) -> anyhow::Result<()> {
+    let calls = concurrency.saturating_add(adhoc_concurrency);
+    let worst = calls.saturating_mul(memory_bytes);
+    let total = total_mib.saturating_mul(1 << 20);
+    if worst > total {
+        bail!(
+            "{concurrency} scrapes (--concurrency) + {adhoc_concurrency} ad-hoc collections \
+             (--adhoc-concurrency) at {} MiB each (the per-call memory budget) may hold {} MiB, \
+             over --memory-total-mib {total_mib}; lower one of them or raise the total",
+            memory_bytes >> 20,
+            worst >> 20
+        );
+    }
+    Ok(())
 }
 
 /// How the plugin is loaded and what each call may use.
@@ -81,6 +117,14 @@ pub fn init_tracing() {
 /// Load the plugin and the configuration, serve until SIGINT/SIGTERM, then
 /// drain. The first line on stdout is `listening on http://ADDR`.
 pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
+    let concurrency = args.concurrency.max(1);
+    let adhoc_concurrency = args.adhoc_concurrency.max(1);
+    check_memory_bound(
+        concurrency,
+        adhoc_concurrency,
+        plugin_args.memory_bytes,
+        args.memory_total_mib,
+    )?;
     let source = plugin_args
         .component
         .map_or(ComponentSource::Embedded, ComponentSource::File);
@@ -95,7 +139,17 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
         } else {
             default_cache_dir()
         },
-        ..PluginOptions::default()
+        engine: if args.pooling {
+            // One slot per call the permits allow, plus start-up's `engines`.
+            let slots = concurrency
+                .saturating_add(adhoc_concurrency)
+                .saturating_add(1);
+            EngineChoice::Pooled {
+                slots: u32::try_from(slots).unwrap_or(u32::MAX),
+            }
+        } else {
+            EngineChoice::Shared
+        },
     };
     let (config_allow, targets) = match &args.config {
         Some(path) => config::load(path)?,
@@ -124,8 +178,8 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     let patterns: Vec<String> = allow.patterns().iter().map(|p| p.to_string()).collect();
     tracing::info!(allow = ?patterns, targets = targets.len(), "allow-list for ad-hoc requests");
     let settings = Settings {
-        concurrency: args.concurrency.max(1),
-        adhoc_concurrency: args.adhoc_concurrency.max(1),
+        concurrency,
+        adhoc_concurrency,
         api_token: args.api_token.filter(|t| !t.is_empty()),
         ..Settings::default()
     };

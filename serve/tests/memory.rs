@@ -1,0 +1,63 @@
+//! The memory bound: a configuration whose concurrent calls could hold more
+//! plugin memory than `--memory-total-mib` is refused at start-up, with the
+//! numbers; the pooling allocator serves collections like the default.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::{BUDGET, Serve, Upstream, fixture};
+
+#[tokio::test]
+async fn a_config_over_the_memory_total_is_refused_with_the_numbers() {
+    let out = tokio::time::timeout(
+        BUDGET,
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_llm-metrics-serve"))
+            .args(["--listen", "127.0.0.1:0", "--concurrency", "8"])
+            .args(["--adhoc-concurrency", "4", "--memory-mib", "256"])
+            .args(["--memory-total-mib", "2048"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output(),
+    )
+    .await
+    .expect("exits in time")
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "it must not listen");
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in ["8 scrapes", "4 ad-hoc", "256 MiB each", "3072 MiB", "2048"] {
+        assert!(err.contains(needle), "{needle} missing from: {err}");
+    }
+}
+
+#[tokio::test]
+async fn pooled_instances_collect_and_the_bound_admits_an_exact_fit() {
+    let upstream = Upstream::start(fixture("vllm_v1.prom")).await;
+    // 2 + 2 calls at 64 MiB: exactly 256 MiB.
+    let serve = Serve::start(&[
+        "--allow",
+        "127.0.0.1",
+        "--pooling",
+        "--concurrency",
+        "2",
+        "--adhoc-concurrency",
+        "2",
+        "--memory-mib",
+        "64",
+        "--memory-total-mib",
+        "256",
+    ])
+    .await;
+    for i in 0..6 {
+        let body = format!(
+            r#"{{"instance_id": "p{i}", "endpoint": "{}"}}"#,
+            upstream.url("/metrics")
+        );
+        let r = serve.post("/api/v1/collect/vllm", &body).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let v = r.json();
+        assert_eq!(v["success"], true, "{v}");
+        assert_eq!(v["metrics"]["engine"], "vllm");
+    }
+}
