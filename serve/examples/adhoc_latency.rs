@@ -87,6 +87,7 @@ async fn main() {
             .header(header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(payload.clone())))
             .unwrap();
+        sender.ready().await.unwrap();
         let t = Instant::now();
         let resp = sender.send_request(req).await.unwrap();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
