@@ -13,6 +13,7 @@ pub mod allow;
 pub mod api;
 pub mod api_targets;
 pub mod auth;
+pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod engine;
