@@ -342,3 +342,47 @@ fn incarnation_markers_of_the_engine_fixtures() {
         );
     }
 }
+
+#[test]
+fn a_summary_is_windowed_without_quantiles() {
+    // TGI ≥ 2.3: `tgi_request_skipped_tokens` is a summary over its own
+    // rolling 60 s; only its count and sum can be windowed. Its counters
+    // carry no `_total` and are still rates.
+    let text = |count: u32, sum: u32, success: u32| {
+        format!(
+            "# TYPE tgi_request_skipped_tokens summary\n\
+             tgi_request_skipped_tokens{{quantile=\"0.5\"}} 1\n\
+             tgi_request_skipped_tokens_count {count}\n\
+             tgi_request_skipped_tokens_sum {sum}\n\
+             # TYPE tgi_request_success counter\n\
+             tgi_request_success {success}\n\
+             # TYPE tgi_queue_size gauge\n\
+             tgi_queue_size 1\n"
+        )
+    };
+    let (a, b) = (snapshot(&text(10, 20, 10)), snapshot(&text(30, 80, 14)));
+    let w = win(&a, MS[0], &b, MS[0] + 4_000).unwrap();
+    approx(w.rates.requests_succeeded, 1.0);
+    let skipped = w
+        .engine_metrics
+        .iter()
+        .flat_map(|g| &g.fields)
+        .find(|f| f.name == "skipped_tokens")
+        .expect("skipped tokens windowed");
+    match &skipped.value {
+        MetricValue::Distribution(d) => {
+            assert_eq!((d.count, d.sum, d.mean), (20.0, 60.0, Some(3.0)));
+            assert_eq!((d.p50, d.p90, d.p99), (None, None, None));
+            assert!(d.buckets.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(b.field("generation", "queue_size").is_some());
+    assert!(
+        w.engine_metrics
+            .iter()
+            .flat_map(|g| &g.fields)
+            .all(|f| f.name != "queue_size"),
+        "gauges are left out"
+    );
+}
