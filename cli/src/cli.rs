@@ -111,13 +111,43 @@ pub enum Command {
         #[arg(long = "allow-host", value_name = "HOST")]
         allow_hosts: Vec<String>,
         /// Include the parsed families in the output.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "interval")]
         raw: bool,
+        /// Collect every DURATION (e.g. 5s) and print the window since the
+        /// previous collection: JSON lines, or with `--output table` a table
+        /// redrawn in place like `top`.
+        #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+        interval: Option<Duration>,
+        /// With --interval: stop after N windows (default: until interrupted).
+        #[arg(long, value_name = "N", requires = "interval")]
+        count: Option<u64>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = OutputArg::Json)]
         output: OutputArg,
         /// The /metrics URL.
         url: String,
+    },
+    /// Print the window between two saved scrapes of one server: rates per
+    /// second and latency over the window.
+    #[command(after_help = EXIT_NOTES)]
+    Window {
+        /// Which engine produced the text: `auto` or an id `llm-metrics engines` lists.
+        #[arg(long, default_value = "auto")]
+        engine: String,
+        /// Name for this server (default: the later file's name).
+        #[arg(long)]
+        instance_id: Option<String>,
+        /// The window's length (e.g. 15s); default: the difference of the
+        /// files' modification times.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        elapsed: Option<Duration>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputArg::Json)]
+        output: OutputArg,
+        /// The earlier scrape.
+        earlier: PathBuf,
+        /// The later scrape.
+        later: PathBuf,
     },
     /// List the engines the plugin maps (ids for --engine, prefixes, aliases).
     #[command(after_help = EXIT_NOTES)]
@@ -152,6 +182,15 @@ pub enum OutputArg {
 
 fn parse_size(s: &str) -> Result<u64, String> {
     s.trim().parse::<bytesize::ByteSize>().map(|b| b.as_u64())
+}
+
+/// `--interval`: a duration of at least 100 ms.
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_millis(100) {
+        return Err("the interval must be at least 100ms".into());
+    }
+    Ok(d)
 }
 
 fn parse_header(s: &str) -> Result<(String, String), String> {
@@ -240,6 +279,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             headers,
             allow_hosts,
             raw,
+            interval,
+            count,
             output,
             url,
         } => {
@@ -265,12 +306,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .collect(),
                 include_raw: raw,
             };
-            collect(&plugin, &target, egress, output).await
+            match interval {
+                Some(every) => {
+                    crate::window::every(&plugin, &target, egress, every, count, output).await
+                }
+                None => collect(&plugin, &target, egress, output).await,
+            }
+        }
+        Command::Window {
+            engine,
+            instance_id,
+            elapsed,
+            output,
+            earlier,
+            later,
+        } => {
+            let plugin = load()?;
+            if let Some(code) = check_engine(&plugin, &engine).await? {
+                return Ok(code);
+            }
+            crate::window::files(
+                &plugin,
+                &engine,
+                instance_id,
+                elapsed,
+                output,
+                &earlier,
+                &later,
+            )
+            .await
         }
         Command::Engines { output } => {
             let engines = load()?.engines().await?;
             match output {
-                OutputArg::Json => write_json(&llm_metrics_host::json::engines(&engines))?,
+                OutputArg::Json => {
+                    write_json(&llm_metrics_host::json::engines(&engines))?;
+                }
                 OutputArg::Table => {
                     if let Err(e) = io::stdout()
                         .lock()
@@ -427,7 +498,9 @@ fn print_snapshot(
     match result {
         Ok(snapshot) => {
             match output {
-                OutputArg::Json => write_json(&llm_metrics_host::json::snapshot(&snapshot))?,
+                OutputArg::Json => {
+                    write_json(&llm_metrics_host::json::snapshot(&snapshot))?;
+                }
                 OutputArg::Table => {
                     if let Err(e) = io::stdout()
                         .lock()
@@ -446,7 +519,9 @@ fn print_snapshot(
     }
 }
 
-fn write_json(value: &serde_json::Value) -> anyhow::Result<()> {
+/// Print one JSON document and a line feed; `Ok(true)` when stdout was
+/// closed (`| head`), which is not an error.
+pub(crate) fn write_json(value: &serde_json::Value) -> anyhow::Result<bool> {
     let mut out = io::BufWriter::new(io::stdout().lock());
     let result = serde_json::to_writer(&mut out, value)
         .map_err(io::Error::from)
@@ -454,7 +529,8 @@ fn write_json(value: &serde_json::Value) -> anyhow::Result<()> {
         .and_then(|()| out.flush());
     match result {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => bail!(e),
-        _ => Ok(()),
+        Err(_) => Ok(true),
+        Ok(()) => Ok(false),
     }
 }
 

@@ -6,6 +6,7 @@ use clap::Parser;
 
 mod cli;
 mod table;
+mod window;
 
 use cli::{Cli, run};
 

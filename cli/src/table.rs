@@ -1,9 +1,11 @@
-//! `--output table`: the snapshot for a person, one figure per line.
+//! `--output table`: a snapshot or a window for a person, one figure per line.
 
 use std::fmt::Write;
 
 use llm_metrics_host::json::timestamp;
-use llm_metrics_host::wit::mapper::{Distribution, EngineInfo, MetricValue, Snapshot};
+use llm_metrics_host::wit::mapper::{
+    Distribution, EngineGroup, EngineInfo, MetricValue, Snapshot, WindowStats,
+};
 
 fn num(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), fmt)
@@ -83,15 +85,22 @@ pub fn snapshot(s: &Snapshot) -> String {
     ] {
         rows.push((name.into(), d.as_ref().map_or_else(|| "-".into(), dist)));
     }
-    for g in &s.engine_metrics {
+    rows.extend(engine_rows(&s.engine_metrics, ""));
+    aligned(rows)
+}
+
+/// One row per engine-specific field (`suffix` after each value, e.g. `/s`).
+fn engine_rows(groups: &[EngineGroup], suffix: &str) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    for g in groups {
         for f in &g.fields {
             let value = match &f.value {
-                MetricValue::Number(n) => fmt(*n),
+                MetricValue::Number(n) => format!("{}{suffix}", fmt(*n)),
                 MetricValue::Distribution(d) => dist(d),
                 MetricValue::ByLabel((label, values)) => {
                     let parts: Vec<String> = values
                         .iter()
-                        .map(|v| format!("{}={}", v.key, fmt(v.value)))
+                        .map(|v| format!("{}={}{suffix}", v.key, fmt(v.value)))
                         .collect();
                     format!("by {label}: {}", parts.join(" "))
                 }
@@ -103,12 +112,64 @@ pub fn snapshot(s: &Snapshot) -> String {
             ));
         }
     }
+    rows
+}
+
+fn aligned(rows: Vec<(String, String)>) -> String {
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     let mut out = String::new();
     for (k, v) in rows {
         let _ = writeln!(out, "{k:<width$}  {v}");
     }
     out
+}
+
+/// Render a window: rates per second, latency over the window.
+pub fn window(w: &WindowStats) -> String {
+    let per_s = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
+    let mut rows: Vec<(String, String)> = vec![
+        ("instance".into(), w.instance_id.clone()),
+        ("engine".into(), w.engine.clone()),
+        (
+            "window".into(),
+            format!(
+                "{} to {} ({} s)",
+                timestamp(w.start_ms),
+                timestamp(w.end_ms),
+                fmt(w.seconds)
+            ),
+        ),
+        (
+            "restarted".into(),
+            if w.restarted {
+                format!("yes: {}", w.resets.join("; "))
+            } else {
+                "no".into()
+            },
+        ),
+        (
+            "requests succeeded /s".into(),
+            per_s(w.rates.requests_succeeded),
+        ),
+        ("requests failed /s".into(), per_s(w.rates.requests_failed)),
+        ("prompt tokens /s".into(), per_s(w.rates.prompt_tokens)),
+        (
+            "generation tokens /s".into(),
+            per_s(w.rates.generation_tokens),
+        ),
+        ("preemptions /s".into(), per_s(w.rates.preemptions)),
+    ];
+    let l = &w.latency;
+    for (name, d) in [
+        ("ttft (s)", &l.time_to_first_token_seconds),
+        ("inter-token (s)", &l.inter_token_latency_seconds),
+        ("e2e latency (s)", &l.e2e_request_latency_seconds),
+        ("queue time (s)", &l.queue_time_seconds),
+    ] {
+        rows.push((name.into(), d.as_ref().map_or_else(|| "-".into(), dist)));
+    }
+    rows.extend(engine_rows(&w.engine_metrics, "/s"));
+    aligned(rows)
 }
 
 /// Render the engine list, one block per engine.
