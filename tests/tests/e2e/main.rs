@@ -11,3 +11,5 @@ mod fleet;
 mod hostile;
 mod imports;
 mod parse;
+mod window;
+mod window_prometheus;
