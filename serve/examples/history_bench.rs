@@ -27,6 +27,11 @@ fn bump(d: &mut Option<Distribution>, k: f64) {
     if let Some(d) = d {
         d.count += 3.0 * k;
         d.sum += 0.7 * k;
+        // The new observations land in the upper half of the buckets.
+        let half = d.buckets.len() / 2;
+        for b in d.buckets.iter_mut().skip(half) {
+            b.count += 3.0 * k;
+        }
     }
 }
 

@@ -159,16 +159,24 @@ async fn target_points(
 }
 
 /// The window between two stored snapshots, as JSON, computed by the
-/// plugin; a window the plugin refuses is `{"error": …}` for history
-/// points and a 409 for single windows.
+/// plugin (within the ad-hoc pool, so its memory stays in the bound). Two
+/// snapshots the plugin will not compare are a 409 whose kind is the
+/// plugin's (`different-engines`, `bucket-layout-changed`, …); history
+/// points and fleet instances carry it as `error` instead.
 async fn window(service: &Service, earlier: &Snapshot, later: &Snapshot) -> Result<Value, Problem> {
-    // STUB until the plugin exports `window` (issue 8, component part).
-    let _ = (service, earlier, later);
-    Err(Problem::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not-implemented",
-        "windows need the plugin's window function",
-    ))
+    let _permit = service.adhoc_permits.acquire().await;
+    match service.plugin.window(earlier, later).await {
+        Ok(Ok(w)) => Ok(llm_metrics_host::json::window(&w)),
+        Ok(Err(e)) => {
+            let (kind, message) = llm_metrics_host::json::window_error(&e);
+            Err(Problem::new(StatusCode::CONFLICT, kind, message))
+        }
+        Err(e) => Err(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "plugin-error",
+            e.to_string(),
+        )),
+    }
 }
 
 fn now_ms() -> i64 {
@@ -341,8 +349,9 @@ pub async fn target_history(
                 None => {
                     let v = match window(&service, &snaps[&a.id], &snaps[&b.id]).await {
                         Ok(v) => v,
-                        Err(p) if p.status == StatusCode::CONFLICT => json!({"error": p.detail}),
-                        Err(p) if p.status == StatusCode::NOT_IMPLEMENTED => Value::Null,
+                        Err(p) if p.status == StatusCode::CONFLICT => {
+                            json!({"error_kind": p.kind, "error": p.detail})
+                        }
                         Err(p) => return Err(p),
                     };
                     windows.insert((a.id, b.id), v.clone());
@@ -457,7 +466,7 @@ pub async fn fleet_window(
                 json!({"instance_id": id, "engine": later.engine, "labels": entry.spec.labels, "window": w})
             }
             Err(p) if p.status == StatusCode::CONFLICT => {
-                json!({"instance_id": id, "engine": later.engine, "labels": entry.spec.labels, "error": p.detail})
+                json!({"instance_id": id, "engine": later.engine, "labels": entry.spec.labels, "error_kind": p.kind, "error": p.detail})
             }
             Err(p) => return Err(p),
         };

@@ -10,6 +10,7 @@
 //! through the store's single writer.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -237,4 +238,93 @@ mod tests {
         // Beyond the look-back the latest value is absent, not repeated.
         assert_eq!(latest(&p, 60_000 + 300_001), None);
     }
+}
+
+/// The history's command-line flags (they override the config's
+/// `[history]` table).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct HistoryArgs {
+    /// The history database (SQLite; config `[history] db`). Default:
+    /// `llm-metrics/history.sqlite3` in the user's data directory
+    /// (`$XDG_DATA_HOME`, else `~/.local/share`).
+    #[arg(long, env = "LLM_METRICS_DB")]
+    pub db: Option<PathBuf>,
+    /// Delete scrapes older than this; `0s` keeps everything (config
+    /// `retention`; default 7d).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub retention: Option<Duration>,
+    /// Delete the oldest scrapes while the history is larger than this, e.g.
+    /// `10GiB` (config `retention_size`).
+    #[arg(long, value_parser = parse_size)]
+    pub retention_size: Option<u64>,
+    /// Hard cap on the database's size: beyond it writes fail as on a full
+    /// disk, which target health reports (config `max_size`).
+    #[arg(long, value_parser = parse_size)]
+    pub db_max_size: Option<u64>,
+}
+
+/// How long scrapes are kept when neither flag nor config says.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A size such as `10GiB`, `512MB` or plain bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("`{text}` is not a size (e.g. 10GiB, 512MB): {e}"))
+}
+
+/// Open the history database (flags first, then the config's `[history]`)
+/// and start its retention task. `queue`: writes that may wait for the
+/// writer.
+pub fn open(
+    args: HistoryArgs,
+    file: crate::config::HistoryConfig,
+    queue: usize,
+) -> anyhow::Result<Store> {
+    use anyhow::Context;
+    let path = match args.db.or(file.db) {
+        Some(p) => p,
+        None => dirs::data_dir()
+            .map(|d| d.join("llm-metrics").join("history.sqlite3"))
+            .context("no data directory for the history database; pass --db PATH")?,
+    };
+    let size =
+        |flag: Option<u64>, key: Option<String>, name: &str| -> anyhow::Result<Option<u64>> {
+            match (flag, key) {
+                (Some(v), _) => Ok(Some(v)),
+                (None, Some(text)) => parse_size(&text)
+                    .map(Some)
+                    .map_err(|e| anyhow::anyhow!("config `[history] {name}`: {e}")),
+                (None, None) => Ok(None),
+            }
+        };
+    let max_size = size(args.db_max_size, file.max_size, "max_size")?;
+    let retention_size = size(args.retention_size, file.retention_size, "retention_size")?;
+    let age = args
+        .retention
+        .or(file.retention.map(|s| s.0))
+        .unwrap_or(DEFAULT_RETENTION);
+    let store = Store::open(&store::Options {
+        path,
+        max_size,
+        queue,
+    })?;
+    tracing::info!(
+        db = %store.path().display(),
+        retention = %humantime::format_duration(age),
+        retention_size,
+        max_size,
+        "history"
+    );
+    let retention = Retention {
+        max_age: (!age.is_zero()).then_some(age),
+        max_bytes: retention_size,
+    };
+    // A pass every quarter of the age limit, between 250 ms and a minute.
+    let every = retention.max_age.map_or(Duration::from_secs(60), |age| {
+        (age / 4).clamp(Duration::from_millis(250), Duration::from_secs(60))
+    });
+    spawn_retention(store.clone(), retention, every);
+    Ok(store)
 }

@@ -19,6 +19,7 @@ pub mod collect;
 pub mod config;
 pub mod engine;
 pub mod export;
+pub mod export_window;
 pub mod fleet;
 pub mod history;
 pub mod openapi;

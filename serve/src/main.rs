@@ -12,7 +12,7 @@ use llm_metrics_host::plugin::default_cache_dir;
 use llm_metrics_host::{ComponentSource, Limits, Plugin, PluginOptions};
 use llm_metrics_serve::allow::{AllowList, Pattern};
 use llm_metrics_serve::service::{self, Service, Settings};
-use llm_metrics_serve::{config, history, store};
+use llm_metrics_serve::{config, history};
 
 /// Serve the llm-metrics collection API.
 #[derive(Debug, Parser)]
@@ -53,90 +53,8 @@ struct Args {
     /// On SIGINT/SIGTERM, how long scrapes in flight may take to finish.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
-    /// The history database (SQLite; config `[history] db`). Default:
-    /// `llm-metrics/history.sqlite3` in the user's data directory
-    /// (`$XDG_DATA_HOME`, else `~/.local/share`).
-    #[arg(long, env = "LLM_METRICS_DB")]
-    db: Option<PathBuf>,
-    /// Delete scrapes older than this; `0s` keeps everything (config
-    /// `retention`; default 7d).
-    #[arg(long, value_parser = humantime::parse_duration)]
-    retention: Option<Duration>,
-    /// Delete the oldest scrapes while the history is larger than this, e.g.
-    /// `10GiB` (config `retention_size`).
-    #[arg(long, value_parser = parse_size)]
-    retention_size: Option<u64>,
-    /// Hard cap on the database's size: beyond it writes fail as on a full
-    /// disk, which target health reports (config `max_size`).
-    #[arg(long, value_parser = parse_size)]
-    db_max_size: Option<u64>,
-}
-
-/// How long scrapes are kept when neither flag nor config says.
-const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
-
-fn parse_size(text: &str) -> Result<u64, String> {
-    text.trim()
-        .parse::<bytesize::ByteSize>()
-        .map(|b| b.as_u64())
-        .map_err(|e| format!("`{text}` is not a size (e.g. 10GiB, 512MB): {e}"))
-}
-
-/// Open the history database: flags first, then the config's `[history]`.
-/// History flags, as given.
-struct HistoryFlags {
-    db: Option<PathBuf>,
-    retention: Option<Duration>,
-    retention_size: Option<u64>,
-    db_max_size: Option<u64>,
-    queue: usize,
-}
-
-fn open_history(
-    args: HistoryFlags,
-    file: config::HistoryConfig,
-) -> anyhow::Result<(store::Store, store::Retention)> {
-    let path = match args.db.or(file.db) {
-        Some(p) => p,
-        None => dirs::data_dir()
-            .map(|d| d.join("llm-metrics").join("history.sqlite3"))
-            .context("no data directory for the history database; pass --db PATH")?,
-    };
-    let size =
-        |flag: Option<u64>, key: Option<String>, name: &str| -> anyhow::Result<Option<u64>> {
-            match (flag, key) {
-                (Some(v), _) => Ok(Some(v)),
-                (None, Some(text)) => parse_size(&text)
-                    .map(Some)
-                    .map_err(|e| anyhow::anyhow!("config `[history] {name}`: {e}")),
-                (None, None) => Ok(None),
-            }
-        };
-    let max_size = size(args.db_max_size, file.max_size, "max_size")?;
-    let retention_size = size(args.retention_size, file.retention_size, "retention_size")?;
-    let age = args
-        .retention
-        .or(file.retention.map(|s| s.0))
-        .unwrap_or(DEFAULT_RETENTION);
-    let store = store::Store::open(&store::Options {
-        path,
-        max_size,
-        queue: args.queue,
-    })?;
-    tracing::info!(
-        db = %store.path().display(),
-        retention = %humantime::format_duration(age),
-        retention_size,
-        max_size,
-        "history"
-    );
-    Ok((
-        store,
-        store::Retention {
-            max_age: (!age.is_zero()).then_some(age),
-            max_bytes: retention_size,
-        },
-    ))
+    #[command(flatten)]
+    history: history::HistoryArgs,
 }
 
 fn main() -> ExitCode {
@@ -197,14 +115,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     // Before the plugin is compiled: a database that cannot be used stops
     // start-up at once, with its path in the message.
-    let flags = HistoryFlags {
-        db: args.db,
-        retention: args.retention,
-        retention_size: args.retention_size,
-        db_max_size: args.db_max_size,
-        queue: 4 * args.concurrency.max(64),
-    };
-    let (store, retention) = open_history(flags, history_file)?;
+    let store = history::open(args.history, history_file, 4 * args.concurrency.max(64))?;
     let plugin = Plugin::new(&source, &options).context("loading the plugin")?;
     let engines: Vec<String> = plugin
         .engines()
@@ -236,10 +147,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if settings.api_token.is_none() && !args.listen.ip().is_loopback() {
         tracing::warn!(listen = %args.listen, "listening beyond loopback without --api-token");
     }
-    let check_every = retention.max_age.map_or(Duration::from_secs(60), |age| {
-        (age / 4).clamp(Duration::from_millis(250), Duration::from_secs(60))
-    });
-    history::spawn_retention(store.clone(), retention, check_every);
     let service = Service::with_history(plugin, allow, settings, engines, Some(store));
     for spec in targets {
         service.add_target(spec);

@@ -182,8 +182,10 @@ pub fn router(service: Arc<Service>) -> Router {
 pub async fn prometheus(
     axum::extract::State(service): axum::extract::State<Arc<Service>>,
 ) -> impl axum::response::IntoResponse {
+    let mut text = export::render(&service.targets.all());
+    text.push_str(&crate::export_window::render(&service).await);
     (
         [(axum::http::header::CONTENT_TYPE, export::CONTENT_TYPE)],
-        export::render(&service.targets.all()),
+        text,
     )
 }

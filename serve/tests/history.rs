@@ -295,3 +295,70 @@ async fn bad_history_queries_get_typed_4xx() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_database_from_a_newer_build_is_refused_not_rewritten() {
+    let dir = temp_dir("newer");
+    let db = dir.join("history.sqlite3");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;")
+            .unwrap();
+    }
+    let (code, err) = refused(&["--db", db.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(db.to_str().unwrap()), "{err}");
+    assert!(err.contains("schema version 99"), "{err}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 99, "left as it was");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn retention_deletes_old_scrapes_in_the_background() {
+    let upstream = Upstream::start(fixture("vllm_v1.prom")).await;
+    let dir = temp_dir("retention");
+    let db = dir.join("history.sqlite3");
+    let cfg = config(&dir, &[("v0", upstream.url("/metrics"))]);
+    let serve = Serve::start(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--retention",
+        "2s",
+    ])
+    .await;
+    serve
+        .wait_for("/api/v1/targets/v0", |v| {
+            v["health"]["scrapes"].as_u64() >= Some(25)
+        })
+        .await;
+    // Scrapes every 200 ms for 5 s; a retention pass every 500 ms keeps
+    // about the last 2 s of them.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (rows, oldest): (i64, i64) = conn
+        .query_row("SELECT count(*), min(at_ms) FROM scrapes", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert!(rows > 0);
+    assert!(
+        now - oldest < 4_000,
+        "oldest row is {} ms old",
+        now - oldest
+    );
+    let log = serve.log.lock().unwrap().clone();
+    assert!(
+        log.contains("history retention deleted old scrapes"),
+        "{log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
