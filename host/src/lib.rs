@@ -2,19 +2,21 @@
 //!
 //! [`Plugin`] loads the component (the one embedded in this crate, or a file),
 //! links WASI and `wasi:http` behind an [`EgressPolicy`], and calls `parse`,
-//! `collect` and `map` under per-call [`Limits`]. The `llm-metrics` binary is
-//! a thin CLI over this library.
+//! `collect` and `map` under per-call [`Limits`]. It holds no command line:
+//! the `llm-metrics` CLI (crate `cli/`) and the service (`serve/`) are its
+//! clients.
 #![deny(missing_docs)]
 
 pub mod audit;
 pub mod cache;
-pub mod cli;
 mod cpu;
+pub mod describe;
+pub mod engine;
 pub mod json;
 pub mod plugin;
 pub mod policy;
-pub mod table;
 
+pub use engine::{EngineChoice, Ticker};
 pub use plugin::{CallError, ComponentSource, EMBEDDED_COMPONENT, Limits, Plugin, PluginOptions};
 pub use policy::{AllowedHost, EgressPolicy};
 

@@ -16,17 +16,17 @@
 //! Set `RUST_LIB_BACKTRACE=0` at start-up, as the CLI does.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Context;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
+use wasmtime::{Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::cache;
 use crate::cpu::CpuMeter;
+pub use crate::engine::{EngineChoice, Ticker, engine_config, shared_engine};
 use crate::policy::{CallEgress, EgressPolicy};
 use crate::wit::collector::Target;
 use crate::wit::mapper::{CollectError, EngineInfo, Snapshot, WindowError, WindowStats};
@@ -49,10 +49,6 @@ pub use bindings::llm_metrics::plugin::types as wit_types;
 
 /// The component built from `guest/` by this crate's build script.
 pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("LLM_METRICS_COMPONENT"));
-
-/// How often the epoch advances: how often a running guest's CPU meter is
-/// checked (what is charged is measured exactly, see [`crate::cpu`]).
-const TICK: Duration = Duration::from_millis(10);
 
 /// How wasmtime 48 reports running out of hostcall fuel.
 const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
@@ -106,6 +102,8 @@ pub struct PluginOptions {
     pub limits: Limits,
     /// Directory for compiled components; `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
+    /// The wasmtime engine calls run on.
+    pub engine: EngineChoice,
 }
 
 /// A call that did not return normally.
@@ -147,7 +145,7 @@ pub struct Plugin {
 impl Plugin {
     /// Compile (or load from cache) and link the component.
     pub fn new(source: &ComponentSource, options: &PluginOptions) -> anyhow::Result<Self> {
-        let engine = shared_engine()?;
+        let engine = options.engine.engine(&options.limits)?;
         let bytes: std::borrow::Cow<'_, [u8]> = match source {
             ComponentSource::Embedded => EMBEDDED_COMPONENT.into(),
             ComponentSource::File(path) => std::fs::read(path)
@@ -158,17 +156,14 @@ impl Plugin {
         Self::from_component(&engine, &component, options.limits)
     }
 
-    /// Link an already compiled component.
+    /// Link an already compiled component. Budgets rely on `engine`'s epoch
+    /// being advanced: [`shared_engine`]'s is; for an engine of your own, see
+    /// [`EngineChoice::Custom`].
     pub fn from_component(
         engine: &Engine,
         component: &Component,
         limits: Limits,
     ) -> anyhow::Result<Self> {
-        // Budgets rely on the shared engine's epoch ticker.
-        anyhow::ensure!(
-            Engine::same(engine, &shared_engine()?),
-            "compile the component with `shared_engine()`: only its epoch is ticked"
-        );
         crate::audit::check_imports(engine, component)?;
         let mut linker = Linker::<HostState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -363,38 +358,6 @@ impl Plugin {
         };
         (result, state.egress.body_cap_hit())
     }
-}
-
-/// One engine per process: epoch ticking and the compile settings are shared.
-pub fn shared_engine() -> anyhow::Result<Engine> {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    if let Some(e) = ENGINE.get() {
-        return Ok(e.clone());
-    }
-    let mut config = Config::new();
-    config.epoch_interruption(true);
-    let engine = Engine::new(&config)?;
-    let engine = ENGINE.get_or_init(|| {
-        spawn_ticker(&engine);
-        engine
-    });
-    Ok(engine.clone())
-}
-
-/// Advance the epoch from a plain thread: a guest that never yields can
-/// starve tokio's workers and timers, but not this thread.
-fn spawn_ticker(engine: &Engine) {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("llm-metrics-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(TICK);
-            }
-        })
-        .expect("spawning the epoch thread");
 }
 
 /// Where the CLI keeps compiled components: `$XDG_CACHE_HOME/llm-metrics` or

@@ -39,7 +39,7 @@ pub enum Failure {
     #[error("{0}")]
     Refused(#[from] Refusal),
     /// The plugin reported a typed failure.
-    #[error("{}", llm_metrics_host::cli::collect_error(.0))]
+    #[error("{}", llm_metrics_host::describe::collect_error(.0))]
     Collect(CollectError),
     /// The plugin ran out of a budget or trapped.
     #[error("{0}")]

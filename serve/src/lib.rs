@@ -15,6 +15,7 @@ pub mod api;
 pub mod api_history;
 pub mod api_targets;
 pub mod auth;
+pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod engine;

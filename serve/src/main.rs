@@ -1,34 +1,19 @@
-//! `llm-metrics-serve`: see `llm-metrics-serve --help` and the README,
-//! section "Service".
+//! `llm-metrics-serve`: the same service as `llm-metrics serve`, as its own
+//! binary. See `llm-metrics-serve --help` and the README, section "Service".
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Parser;
-use llm_metrics_host::plugin::default_cache_dir;
-use llm_metrics_host::{ComponentSource, Limits, Plugin, PluginOptions};
-use llm_metrics_serve::allow::{AllowList, Pattern};
-use llm_metrics_serve::service::{self, Service, Settings};
-use llm_metrics_serve::{config, history};
+use llm_metrics_serve::cli::{self, PluginArgs};
 
 /// Serve the llm-metrics collection API.
 #[derive(Debug, Parser)]
 #[command(name = "llm-metrics-serve", version)]
-struct Args {
-    /// TOML file with `allow` patterns and `[[targets]]` (see the README).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:9400")]
-    listen: SocketAddr,
-    /// Allow ad-hoc collection from a host name (`host`, `host:port`), a
-    /// wildcard (`*.svc.cluster.local`), an address or a CIDR range
-    /// (`10.0.0.0/8`, `[fd00::/8]:9400`). Repeatable.
-    #[arg(long = "allow", value_name = "PATTERN")]
-    allow: Vec<Pattern>,
+struct Cli {
+    #[command(flatten)]
+    service: cli::Args,
     /// Load another build of the plugin.
     #[arg(long)]
     component: Option<PathBuf>,
@@ -41,20 +26,6 @@ struct Args {
     /// Per-collection CPU budget of the plugin.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     cpu_time: Duration,
-    /// Target scrapes that may run at once.
-    #[arg(long, default_value_t = 16)]
-    concurrency: usize,
-    /// Ad-hoc collections that may run at once (more wait).
-    #[arg(long, default_value_t = 16)]
-    adhoc_concurrency: usize,
-    /// Require `Authorization: Bearer TOKEN` on every route.
-    #[arg(long, env = "LLM_METRICS_API_TOKEN", hide_env_values = true)]
-    api_token: Option<String>,
-    /// On SIGINT/SIGTERM, how long scrapes in flight may take to finish.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    shutdown_grace: Duration,
-    #[command(flatten)]
-    history: history::HistoryArgs,
 }
 
 fn main() -> ExitCode {
@@ -64,13 +35,14 @@ fn main() -> ExitCode {
         // SAFETY: no other thread exists yet to read or write the environment.
         unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     }
-    let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let args = Cli::parse();
+    cli::init_tracing();
+    let plugin = PluginArgs {
+        component: args.component,
+        no_cache: args.no_cache,
+        memory_bytes: args.memory_mib.saturating_mul(1 << 20),
+        cpu_time: args.cpu_time,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,109 +53,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(args)) {
+    match runtime.block_on(cli::run(args.service, plugin)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
     }
-}
-
-async fn run(args: Args) -> anyhow::Result<()> {
-    let source = args
-        .component
-        .map_or(ComponentSource::Embedded, ComponentSource::File);
-    let options = PluginOptions {
-        limits: Limits {
-            memory_bytes: args.memory_mib << 20,
-            cpu_time: args.cpu_time,
-            ..Limits::default()
-        },
-        cache_dir: if args.no_cache {
-            None
-        } else {
-            default_cache_dir()
-        },
-    };
-    let (config_allow, targets, history_file) = match &args.config {
-        Some(path) => {
-            let (allow, targets) = config::load(path)?;
-            (allow, targets, config::load_history(path)?)
-        }
-        None => (Vec::new(), Vec::new(), config::HistoryConfig::default()),
-    };
-    // Before the plugin is compiled: a database that cannot be used stops
-    // start-up at once, with its path in the message.
-    let store = history::open(args.history, history_file, 4 * args.concurrency.max(64))?;
-    let plugin = Plugin::new(&source, &options).context("loading the plugin")?;
-    let engines: Vec<String> = plugin
-        .engines()
-        .await
-        .context("asking the plugin for its engines")?
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
-    for t in &targets {
-        t.check_engine(&engines)?;
-    }
-    // Default: the hosts of configured targets; then the config's and the
-    // command line's patterns.
-    let allow = AllowList::new(
-        targets
-            .iter()
-            .filter_map(|t| t.pattern())
-            .chain(config_allow)
-            .chain(args.allow),
-    );
-    let patterns: Vec<String> = allow.patterns().iter().map(|p| p.to_string()).collect();
-    tracing::info!(allow = ?patterns, targets = targets.len(), "allow-list for ad-hoc requests");
-    let settings = Settings {
-        concurrency: args.concurrency.max(1),
-        adhoc_concurrency: args.adhoc_concurrency.max(1),
-        api_token: args.api_token.filter(|t| !t.is_empty()),
-        ..Settings::default()
-    };
-    if settings.api_token.is_none() && !args.listen.ip().is_loopback() {
-        tracing::warn!(listen = %args.listen, "listening beyond loopback without --api-token");
-    }
-    let service = Service::with_history(plugin, allow, settings, engines, Some(store));
-    for spec in targets {
-        service.add_target(spec);
-    }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    // The first line on stdout, for scripts and tests (port 0 picks one).
-    println!("listening on http://{addr}");
-    tracing::info!(%addr, "serving");
-    axum::serve(listener, service::router(service.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
-    if service.drain(args.shutdown_grace).await {
-        tracing::info!("stopped; every scrape in flight finished");
-    } else {
-        tracing::warn!(grace = ?args.shutdown_grace, "stopped; scrapes still in flight were abandoned");
-    }
-    Ok(())
-}
-
-/// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            std::future::pending::<()>().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term.recv() => {},
-    }
-    tracing::info!("shutting down");
 }

@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::json::timestamp;
-use crate::wit::mapper::{Distribution, EngineInfo, MetricValue, Snapshot};
+use llm_metrics_host::json::timestamp;
+use llm_metrics_host::wit::mapper::{Distribution, EngineInfo, MetricValue, Snapshot};
 
 fn num(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), fmt)

@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::plugin::{ComponentSource, Limits, Plugin, PluginOptions, default_cache_dir};
-use crate::policy::{AllowedHost, EgressPolicy};
-use crate::wit::collector::{Header, Target};
-use crate::wit::mapper::{CollectError, Snapshot};
-use crate::wit::types::{Format, ParseError, ParseOptions};
+use llm_metrics_host::describe::{collect_error, parse_error};
+use llm_metrics_host::plugin::{ComponentSource, Limits, Plugin, PluginOptions, default_cache_dir};
+use llm_metrics_host::policy::{AllowedHost, EgressPolicy};
+use llm_metrics_host::wit::collector::{Header, Target};
+use llm_metrics_host::wit::mapper::{CollectError, Snapshot};
+use llm_metrics_host::wit::types::{Format, ParseOptions};
+use llm_metrics_serve::cli::PluginArgs;
 
 const EXIT_NOTES: &str =
     "Exit status: 0 success; 1 invalid input or failed collection; 2 usage error.";
@@ -31,12 +33,14 @@ pub struct Cli {
     /// Compile the component on every run instead of caching it.
     #[arg(long, global = true)]
     pub no_cache: bool,
-    /// Memory the plugin may use per call (e.g. 512MiB).
-    #[arg(long, global = true, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
-    pub memory: u64,
-    /// CPU time the plugin may use per call (e.g. 10s).
-    #[arg(long, global = true, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub cpu_time: Duration,
+    /// Memory the plugin may use per call (e.g. 512MiB; default 512MiB,
+    /// 256MiB for `serve`).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    pub memory: Option<u64>,
+    /// CPU time the plugin may use per call (e.g. 10s; default 10s, 5s for
+    /// `serve`).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub cpu_time: Option<Duration>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -122,6 +126,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputArg::Json)]
         output: OutputArg,
     },
+    /// Run the collection service (API, target scraper, fleet view, /metrics).
+    Serve(llm_metrics_serve::cli::Args),
 }
 
 /// `--format`.
@@ -167,10 +173,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .component
         .clone()
         .map_or(ComponentSource::Embedded, ComponentSource::File);
+    let memory_bytes = cli.memory.map(|m| usize::try_from(m).unwrap_or(usize::MAX));
+    let defaults = Limits::default();
     let limits = Limits {
-        memory_bytes: usize::try_from(cli.memory).unwrap_or(usize::MAX),
-        cpu_time: cli.cpu_time,
-        ..Limits::default()
+        memory_bytes: memory_bytes.unwrap_or(defaults.memory_bytes),
+        cpu_time: cli.cpu_time.unwrap_or(defaults.cpu_time),
+        ..defaults
     };
     let options = PluginOptions {
         limits,
@@ -179,25 +187,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } else {
             default_cache_dir()
         },
+        ..PluginOptions::default()
     };
-    let plugin = Plugin::new(&source, &options).context("loading the plugin")?;
+    // `serve` loads its own plugin, with its own defaults.
+    let load = || Plugin::new(&source, &options).context("loading the plugin");
     match cli.command {
+        Command::Serve(args) => {
+            let defaults = PluginArgs::default();
+            let plugin = PluginArgs {
+                component: cli.component,
+                no_cache: cli.no_cache,
+                memory_bytes: memory_bytes.unwrap_or(defaults.memory_bytes),
+                cpu_time: cli.cpu_time.unwrap_or(defaults.cpu_time),
+            };
+            llm_metrics_serve::cli::init_tracing();
+            llm_metrics_serve::cli::run(args, plugin).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Parse {
             format,
             strict,
             file,
-        } => parse(&plugin, format, strict, file).await,
+        } => parse(&load()?, format, strict, file).await,
         Command::Check {
             format,
             strict,
             files,
-        } => check(&plugin, format, strict, &files).await,
+        } => check(&load()?, format, strict, &files).await,
         Command::Map {
             engine,
             instance_id,
             output,
             file,
         } => {
+            let plugin = load()?;
             if let Some(code) = check_engine(&plugin, &engine).await? {
                 return Ok(code);
             }
@@ -220,6 +243,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
             url,
         } => {
+            let plugin = load()?;
             if let Some(code) = check_engine(&plugin, &engine).await? {
                 return Ok(code);
             }
@@ -244,9 +268,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             collect(&plugin, &target, egress, output).await
         }
         Command::Engines { output } => {
-            let engines = plugin.engines().await?;
+            let engines = load()?.engines().await?;
             match output {
-                OutputArg::Json => write_json(&crate::json::engines(&engines))?,
+                OutputArg::Json => write_json(&llm_metrics_host::json::engines(&engines))?,
                 OutputArg::Table => {
                     if let Err(e) = io::stdout()
                         .lock()
@@ -308,10 +332,6 @@ fn read_input(file: Option<&PathBuf>) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-fn describe(e: &ParseError) -> String {
-    format!("line {}, column {}: {}", e.line, e.column, e.message)
-}
-
 async fn parse(
     plugin: &Plugin,
     format: FormatArg,
@@ -321,11 +341,11 @@ async fn parse(
     let text = read_input(file.as_ref())?;
     match plugin.parse(&text, &parse_options(format, strict)).await? {
         Ok(parsed) => {
-            write_json(&crate::json::families(&parsed.families))?;
+            write_json(&llm_metrics_host::json::families(&parsed.families))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("error: {}", describe(&e));
+            eprintln!("error: {}", parse_error(&e));
             Ok(ExitCode::from(1))
         }
     }
@@ -352,7 +372,7 @@ async fn check(
                 match result {
                     Err(e) => {
                         failed = true;
-                        format!("{}: FAILED: {}", path.display(), describe(&e))
+                        format!("{}: FAILED: {}", path.display(), parse_error(&e))
                     }
                     Ok(parsed) => {
                         let samples: usize = parsed.families.iter().map(|f| f.samples.len()).sum();
@@ -371,7 +391,7 @@ async fn check(
                         {
                             line.push_str(&format!(
                                 "; warning: strict mode rejects {}",
-                                describe(&e)
+                                parse_error(&e)
                             ));
                         }
                         line
@@ -407,7 +427,7 @@ fn print_snapshot(
     match result {
         Ok(snapshot) => {
             match output {
-                OutputArg::Json => write_json(&crate::json::snapshot(&snapshot))?,
+                OutputArg::Json => write_json(&llm_metrics_host::json::snapshot(&snapshot))?,
                 OutputArg::Table => {
                     if let Err(e) = io::stdout()
                         .lock()
@@ -423,27 +443,6 @@ fn print_snapshot(
             eprintln!("error: {}", collect_error(&e));
             Ok(ExitCode::from(1))
         }
-    }
-}
-
-/// A one-line description of a collection failure, kind first.
-pub fn collect_error(e: &CollectError) -> String {
-    match e {
-        CollectError::InvalidUrl(m) => format!("invalid URL: {m}"),
-        CollectError::Denied(m) => format!("denied: {m}"),
-        CollectError::Connect(m) => format!("connect failed: {m}"),
-        CollectError::Timeout(m) => format!("timeout: {m}"),
-        CollectError::HttpStatus(code) => format!("HTTP status {code}"),
-        CollectError::BodyTooLarge(cap) => format!("body too large: over the {cap}-byte cap"),
-        CollectError::NotAnExposition(m) => format!("not an exposition: {m}"),
-        CollectError::Parse(e) => format!("invalid exposition: {}", describe(e)),
-        CollectError::UnrecognizedEngine(m) => format!("unrecognized engine: {m}"),
-        CollectError::UnknownEngine(m) => format!("unknown engine: {m}"),
-        CollectError::MixedEngines(ids) => format!(
-            "mixed engines: families of {} in one exposition; pass --engine to pick one",
-            ids.join(" and ")
-        ),
-        CollectError::Transport(m) => format!("transport error: {m}"),
     }
 }
 

@@ -3,7 +3,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use llm_metrics_host::cli::{Cli, run};
+
+mod cli;
+mod table;
+
+use cli::{Cli, run};
 
 fn main() -> ExitCode {
     // Host error values reach the guest as text; a captured backtrace would

@@ -1,0 +1,183 @@
+//! The service's command line and start-up, shared by `llm-metrics serve`
+//! (the CLI's subcommand) and the `llm-metrics-serve` binary (an alias).
+//!
+//! Invariant: the configuration is read and checked before the listener is
+//! bound; the first line on stdout is the address, once it is bound.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use llm_metrics_host::plugin::default_cache_dir;
+use llm_metrics_host::{ComponentSource, Limits, Plugin, PluginOptions};
+
+use crate::allow::{AllowList, Pattern};
+use crate::config;
+use crate::service::{self, Service, Settings};
+
+/// The service's own options (the plugin's are in [`PluginArgs`]).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// TOML file with `allow` patterns and `[[targets]]` (see the README).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9400")]
+    pub listen: SocketAddr,
+    /// Allow ad-hoc collection from a host name (`host`, `host:port`), a
+    /// wildcard (`*.svc.cluster.local`), an address or a CIDR range
+    /// (`10.0.0.0/8`, `[fd00::/8]:9400`). Repeatable.
+    #[arg(long = "allow", value_name = "PATTERN")]
+    pub allow: Vec<Pattern>,
+    /// Target scrapes that may run at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Ad-hoc collections that may run at once (more wait).
+    #[arg(long, default_value_t = 16)]
+    pub adhoc_concurrency: usize,
+    /// Require `Authorization: Bearer TOKEN` on every route.
+    #[arg(long, env = "LLM_METRICS_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// On SIGINT/SIGTERM, how long scrapes in flight may take to finish.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+    /// Where scrapes are kept (see the README, "History").
+    #[command(flatten)]
+    pub history: crate::history::HistoryArgs,
+}
+
+/// How the plugin is loaded and what each call may use.
+#[derive(Clone, Debug)]
+pub struct PluginArgs {
+    /// Another build of the plugin instead of the embedded one.
+    pub component: Option<PathBuf>,
+    /// Compile the component every start instead of using the cache.
+    pub no_cache: bool,
+    /// Per-collection memory budget of the plugin, in bytes.
+    pub memory_bytes: usize,
+    /// Per-collection CPU budget of the plugin.
+    pub cpu_time: Duration,
+}
+
+impl Default for PluginArgs {
+    fn default() -> Self {
+        PluginArgs {
+            component: None,
+            no_cache: false,
+            memory_bytes: 256 << 20,
+            cpu_time: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Load the plugin and the configuration, serve until SIGINT/SIGTERM, then
+/// drain. The first line on stdout is `listening on http://ADDR`.
+pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
+    let source = plugin_args
+        .component
+        .map_or(ComponentSource::Embedded, ComponentSource::File);
+    let options = PluginOptions {
+        limits: Limits {
+            memory_bytes: plugin_args.memory_bytes,
+            cpu_time: plugin_args.cpu_time,
+            ..Limits::default()
+        },
+        cache_dir: if plugin_args.no_cache {
+            None
+        } else {
+            default_cache_dir()
+        },
+        ..PluginOptions::default()
+    };
+    let (config_allow, targets, history_file) = match &args.config {
+        Some(path) => {
+            let (allow, targets) = config::load(path)?;
+            (allow, targets, config::load_history(path)?)
+        }
+        None => (Vec::new(), Vec::new(), config::HistoryConfig::default()),
+    };
+    // Before the plugin is compiled: a database that cannot be used stops
+    // start-up at once, with its path in the message.
+    let store = crate::history::open(args.history, history_file, 4 * args.concurrency.max(64))?;
+    let plugin = Plugin::new(&source, &options).context("loading the plugin")?;
+    let engines: Vec<String> = plugin
+        .engines()
+        .await
+        .context("asking the plugin for its engines")?
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    for t in &targets {
+        t.check_engine(&engines)?;
+    }
+    // Default: the hosts of configured targets; then the config's and the
+    // command line's patterns.
+    let allow = AllowList::new(
+        targets
+            .iter()
+            .filter_map(|t| t.pattern())
+            .chain(config_allow)
+            .chain(args.allow),
+    );
+    let patterns: Vec<String> = allow.patterns().iter().map(|p| p.to_string()).collect();
+    tracing::info!(allow = ?patterns, targets = targets.len(), "allow-list for ad-hoc requests");
+    let settings = Settings {
+        concurrency: args.concurrency.max(1),
+        adhoc_concurrency: args.adhoc_concurrency.max(1),
+        api_token: args.api_token.filter(|t| !t.is_empty()),
+        ..Settings::default()
+    };
+    if settings.api_token.is_none() && !args.listen.ip().is_loopback() {
+        tracing::warn!(listen = %args.listen, "listening beyond loopback without --api-token");
+    }
+    let service = Service::with_history(plugin, allow, settings, engines, Some(store));
+    for spec in targets {
+        service.add_target(spec);
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // The first line on stdout, for scripts and tests (port 0 picks one).
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, "serving");
+    axum::serve(listener, service::router(service.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    if service.drain(args.shutdown_grace).await {
+        tracing::info!("stopped; every scrape in flight finished");
+    } else {
+        tracing::warn!(grace = ?args.shutdown_grace, "stopped; scrapes still in flight were abandoned");
+    }
+    Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+}
