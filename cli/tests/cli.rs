@@ -469,6 +469,14 @@ fn serve_subcommand_runs_the_service() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_llm-metrics"))
         .args(["serve", "--listen", "127.0.0.1:0", "--allow", "127.0.0.1"])
         .env("XDG_CACHE_HOME", cache_dir())
+        // Its own history database, never the user's data directory.
+        .env(
+            "LLM_METRICS_DB",
+            std::env::temp_dir().join(format!(
+                "llm-metrics-cli-serve-{}.sqlite3",
+                std::process::id()
+            )),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

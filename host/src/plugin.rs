@@ -39,7 +39,8 @@ mod bindings {
         path: "../wit",
         world: "plugin",
         exports: { default: async },
-        additional_derives: [PartialEq],
+        // Serde: serve stores snapshots (CBOR) in its history database.
+        additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
     });
 }
 

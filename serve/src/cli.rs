@@ -45,6 +45,9 @@ pub struct Args {
     /// On SIGINT/SIGTERM, how long scrapes in flight may take to finish.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+    /// Where scrapes are kept (see the README, "History").
+    #[command(flatten)]
+    pub history: crate::history::HistoryArgs,
     /// The most memory the plugin's calls may hold at once, in MiB:
     /// (concurrency + adhoc-concurrency) × the per-call memory budget must
     /// fit, or the service refuses to start.
@@ -151,10 +154,16 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
             EngineChoice::Shared
         },
     };
-    let (config_allow, targets) = match &args.config {
-        Some(path) => config::load(path)?,
-        None => (Vec::new(), Vec::new()),
+    let (config_allow, targets, history_file) = match &args.config {
+        Some(path) => {
+            let (allow, targets) = config::load(path)?;
+            (allow, targets, config::load_history(path)?)
+        }
+        None => (Vec::new(), Vec::new(), config::HistoryConfig::default()),
     };
+    // Before the plugin is compiled: a database that cannot be used stops
+    // start-up at once, with its path in the message.
+    let store = crate::history::open(args.history, history_file, 4 * args.concurrency.max(64))?;
     let plugin = Plugin::new(&source, &options).context("loading the plugin")?;
     let engines: Vec<String> = plugin
         .engines()
@@ -186,7 +195,7 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     if settings.api_token.is_none() && !args.listen.ip().is_loopback() {
         tracing::warn!(listen = %args.listen, "listening beyond loopback without --api-token");
     }
-    let service = Service::new(plugin, allow, settings, engines);
+    let service = Service::with_history(plugin, allow, settings, engines, Some(store));
     for spec in targets {
         service.add_target(spec);
     }

@@ -28,6 +28,25 @@ pub struct ConfigFile {
     /// Targets to scrape.
     #[serde(default)]
     pub targets: Vec<TargetEntry>,
+    /// Where and how long scrapes are kept.
+    #[serde(default)]
+    pub history: HistoryConfig,
+}
+
+/// The `[history]` table (command-line flags override it).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// The SQLite database file.
+    pub db: Option<std::path::PathBuf>,
+    /// Delete scrapes older than this (`0s` keeps everything).
+    pub retention: Option<Seconds>,
+    /// Delete the oldest scrapes while the data is larger than this, e.g.
+    /// `"10GiB"`.
+    pub retention_size: Option<String>,
+    /// Hard cap on the database's size: writes beyond it fail, as on a full
+    /// disk.
+    pub max_size: Option<String>,
 }
 
 /// One `[[targets]]` entry as written.
@@ -268,6 +287,15 @@ pub fn load(path: &Path) -> anyhow::Result<(Vec<Pattern>, Vec<TargetSpec>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     parse(&text).with_context(|| format!("in {}", path.display()))
+}
+
+/// The `[history]` table of a config file.
+pub fn load_history(path: &Path) -> anyhow::Result<HistoryConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: ConfigFile =
+        toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
+    Ok(file.history)
 }
 
 /// Validate config text: the extra allow patterns and the targets.

@@ -17,7 +17,7 @@ use crate::targets::Entry;
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A number as the format spells it.
-fn num(v: f64) -> String {
+pub(crate) fn num(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v == f64::INFINITY {
@@ -43,7 +43,7 @@ fn escape(v: &str) -> String {
 }
 
 /// `{instance="…",engine="…",model="…",label="…"…}` plus `extra`.
-fn labels(entry: &Entry, snapshot: Option<&Snapshot>, extra: &[(&str, &str)]) -> String {
+pub(crate) fn labels(entry: &Entry, snapshot: Option<&Snapshot>, extra: &[(&str, &str)]) -> String {
     let mut s = format!("instance=\"{}\"", escape(&entry.spec.id));
     let engine = snapshot.map_or(entry.spec.engine.as_str(), |s| s.engine.as_str());
     let _ = write!(s, ",engine=\"{}\"", escape(engine));
@@ -59,7 +59,7 @@ fn labels(entry: &Entry, snapshot: Option<&Snapshot>, extra: &[(&str, &str)]) ->
     format!("{{{s}}}")
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(crate) fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }

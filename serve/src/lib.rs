@@ -6,11 +6,13 @@
 //! that every ad-hoc URL must pass; [`collect`] runs one collection and
 //! names its failures; [`engine`] is the only place engine names live.
 //! [`config`] reads targets, [`targets`] keeps their snapshots and health,
-//! and [`scheduler`] scrapes them.
+//! and [`scheduler`] scrapes them. [`store`] keeps every scrape in SQLite,
+//! [`history`] reads it back and [`api_history`] serves windows and history.
 #![deny(missing_docs)]
 
 pub mod allow;
 pub mod api;
+pub mod api_history;
 pub mod api_targets;
 pub mod auth;
 pub mod cli;
@@ -18,9 +20,12 @@ pub mod collect;
 pub mod config;
 pub mod engine;
 pub mod export;
+pub mod export_window;
 pub mod fleet;
+pub mod history;
 pub mod openapi;
 pub mod problem;
 pub mod scheduler;
 pub mod service;
+pub mod store;
 pub mod targets;

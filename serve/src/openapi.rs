@@ -7,7 +7,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{api, api_targets, fleet, problem};
+use crate::{api, api_history, api_targets, fleet, problem};
 
 /// The document's source.
 #[derive(OpenApi)]
@@ -24,6 +24,9 @@ use crate::{api, api_targets, fleet, problem};
         api_targets::put,
         api_targets::remove,
         fleet::fleet,
+        api_history::target_window,
+        api_history::target_history,
+        api_history::fleet_window,
         crate::service::prometheus,
         document,
     ),

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Semaphore;
 
 use crate::collect::{self, Failure};
+use crate::history;
 use crate::service::Service;
 use crate::targets::Entry;
 
@@ -75,11 +76,12 @@ pub async fn scrape(service: &Service, entry: &Entry) {
         max_body_bytes: service.settings.max_body_bytes,
     };
     let started = Instant::now();
+    let started_at = SystemTime::now();
     entry
         .health
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .last_attempt = Some(SystemTime::now());
+        .last_attempt = Some(started_at);
     let result = if spec.from_api {
         // Added by a caller: the allow-list is checked on every scrape, so a
         // name that later resolves elsewhere is refused.
@@ -91,10 +93,25 @@ pub async fn scrape(service: &Service, entry: &Entry) {
     if let Err(failure) = &result {
         log(spec.id.as_str(), &spec.url, failure, elapsed);
     }
+    // Committed before it is shown: a success the API reports is in the
+    // history. A snapshot that cannot be stored is a failed scrape (kind
+    // `store`); the last committed snapshot stays the one served.
+    let not_stored = match &service.history {
+        Some(store) => history::record(store, &spec.id, started_at, elapsed, &result).await,
+        None => None,
+    };
     let mut h = entry.health.lock().unwrap_or_else(|e| e.into_inner());
     h.scrapes += 1;
     h.last_duration = Some(elapsed);
     match result {
+        Ok(_) if not_stored.is_some() => {
+            h.consecutive_failures += 1;
+            h.last_error_kind = Some(history::STORE_ERROR_KIND);
+            h.last_error = not_stored;
+            *h.errors_by_kind
+                .entry(history::STORE_ERROR_KIND)
+                .or_default() += 1;
+        }
         Ok(snapshot) => {
             h.last_success = Some(SystemTime::now());
             h.last_success_at = Some(Instant::now());

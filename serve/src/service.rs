@@ -19,8 +19,9 @@ use tokio::sync::Semaphore;
 
 use crate::allow::AllowList;
 use crate::config::TargetSpec;
+use crate::store::Store;
 use crate::targets::Registry;
-use crate::{api, api_targets, auth, export, fleet, openapi, problem, scheduler};
+use crate::{api, api_history, api_targets, auth, export, fleet, openapi, problem, scheduler};
 
 /// Service-wide settings.
 #[derive(Clone, Debug)]
@@ -71,15 +72,29 @@ pub struct Service {
     pub adhoc_permits: Semaphore,
     /// The engine ids the plugin maps (`collector.engines`).
     pub engines: Vec<String>,
+    /// Where every scrape is committed before it is shown (none: no history).
+    pub history: Option<Store>,
 }
 
 impl Service {
-    /// A service over `plugin`, which maps the engines `engines`.
+    /// A service over `plugin`, which maps the engines `engines`, keeping
+    /// no history.
     pub fn new(
         plugin: Plugin,
         allow: AllowList,
         settings: Settings,
         engines: Vec<String>,
+    ) -> Arc<Self> {
+        Self::with_history(plugin, allow, settings, engines, None)
+    }
+
+    /// A service that commits every scrape to `history` before showing it.
+    pub fn with_history(
+        plugin: Plugin,
+        allow: AllowList,
+        settings: Settings,
+        engines: Vec<String>,
+        history: Option<Store>,
     ) -> Arc<Self> {
         let permits = settings.concurrency.clamp(1, Semaphore::MAX_PERMITS);
         let settings_adhoc = settings.adhoc_concurrency;
@@ -91,6 +106,7 @@ impl Service {
             scrape_permits: Arc::new(Semaphore::new(permits)),
             adhoc_permits: Semaphore::new(settings_adhoc.clamp(1, Semaphore::MAX_PERMITS)),
             engines,
+            history,
         })
     }
 
@@ -127,6 +143,15 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/v1/metrics/{engine}/{instance_id}", get(api::metrics))
         .route("/api/v1/targets", get(api_targets::list))
         .route("/api/v1/fleet", get(fleet::fleet))
+        .route("/api/v1/fleet/window", get(api_history::fleet_window))
+        .route(
+            "/api/v1/targets/{id}/window",
+            get(api_history::target_window),
+        )
+        .route(
+            "/api/v1/targets/{id}/history",
+            get(api_history::target_history),
+        )
         .route("/metrics", get(prometheus))
         .route("/openapi.json", get(openapi::document))
         .route(
@@ -157,8 +182,10 @@ pub fn router(service: Arc<Service>) -> Router {
 pub async fn prometheus(
     axum::extract::State(service): axum::extract::State<Arc<Service>>,
 ) -> impl axum::response::IntoResponse {
+    let mut text = export::render(&service.targets.all());
+    text.push_str(&crate::export_window::render(&service).await);
     (
         [(axum::http::header::CONTENT_TYPE, export::CONTENT_TYPE)],
-        export::render(&service.targets.all()),
+        text,
     )
 }

@@ -31,6 +31,14 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A database path of its own under the temporary directory.
+pub fn fresh_db() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!("llm-metrics-serve-db-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("{}.sqlite3", N.fetch_add(1, Ordering::SeqCst)))
+}
+
 /// A running `llm-metrics-serve`, killed on drop.
 pub struct Serve {
     /// The process.
@@ -45,8 +53,16 @@ impl Serve {
     /// Start it with `args` (plus `--listen 127.0.0.1:0`) and wait for its
     /// address on stdout.
     pub async fn start(args: &[&str]) -> Serve {
+        // Each process gets its own history database unless the test names
+        // one (never the user's data directory).
+        let own_db = (!args.contains(&"--db")).then(fresh_db);
         let mut child = Command::new(env!("CARGO_BIN_EXE_llm-metrics-serve"))
             .args(["--listen", "127.0.0.1:0"])
+            .args(
+                own_db
+                    .iter()
+                    .flat_map(|p| [std::ffi::OsStr::new("--db"), p.as_os_str()]),
+            )
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,0 +1,231 @@
+//! Benchmark of the history store (a measurement tool, not a test): ingest
+//! rate into SQLite through the store's single writer, bytes stored per
+//! snapshot, and the latency of a one-day history query for one target,
+//! with TARGETS targets scraped every 15 s for a day (generated: a real
+//! vLLM snapshot, mapped by the plugin, with its counters advanced).
+//!
+//! `cargo run --release -p llm-metrics-serve --example history_bench -- \
+//!     target/release/llm-metrics-serve [TARGETS=100] [SNAPSHOTS_PER_TARGET=5760]`
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::http::header;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use llm_metrics_host::wit::mapper::{Distribution, Snapshot};
+use llm_metrics_host::{ComponentSource, Plugin, PluginOptions};
+use llm_metrics_serve::history;
+use llm_metrics_serve::store::{Options, Store};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const STEP_MS: i64 = 15_000;
+
+fn bump(d: &mut Option<Distribution>, k: f64) {
+    if let Some(d) = d {
+        d.count += 3.0 * k;
+        d.sum += 0.7 * k;
+        // The new observations land in the upper half of the buckets.
+        let half = d.buckets.len() / 2;
+        for b in d.buckets.iter_mut().skip(half) {
+            b.count += 3.0 * k;
+        }
+    }
+}
+
+/// `base` as scrape number `i` of target `t`: counters advanced.
+fn snapshot_at(base: &Snapshot, t: usize, i: i64, at_ms: i64) -> Snapshot {
+    let mut s = base.clone();
+    let k = i as f64 + t as f64 * 0.01;
+    s.instance_id = format!("t{t:03}");
+    s.collected_at_ms = u64::try_from(at_ms).unwrap();
+    for v in [
+        &mut s.totals.requests_succeeded,
+        &mut s.totals.prompt_tokens,
+        &mut s.totals.generation_tokens,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *v += 17.0 * k;
+    }
+    s.load.requests_running = Some((i % 13) as f64);
+    s.load.kv_cache_usage = Some((i % 100) as f64 / 100.0);
+    bump(&mut s.latency.time_to_first_token_seconds, k);
+    bump(&mut s.latency.inter_token_latency_seconds, k);
+    bump(&mut s.latency.e2e_request_latency_seconds, k);
+    bump(&mut s.latency.queue_time_seconds, k);
+    s
+}
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, usize) {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header(header::HOST, addr.to_string())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, bytes.len())
+}
+
+fn pct(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+async fn latency(addr: std::net::SocketAddr, path: &str, runs: usize) -> (f64, f64, usize) {
+    let mut ms = Vec::new();
+    let mut size = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let (status, n) = get(addr, path).await;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(status, 200, "{path}");
+        size = n;
+    }
+    ms.sort_by(f64::total_cmp);
+    (pct(&ms, 0.5), pct(&ms, 0.99), size)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let serve_bin = args
+        .get(1)
+        .expect("usage: history_bench SERVE_BIN [TARGETS] [PER_TARGET]");
+    let targets: usize = args.get(2).map_or(100, |s| s.parse().unwrap());
+    let per_target: i64 = args.get(3).map_or(5_760, |s| s.parse().unwrap());
+    let dir =
+        std::env::temp_dir().join(format!("llm-metrics-history-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("history.sqlite3");
+
+    let plugin = Plugin::new(&ComponentSource::Embedded, &PluginOptions::default()).unwrap();
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/vllm_v1.prom"
+    ))
+    .unwrap();
+    let base = plugin
+        .map(&text, None, "vllm", "t000")
+        .await
+        .unwrap()
+        .unwrap();
+    let json_bytes = serde_json::to_vec(&llm_metrics_host::json::snapshot(&base))
+        .unwrap()
+        .len();
+    let stored_one = llm_metrics_serve::store::encode(&base).unwrap().len();
+
+    let store = Store::open(&Options {
+        path: db.clone(),
+        max_size: None,
+        queue: 1024,
+    })
+    .unwrap();
+    let now = history::millis(SystemTime::now());
+    let first = now - per_target * STEP_MS;
+    let started = Instant::now();
+    let base = Arc::new(base);
+    let mut tasks = Vec::new();
+    for t in 0..targets {
+        let (store, base) = (store.clone(), base.clone());
+        tasks.push(tokio::spawn(async move {
+            let phase = (t as i64 * 149) % STEP_MS;
+            for i in 0..per_target {
+                let at = first + i * STEP_MS + phase;
+                let s = snapshot_at(&base, t, i, at);
+                let row =
+                    history::success_row(&s.instance_id, &s, Duration::from_millis(20)).unwrap();
+                store.insert(row).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let ingest = started.elapsed();
+    let rows = targets as f64 * per_target as f64;
+    let (blob_mean, file_pages): (f64, i64) = store
+        .read(|c| {
+            Ok((
+                c.query_row("SELECT avg(length(snapshot)) FROM scrapes", [], |r| {
+                    r.get(0)
+                })?,
+                c.query_row("PRAGMA page_count", [], |r| r.get(0))?,
+            ))
+        })
+        .await
+        .unwrap();
+    drop(store);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let file_bytes = (file_pages * 4096) as f64;
+    println!(
+        "load average before queries: {}",
+        std::fs::read_to_string("/proc/loadavg").unwrap().trim()
+    );
+    println!(
+        "ingest: {rows} snapshots in {:.1} s = {:.0} snapshots/s (100 concurrent writers, one SQLite writer thread, WAL, synchronous=FULL)",
+        ingest.as_secs_f64(),
+        rows / ingest.as_secs_f64()
+    );
+    println!(
+        "bytes per snapshot: {blob_mean:.0} stored blob (CBOR+zstd), {:.0} in the file incl. index and row overhead; the same snapshot as the API's JSON: {json_bytes} bytes ({:.1}x), first one encoded alone {stored_one}",
+        file_bytes / rows,
+        json_bytes as f64 / blob_mean
+    );
+
+    let mut child = tokio::process::Command::new(serve_bin)
+        .args(["--listen", "127.0.0.1:0", "--db", db.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let to = now as f64 / 1e3;
+    let from = to - 86_400.0;
+    let target = format!("t{:03}", targets / 2);
+    for (label, path, runs) in [
+        (
+            "1-day history, step 5m (289 points, 288 windows)",
+            format!("/api/v1/targets/{target}/history?from={from}&to={to}&step=5m"),
+            20,
+        ),
+        (
+            "1-day history, step 1m (1441 points)",
+            format!("/api/v1/targets/{target}/history?from={from}&to={to}&step=1m"),
+            10,
+        ),
+        (
+            "window, range 5m",
+            format!("/api/v1/targets/{target}/window?range=5m&at={to}"),
+            50,
+        ),
+    ] {
+        let (p50, p99, size) = latency(addr, &path, runs).await;
+        println!("{label}: p50 {p50:.1} ms, p99 {p99:.1} ms over {runs} runs, {size} bytes");
+    }
+    println!(
+        "load average after: {}",
+        std::fs::read_to_string("/proc/loadavg").unwrap().trim()
+    );
+    child.kill().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

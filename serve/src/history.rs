@@ -1,0 +1,330 @@
+//! Recording scrapes into the [`Store`] and reading them back.
+//!
+//! Invariants: a window ending at `t` over `range` is taken between the
+//! first successful snapshot collected at or after `t - range` and the last
+//! one at or before `t`, the samples PromQL's `x[range]` selects at `t`;
+//! with fewer than two there is no window, never a made-up one. A history
+//! point's normalized fields come from the last snapshot at or before `t`
+//! within [`LOOKBACK`] (Prometheus' staleness look-back), else they are
+//! `null`. The retention task runs in the background and only ever deletes
+//! through the store's single writer.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use llm_metrics_host::wit::mapper::Snapshot;
+use rusqlite::OptionalExtension;
+
+use crate::collect::Failure;
+use crate::store::{self, Retention, Row, Store, StoreError};
+
+/// How far back a history point looks for the latest snapshot (as
+/// Prometheus' default `lookback-delta`).
+pub const LOOKBACK: Duration = Duration::from_secs(300);
+
+/// Milliseconds since the Unix epoch.
+pub fn millis(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The `error_kind` of a scrape whose snapshot could not be committed.
+pub const STORE_ERROR_KIND: &str = "store";
+
+/// Commit one scrape's outcome. For a successful scrape that could not be
+/// stored, the reason (the scrape must then not be shown as successful); a
+/// failed scrape that cannot be stored is only logged.
+pub async fn record(
+    store: &Store,
+    target: &str,
+    started: SystemTime,
+    took: Duration,
+    result: &Result<Snapshot, Failure>,
+) -> Option<String> {
+    match result {
+        Ok(snapshot) => {
+            let stored = match success_row(target, snapshot, took) {
+                Ok(row) => store.insert(row).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            let e = stored.err()?;
+            tracing::error!(target_id = target, error = %e, "scrape not stored, so not shown");
+            Some(e)
+        }
+        Err(failure) => {
+            let row = failure_row(target, started, took, failure.kind(), &failure.to_string());
+            if let Err(e) = store.insert(row).await {
+                tracing::error!(target_id = target, error = %e, "failed scrape not stored");
+            }
+            None
+        }
+    }
+}
+
+/// The row for a successful scrape.
+pub fn success_row(target: &str, snapshot: &Snapshot, took: Duration) -> Result<Row, String> {
+    Ok(Row {
+        target: target.to_string(),
+        at_ms: i64::try_from(snapshot.collected_at_ms).unwrap_or(i64::MAX),
+        duration_ms: Some(i64::try_from(took.as_millis()).unwrap_or(i64::MAX)),
+        error: None,
+        snapshot: Some(store::encode(snapshot)?),
+    })
+}
+
+/// The row for a failed scrape that started at `started`.
+pub fn failure_row(
+    target: &str,
+    started: SystemTime,
+    took: Duration,
+    kind: &str,
+    message: &str,
+) -> Row {
+    Row {
+        target: target.to_string(),
+        at_ms: millis(started),
+        duration_ms: Some(i64::try_from(took.as_millis()).unwrap_or(i64::MAX)),
+        error: Some((kind.to_string(), message.to_string())),
+        snapshot: None,
+    }
+}
+
+/// One stored successful scrape: when, and its row id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Point {
+    /// `collected_at_ms`.
+    pub at_ms: i64,
+    /// The row.
+    pub id: i64,
+}
+
+/// A target's successful scrapes collected in `[from_ms, to_ms]`, oldest
+/// first, from the index alone; `None` when the store has never seen the
+/// target.
+pub async fn points(
+    store: &Store,
+    target: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Option<Vec<Point>>, StoreError> {
+    let target = target.to_string();
+    store
+        .read(move |conn| {
+            let Some(id) = conn
+                .query_row("SELECT id FROM targets WHERE name = ?1", [&target], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut stmt = conn.prepare_cached(
+                "SELECT at_ms, id FROM scrapes
+                 WHERE target = ?1 AND ok = 1 AND at_ms BETWEEN ?2 AND ?3 ORDER BY at_ms",
+            )?;
+            let points = stmt
+                .query_map(rusqlite::params![id, from_ms, to_ms], |r| {
+                    Ok(Point {
+                        at_ms: r.get(0)?,
+                        id: r.get(1)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(points))
+        })
+        .await
+}
+
+/// The snapshots stored in rows `ids`, decoded once each.
+pub async fn snapshots(
+    store: &Store,
+    ids: Vec<i64>,
+) -> Result<HashMap<i64, Arc<Snapshot>>, StoreError> {
+    store
+        .read(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT snapshot FROM scrapes WHERE id = ?1")?;
+            let mut out = HashMap::with_capacity(ids.len());
+            for id in ids {
+                if out.contains_key(&id) {
+                    continue;
+                }
+                let blob: Vec<u8> = stmt.query_row([id], |r| r.get(0))?;
+                let snapshot = store::decode(&blob).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Blob,
+                        e.into(),
+                    )
+                })?;
+                out.insert(id, Arc::new(snapshot));
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// The pair a window ending at `t` over `range` is computed from: the
+/// first point at or after `t - range` and the last at or before `t`.
+/// `points` are sorted by time.
+pub fn window_pair(points: &[Point], t: i64, range_ms: i64) -> Option<(Point, Point)> {
+    let end = points.partition_point(|p| p.at_ms <= t);
+    let start = points.partition_point(|p| p.at_ms < t.saturating_sub(range_ms));
+    (end >= start + 2).then(|| (points[start], points[end - 1]))
+}
+
+/// The last point at or before `t`, within [`LOOKBACK`].
+pub fn latest(points: &[Point], t: i64) -> Option<Point> {
+    let end = points.partition_point(|p| p.at_ms <= t);
+    let lookback = i64::try_from(LOOKBACK.as_millis()).unwrap_or(i64::MAX);
+    end.checked_sub(1)
+        .map(|i| points[i])
+        .filter(|p| p.at_ms >= t.saturating_sub(lookback))
+}
+
+/// Apply `retention` every `every` until the process ends; results are
+/// logged.
+pub fn spawn_retention(store: Store, retention: Retention, every: Duration) {
+    if retention.max_age.is_none() && retention.max_bytes.is_none() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match store.retain(retention, millis(SystemTime::now())).await {
+                Ok(t) if t.rows > 0 => tracing::info!(
+                    rows = t.rows,
+                    bytes_in_use = t.bytes_in_use,
+                    "history retention deleted old scrapes"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "history retention failed"),
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pts(times: &[i64]) -> Vec<Point> {
+        times
+            .iter()
+            .enumerate()
+            .map(|(i, &at_ms)| Point {
+                at_ms,
+                id: i as i64,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pairs_are_the_samples_a_range_selector_sees() {
+        let p = pts(&[0, 15_000, 30_000, 45_000, 60_000]);
+        // [0, 60 s] holds all five: first and last.
+        assert_eq!(window_pair(&p, 60_000, 60_000), Some((p[0], p[4])));
+        // [15 s, 50 s]: 15 s to 45 s.
+        assert_eq!(window_pair(&p, 50_000, 35_000), Some((p[1], p[3])));
+        // One sample in range: no window.
+        assert_eq!(window_pair(&p, 50_000, 10_000), None);
+        // Before any data.
+        assert_eq!(window_pair(&p, -1, 60_000), None);
+        assert_eq!(latest(&p, 50_000), Some(p[3]));
+        assert_eq!(latest(&p, -1), None);
+        // Beyond the look-back the latest value is absent, not repeated.
+        assert_eq!(latest(&p, 60_000 + 300_001), None);
+    }
+}
+
+/// The history's command-line flags (they override the config's
+/// `[history]` table).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct HistoryArgs {
+    /// The history database (SQLite; config `[history] db`). Default:
+    /// `llm-metrics/history.sqlite3` in the user's data directory
+    /// (`$XDG_DATA_HOME`, else `~/.local/share`).
+    #[arg(long, env = "LLM_METRICS_DB")]
+    pub db: Option<PathBuf>,
+    /// Delete scrapes older than this; `0s` keeps everything (config
+    /// `retention`; default 7d).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub retention: Option<Duration>,
+    /// Delete the oldest scrapes while the history is larger than this, e.g.
+    /// `10GiB` (config `retention_size`).
+    #[arg(long, value_parser = parse_size)]
+    pub retention_size: Option<u64>,
+    /// Hard cap on the database's size: beyond it writes fail as on a full
+    /// disk, which target health reports (config `max_size`).
+    #[arg(long, value_parser = parse_size)]
+    pub db_max_size: Option<u64>,
+}
+
+/// How long scrapes are kept when neither flag nor config says.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A size such as `10GiB`, `512MB` or plain bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("`{text}` is not a size (e.g. 10GiB, 512MB): {e}"))
+}
+
+/// Open the history database (flags first, then the config's `[history]`)
+/// and start its retention task. `queue`: writes that may wait for the
+/// writer.
+pub fn open(
+    args: HistoryArgs,
+    file: crate::config::HistoryConfig,
+    queue: usize,
+) -> anyhow::Result<Store> {
+    use anyhow::Context;
+    let path = match args.db.or(file.db) {
+        Some(p) => p,
+        None => dirs::data_dir()
+            .map(|d| d.join("llm-metrics").join("history.sqlite3"))
+            .context("no data directory for the history database; pass --db PATH")?,
+    };
+    let size =
+        |flag: Option<u64>, key: Option<String>, name: &str| -> anyhow::Result<Option<u64>> {
+            match (flag, key) {
+                (Some(v), _) => Ok(Some(v)),
+                (None, Some(text)) => parse_size(&text)
+                    .map(Some)
+                    .map_err(|e| anyhow::anyhow!("config `[history] {name}`: {e}")),
+                (None, None) => Ok(None),
+            }
+        };
+    let max_size = size(args.db_max_size, file.max_size, "max_size")?;
+    let retention_size = size(args.retention_size, file.retention_size, "retention_size")?;
+    let age = args
+        .retention
+        .or(file.retention.map(|s| s.0))
+        .unwrap_or(DEFAULT_RETENTION);
+    let store = Store::open(&store::Options {
+        path,
+        max_size,
+        queue,
+    })?;
+    tracing::info!(
+        db = %store.path().display(),
+        retention = %humantime::format_duration(age),
+        retention_size,
+        max_size,
+        "history"
+    );
+    let retention = Retention {
+        max_age: (!age.is_zero()).then_some(age),
+        max_bytes: retention_size,
+    };
+    // A pass every quarter of the age limit, between 250 ms and a minute.
+    let every = retention.max_age.map_or(Duration::from_secs(60), |age| {
+        (age / 4).clamp(Duration::from_millis(250), Duration::from_secs(60))
+    });
+    spawn_retention(store.clone(), retention, every);
+    Ok(store)
+}
