@@ -9,5 +9,9 @@ pub mod text;
 
 #[cfg(target_family = "wasm")]
 mod component;
-#[cfg(target_family = "wasm")]
+#[cfg(all(target_family = "wasm", feature = "service"))]
 mod fetch;
+#[cfg(all(target_family = "wasm", feature = "service"))]
+mod json;
+#[cfg(all(target_family = "wasm", feature = "service"))]
+mod service;

@@ -11,3 +11,4 @@ mod fleet;
 mod hostile;
 mod imports;
 mod parse;
+mod service;
