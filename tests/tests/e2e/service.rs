@@ -233,6 +233,28 @@ async fn map_errors_are_typed_problems() {
     assert_problem(&stray, 400, "invalid-parameter");
 }
 
+/// The mapping component exports no `incoming-handler`: it is refused at
+/// link time, not at the first request.
+#[test]
+fn a_component_without_the_handler_is_refused() {
+    let engine = shared_engine().unwrap();
+    let mapping = wasmtime::component::Component::from_binary(
+        &engine,
+        llm_metrics_host::EMBEDDED_MAPPING_COMPONENT,
+    )
+    .unwrap();
+    let err = Service::from_component(
+        &engine,
+        &mapping,
+        Limits::default(),
+        EgressPolicy::deny_all(),
+    )
+    .err()
+    .expect("refused");
+    let message = format!("{err:#}");
+    assert!(message.contains("incoming-handler"), "{message}");
+}
+
 #[tokio::test]
 async fn routes_and_methods() {
     let addr = start(EgressPolicy::deny_all()).await;
