@@ -6,6 +6,7 @@
 
 use crate::engines;
 use crate::text;
+use crate::window;
 
 // The world's WASI imports are the `wasip2` crate's bindings (`with`), so
 // there is one copy of them, shared with `fetch` and `service`. Every key
@@ -140,6 +141,43 @@ impl wit_c::Guest for Component {
         )
     }
 
+    fn window(
+        earlier: wit_c::Snapshot,
+        later: wit_c::Snapshot,
+    ) -> Result<wit_c::WindowStats, wit_c::WindowError> {
+        let (a, b) = (Owned::from(earlier), Owned::from(later));
+        let w = window::window(&a.point(), &b.point()).map_err(|e| match e {
+            window::WindowError::DifferentEngines(x, y) => {
+                wit_c::WindowError::DifferentEngines((x, y))
+            }
+            window::WindowError::DifferentInstances(x, y) => {
+                wit_c::WindowError::DifferentInstances((x, y))
+            }
+            window::WindowError::BucketLayoutChanged(n) => {
+                wit_c::WindowError::BucketLayoutChanged(n)
+            }
+            window::WindowError::NotLater(x, y) => wit_c::WindowError::NotLater((x, y)),
+        })?;
+        Ok(wit_c::WindowStats {
+            instance_id: w.instance_id,
+            engine: w.engine,
+            start_ms: w.start_ms,
+            end_ms: w.end_ms,
+            seconds: w.seconds,
+            restarted: w.restarted,
+            resets: w.resets,
+            rates: wit_c::Rates {
+                requests_succeeded: w.rates.requests_succeeded,
+                requests_failed: w.rates.requests_failed,
+                prompt_tokens: w.rates.prompt_tokens,
+                generation_tokens: w.rates.generation_tokens,
+                preemptions: w.rates.preemptions,
+            },
+            latency: latency(w.latency),
+            engine_metrics: w.engine_metrics.into_iter().map(group).collect(),
+        })
+    }
+
     fn engines() -> Vec<wit_c::EngineInfo> {
         engines::ENGINES
             .iter()
@@ -199,24 +237,128 @@ pub(crate) fn snapshot(
             generation_tokens: mapped.totals.generation_tokens,
             preemptions: mapped.totals.preemptions,
         },
-        latency: wit_c::Latency {
-            time_to_first_token_seconds: mapped
-                .latency
-                .time_to_first_token_seconds
-                .map(distribution),
-            inter_token_latency_seconds: mapped
-                .latency
-                .inter_token_latency_seconds
-                .map(distribution),
-            e2e_request_latency_seconds: mapped
-                .latency
-                .e2e_request_latency_seconds
-                .map(distribution),
-            queue_time_seconds: mapped.latency.queue_time_seconds.map(distribution),
-        },
+        latency: latency(mapped.latency),
         engine_metrics: mapped.engine_metrics.into_iter().map(group).collect(),
         raw_metrics: include_raw.then(|| exposition.families.iter().map(family).collect()),
+        process_start_time_seconds: mapped.incarnation.process_start_time_seconds,
+        created_seconds: mapped.incarnation.created_seconds,
     })
+}
+
+fn latency(l: engines::Latency) -> wit_c::Latency {
+    wit_c::Latency {
+        time_to_first_token_seconds: l.time_to_first_token_seconds.map(distribution),
+        inter_token_latency_seconds: l.inter_token_latency_seconds.map(distribution),
+        e2e_request_latency_seconds: l.e2e_request_latency_seconds.map(distribution),
+        queue_time_seconds: l.queue_time_seconds.map(distribution),
+    }
+}
+
+/// A WIT snapshot converted back to the native types a window reads.
+struct Owned {
+    instance_id: String,
+    engine: String,
+    collected_at_ms: u64,
+    totals: engines::Totals,
+    latency: engines::Latency,
+    engine_metrics: Vec<engines::EngineGroup>,
+    incarnation: engines::Incarnation,
+}
+
+impl From<wit_c::Snapshot> for Owned {
+    fn from(s: wit_c::Snapshot) -> Self {
+        let dist = |d: Option<wit_c::Distribution>| d.map(distribution_from_wit);
+        Owned {
+            instance_id: s.instance_id,
+            engine: s.engine,
+            collected_at_ms: s.collected_at_ms,
+            totals: engines::Totals {
+                requests_succeeded: s.totals.requests_succeeded,
+                requests_failed: s.totals.requests_failed,
+                prompt_tokens: s.totals.prompt_tokens,
+                generation_tokens: s.totals.generation_tokens,
+                preemptions: s.totals.preemptions,
+            },
+            latency: engines::Latency {
+                time_to_first_token_seconds: dist(s.latency.time_to_first_token_seconds),
+                inter_token_latency_seconds: dist(s.latency.inter_token_latency_seconds),
+                e2e_request_latency_seconds: dist(s.latency.e2e_request_latency_seconds),
+                queue_time_seconds: dist(s.latency.queue_time_seconds),
+            },
+            engine_metrics: s
+                .engine_metrics
+                .into_iter()
+                .map(|g| engines::EngineGroup {
+                    name: g.name,
+                    fields: g
+                        .fields
+                        .into_iter()
+                        .map(|f| engines::EngineField {
+                            name: f.name,
+                            metric: f.metric,
+                            counter: f.counter,
+                            value: match f.value {
+                                wit_c::MetricValue::Number(n) => engines::MetricValue::Number(n),
+                                wit_c::MetricValue::Distribution(d) => {
+                                    engines::MetricValue::Distribution(distribution_from_wit(d))
+                                }
+                                wit_c::MetricValue::ByLabel((label, values)) => {
+                                    engines::MetricValue::ByLabel(
+                                        label,
+                                        values
+                                            .into_iter()
+                                            .map(|v| engines::LabeledValue {
+                                                key: v.key,
+                                                value: v.value,
+                                            })
+                                            .collect(),
+                                    )
+                                }
+                                wit_c::MetricValue::Names(n) => engines::MetricValue::Names(n),
+                            },
+                        })
+                        .collect(),
+                })
+                .collect(),
+            incarnation: engines::Incarnation {
+                process_start_time_seconds: s.process_start_time_seconds,
+                created_seconds: s.created_seconds,
+            },
+        }
+    }
+}
+
+impl Owned {
+    fn point(&self) -> window::Point<'_> {
+        window::Point {
+            instance_id: &self.instance_id,
+            engine: &self.engine,
+            collected_at_ms: self.collected_at_ms,
+            totals: &self.totals,
+            latency: &self.latency,
+            engine_metrics: &self.engine_metrics,
+            incarnation: self.incarnation,
+        }
+    }
+}
+
+fn distribution_from_wit(d: wit_c::Distribution) -> engines::Distribution {
+    engines::Distribution {
+        count: d.count,
+        sum: d.sum,
+        mean: d.mean,
+        p50: d.p50,
+        p90: d.p90,
+        p99: d.p99,
+        buckets: d
+            .buckets
+            .into_iter()
+            .map(|b| engines::Bucket {
+                le: b.le,
+                count: b.count,
+            })
+            .collect(),
+    }
 }
 
 fn now_ms() -> u64 {
@@ -232,6 +374,14 @@ fn distribution(d: engines::Distribution) -> wit_c::Distribution {
         p50: d.p50,
         p90: d.p90,
         p99: d.p99,
+        buckets: d
+            .buckets
+            .into_iter()
+            .map(|b| wit_c::Bucket {
+                le: b.le,
+                count: b.count,
+            })
+            .collect(),
     }
 }
 
@@ -244,6 +394,7 @@ fn group(g: engines::EngineGroup) -> wit_c::EngineGroup {
             .map(|f| wit_c::EngineField {
                 name: f.name,
                 metric: f.metric,
+                counter: f.counter,
                 value: match f.value {
                     engines::MetricValue::Number(n) => wit_c::MetricValue::Number(n),
                     engines::MetricValue::Distribution(d) => {

@@ -87,6 +87,10 @@ fn distribution(d: &Distribution) -> Value {
         "p50": opt_number(d.p50),
         "p90": opt_number(d.p90),
         "p99": opt_number(d.p99),
+        "buckets": d.buckets.iter().map(|b| json!({
+            "le": number(b.le),
+            "count": number(b.count),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -141,6 +145,7 @@ pub fn snapshot(s: &Snapshot) -> Value {
             if let Some(by) = by {
                 field.insert("by".into(), json!(by));
             }
+            field.insert("counter".into(), json!(f.counter));
             field.insert("value".into(), value);
             fields.insert(f.name.clone(), Value::Object(field));
         }
@@ -177,6 +182,8 @@ pub fn snapshot(s: &Snapshot) -> Value {
             "queue_time_seconds": opt_dist(&s.latency.queue_time_seconds),
         },
         "engine_metrics": groups,
+        "process_start_time_seconds": opt_number(s.process_start_time_seconds),
+        "created_seconds": opt_number(s.created_seconds),
     });
     if let Some(raw) = &s.raw_metrics {
         doc["raw_metrics"] = Value::Array(raw.iter().map(family).collect());

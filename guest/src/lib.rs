@@ -6,6 +6,7 @@
 pub mod body;
 pub mod engines;
 pub mod text;
+pub mod window;
 
 #[cfg(target_family = "wasm")]
 mod component;

@@ -6,7 +6,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::wit::mapper::{Distribution, EngineInfo, MetricValue, Snapshot};
+use crate::wit::mapper::{
+    Distribution, EngineGroup, EngineInfo, Latency, MetricValue, Snapshot, WindowError, WindowStats,
+};
 use crate::wit::types::{Exemplar, Family, Label, MetricType, Sample};
 
 /// A number, or its exposition spelling when it is not finite.
@@ -89,7 +91,8 @@ pub fn families(fs: &[Family]) -> Value {
     Value::Array(fs.iter().map(family).collect())
 }
 
-/// `{"count","sum","mean","p50","p90","p99"}`.
+/// `{"count","sum","mean","p50","p90","p99","buckets":[{"le","count"}]}`
+/// (`le` of the last bucket is `"+Inf"`).
 pub fn distribution(d: &Distribution) -> Value {
     json!({
         "count": number(d.count),
@@ -98,6 +101,10 @@ pub fn distribution(d: &Distribution) -> Value {
         "p50": opt_number(d.p50),
         "p90": opt_number(d.p90),
         "p99": opt_number(d.p99),
+        "buckets": d.buckets.iter().map(|b| json!({
+            "le": number(b.le),
+            "count": number(b.count),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -140,11 +147,10 @@ fn metric_value(v: &MetricValue) -> (Value, Option<&str>) {
     }
 }
 
-/// The snapshot document (see README, "Snapshot fields").
-pub fn snapshot(s: &Snapshot) -> Value {
-    let opt_dist = |d: &Option<Distribution>| d.as_ref().map_or(Value::Null, distribution);
-    let mut groups = Map::new();
-    for g in &s.engine_metrics {
+/// `{"<group>": {"<field>": {"metric", "by"?, "counter", "value"}}}`.
+fn engine_metrics(groups: &[EngineGroup]) -> Value {
+    let mut out = Map::new();
+    for g in groups {
         let mut fields = Map::new();
         for f in &g.fields {
             let (value, by) = metric_value(&f.value);
@@ -153,11 +159,77 @@ pub fn snapshot(s: &Snapshot) -> Value {
             if let Some(by) = by {
                 field.insert("by".into(), json!(by));
             }
+            field.insert("counter".into(), json!(f.counter));
             field.insert("value".into(), value);
             fields.insert(f.name.clone(), Value::Object(field));
         }
-        groups.insert(g.name.clone(), Value::Object(fields));
+        out.insert(g.name.clone(), Value::Object(fields));
     }
+    Value::Object(out)
+}
+
+/// The four latency distributions (`null` where absent).
+fn latency(l: &Latency) -> Value {
+    let opt_dist = |d: &Option<Distribution>| d.as_ref().map_or(Value::Null, distribution);
+    json!({
+        "time_to_first_token_seconds": opt_dist(&l.time_to_first_token_seconds),
+        "inter_token_latency_seconds": opt_dist(&l.inter_token_latency_seconds),
+        "e2e_request_latency_seconds": opt_dist(&l.e2e_request_latency_seconds),
+        "queue_time_seconds": opt_dist(&l.queue_time_seconds),
+    })
+}
+
+/// The window document (see README, "Windows"): rates are per second,
+/// distributions' `count`/`sum` are increases over the window.
+pub fn window(w: &WindowStats) -> Value {
+    json!({
+        "instance_id": w.instance_id,
+        "engine": w.engine,
+        "start": timestamp(w.start_ms),
+        "end": timestamp(w.end_ms),
+        "seconds": number(w.seconds),
+        "restarted": w.restarted,
+        "resets": w.resets,
+        "rates": {
+            "requests_succeeded": opt_number(w.rates.requests_succeeded),
+            "requests_failed": opt_number(w.rates.requests_failed),
+            "prompt_tokens": opt_number(w.rates.prompt_tokens),
+            "generation_tokens": opt_number(w.rates.generation_tokens),
+            "preemptions": opt_number(w.rates.preemptions),
+        },
+        "latency": latency(&w.latency),
+        "engine_metrics": engine_metrics(&w.engine_metrics),
+    })
+}
+
+/// `(kind, message)` of a window error, e.g. `("not-later", "…")`.
+pub fn window_error(e: &WindowError) -> (&'static str, String) {
+    match e {
+        WindowError::DifferentEngines((a, b)) => (
+            "different-engines",
+            format!("the snapshots are of different engines: {a} and {b}"),
+        ),
+        WindowError::DifferentInstances((a, b)) => (
+            "different-instances",
+            format!("the snapshots are of different instances: {a} and {b}"),
+        ),
+        WindowError::BucketLayoutChanged(name) => (
+            "bucket-layout-changed",
+            format!("the bucket bounds of {name} changed between the snapshots"),
+        ),
+        WindowError::NotLater((a, b)) => (
+            "not-later",
+            format!(
+                "the later snapshot ({}) was not collected after the earlier ({})",
+                timestamp(*b),
+                timestamp(*a)
+            ),
+        ),
+    }
+}
+
+/// The snapshot document (see README, "Snapshot fields").
+pub fn snapshot(s: &Snapshot) -> Value {
     let mut doc = json!({
         "instance_id": s.instance_id,
         "endpoint": s.endpoint,
@@ -182,13 +254,10 @@ pub fn snapshot(s: &Snapshot) -> Value {
             "generation_tokens": opt_number(s.totals.generation_tokens),
             "preemptions": opt_number(s.totals.preemptions),
         },
-        "latency": {
-            "time_to_first_token_seconds": opt_dist(&s.latency.time_to_first_token_seconds),
-            "inter_token_latency_seconds": opt_dist(&s.latency.inter_token_latency_seconds),
-            "e2e_request_latency_seconds": opt_dist(&s.latency.e2e_request_latency_seconds),
-            "queue_time_seconds": opt_dist(&s.latency.queue_time_seconds),
-        },
-        "engine_metrics": groups,
+        "latency": latency(&s.latency),
+        "engine_metrics": engine_metrics(&s.engine_metrics),
+        "process_start_time_seconds": opt_number(s.process_start_time_seconds),
+        "created_seconds": opt_number(s.created_seconds),
     });
     if let Some(raw) = &s.raw_metrics {
         doc["raw_metrics"] = families(raw);

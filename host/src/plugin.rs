@@ -30,7 +30,7 @@ use crate::cache;
 use crate::cpu::CpuMeter;
 use crate::policy::{CallEgress, EgressPolicy};
 use crate::wit::collector::Target;
-use crate::wit::mapper::{CollectError, EngineInfo, Snapshot};
+use crate::wit::mapper::{CollectError, EngineInfo, Snapshot, WindowError, WindowStats};
 use crate::wit::parser::Parsed;
 use crate::wit::types::{ParseError, ParseOptions};
 
@@ -291,6 +291,28 @@ impl Plugin {
             EgressPolicy::deny_all(),
             Duration::ZERO,
             async |store, plugin| plugin.llm_metrics_plugin_mapper().call_engines(store).await,
+        )
+        .await
+    }
+
+    /// Rates and latency between two snapshots of one server, computed by
+    /// the plugin (pure: no request is made). Snapshots from `map` or
+    /// `collect`; the caller may set `collected_at_ms` (e.g. from file
+    /// times) before passing them.
+    pub async fn window(
+        &self,
+        earlier: &Snapshot,
+        later: &Snapshot,
+    ) -> Result<Result<WindowStats, WindowError>, CallError> {
+        self.call(
+            EgressPolicy::deny_all(),
+            Duration::ZERO,
+            async |store, plugin| {
+                plugin
+                    .llm_metrics_plugin_mapper()
+                    .call_window(store, earlier, later)
+                    .await
+            },
         )
         .await
     }

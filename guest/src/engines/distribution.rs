@@ -9,6 +9,8 @@
 //! `engine` and `model_name`, TGI's `method`). Nothing here invents a value:
 //! no observations, no `+Inf` bucket or no quantile series gives `None`.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::series::Index;
 use super::snapshot::Distribution;
 
@@ -37,6 +39,20 @@ pub fn histogram_quantile(q: f64, buckets: &[Bucket]) -> Option<f64> {
 /// Sort by bound, add up equal bounds, and force the counts to be monotonic
 /// (Prometheus does the same for scrapes that race with observations).
 fn merge(buckets: &[Bucket]) -> Vec<Bucket> {
+    let mut merged = sum_by_le(buckets);
+    let mut max = f64::NEG_INFINITY;
+    for b in &mut merged {
+        max = max.max(b.count);
+        b.count = max;
+    }
+    merged
+}
+
+/// Sort by bound and add up equal bounds (Prometheus' `sum by (le)`); a NaN
+/// bound is dropped. Counts are kept as exposed, so that two snapshots' buckets
+/// can be subtracted before [`histogram_quantile`] forces monotonicity, as
+/// `histogram_quantile(q, rate(x_bucket[w]))` does.
+pub fn sum_by_le(buckets: &[Bucket]) -> Vec<Bucket> {
     let mut sorted: Vec<Bucket> = buckets.iter().copied().filter(|b| !b.le.is_nan()).collect();
     sorted.sort_by(|a, b| a.le.total_cmp(&b.le));
     let mut merged: Vec<Bucket> = Vec::with_capacity(sorted.len());
@@ -45,11 +61,6 @@ fn merge(buckets: &[Bucket]) -> Vec<Bucket> {
             Some(last) if last.le == b.le => last.count += b.count,
             _ => merged.push(b),
         }
-    }
-    let mut max = f64::NEG_INFINITY;
-    for b in &mut merged {
-        max = max.max(b.count);
-        b.count = max;
     }
     merged
 }
@@ -93,13 +104,15 @@ fn quantile_sorted(q: f64, buckets: &[Bucket]) -> Option<f64> {
 
 /// A distribution from cumulative buckets plus `_count` and `_sum`. `count`
 /// falls back to the `+Inf` bucket when `_count` is absent; without a count or
-/// a sum there is no distribution.
+/// a sum there is no distribution. The distribution keeps the buckets summed
+/// per `le` ([`sum_by_le`]).
 pub fn from_histogram(
     buckets: &[Bucket],
     count: Option<f64>,
     sum: Option<f64>,
 ) -> Option<Distribution> {
-    let merged = merge(buckets);
+    let summed = sum_by_le(buckets);
+    let merged = merge(&summed);
     let inf = merged
         .last()
         .filter(|b| b.le == f64::INFINITY)
@@ -120,6 +133,7 @@ pub fn from_histogram(
         p50: quantile(0.5),
         p90: quantile(0.9),
         p99: quantile(0.99),
+        buckets: summed,
     })
 }
 
@@ -142,6 +156,7 @@ pub fn from_summary(quantiles: &[(f64, f64)], count: f64, sum: f64) -> Distribut
         p50: pick(0.5),
         p90: pick(0.9),
         p99: pick(0.99),
+        buckets: Vec::new(),
     }
 }
 
@@ -188,14 +203,36 @@ pub(crate) fn of(ix: &Index<'_, '_>, base: &str) -> Option<Distribution> {
     let sum = ix.sum(&format!("{base}_sum"));
     let bucket_samples = ix.get(&format!("{base}_bucket"));
     if !bucket_samples.is_empty() {
+        // Each series' bounds, keyed by its labels other than `le`.
+        let mut layouts: BTreeMap<Vec<(String, String)>, Vec<u64>> = BTreeMap::new();
         let buckets: Vec<Bucket> = bucket_samples
             .iter()
             .filter_map(|s| {
                 let le = parse_bound(&s.labels.get("le")?)?;
+                let key = s
+                    .labels
+                    .iter()
+                    .filter(|(n, _)| n != "le")
+                    .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                layouts.entry(key).or_default().push(le.to_bits());
                 Some(Bucket { le, count: s.value })
             })
             .collect();
-        return from_histogram(&buckets, count, sum);
+        let mut d = from_histogram(&buckets, count, sum)?;
+        let mut sets = layouts.into_values().map(|mut v| {
+            v.sort_unstable();
+            v
+        });
+        if let Some(first) = sets.next()
+            && sets.any(|other| other != first)
+        {
+            // Ranks bucketed differently: a sum per `le` is no histogram.
+            d.buckets.clear();
+        }
+        return Some(d);
     }
     let quantiles: Vec<(f64, f64)> = ix
         .get(base)

@@ -111,6 +111,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
     let sum = |a: &Alias| ix.resolve(a).and_then(|n| ix.sum(n));
     EngineSnapshot {
         engine: SPEC.id,
+        incarnation: Default::default(),
         model_names: Vec::new(),
         load: Load {
             requests_running: sum(&RUNNING),

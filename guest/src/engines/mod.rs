@@ -27,8 +27,8 @@ mod trtllm_serve;
 mod vllm;
 
 pub use snapshot::{
-    Distribution, EngineField, EngineGroup, EngineSnapshot, LabeledValue, Latency, Load,
-    MetricValue, Totals,
+    Bucket, Distribution, EngineField, EngineGroup, EngineSnapshot, Incarnation, LabeledValue,
+    Latency, Load, MetricValue, Totals,
 };
 
 /// The id that asks for detection instead of naming an engine.
@@ -193,8 +193,23 @@ pub fn detect(families: &[Family<'_>], requested: &str) -> Result<&'static Engin
 pub fn map(families: &[Family<'_>], engine: &str) -> Result<EngineSnapshot, MapError> {
     let spec = detect(families, engine)?;
     let ix = series::Index::new(families);
-    Ok((spec.map)(&ix))
+    let mut snapshot = (spec.map)(&ix);
+    for field in snapshot
+        .engine_metrics
+        .iter_mut()
+        .flat_map(|g| g.fields.iter_mut())
+    {
+        field.counter = ix.is_counter(&field.metric);
+    }
+    snapshot.incarnation = Incarnation {
+        process_start_time_seconds: ix.max(PROCESS_START),
+        created_seconds: ix.earliest_created(spec.prefixes),
+    };
+    Ok(snapshot)
 }
+
+/// The process collector's start time (prometheus_client, client_golang).
+const PROCESS_START: &str = "process_start_time_seconds";
 
 /// Builds one [`EngineGroup`], leaving out every field that was not found.
 pub(crate) struct GroupBuilder {
@@ -219,6 +234,8 @@ impl GroupBuilder {
                 name: name.to_string(),
                 metric,
                 value,
+                // Set by `map` from the family's declared type.
+                counter: false,
             });
         }
         self

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::distribution;
 use super::snapshot::{Distribution, LabeledValue, MetricValue};
-use crate::text::{Family, Sample};
+use crate::text::{Family, MetricType, Sample};
 
 /// How an alias name is looked up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +75,8 @@ pub(crate) type Found = (String, MetricValue);
 /// Samples of an exposition, grouped by exact series name.
 pub(crate) struct Index<'f, 'a> {
     by_name: HashMap<Cow<'f, str>, Vec<&'f Sample<'a>>>,
+    /// The declared type of the family each series name was found in.
+    types: HashMap<Cow<'f, str>, MetricType>,
 }
 
 /// Series-name suffixes a family's samples may add to its name.
@@ -96,14 +98,21 @@ impl<'f, 'a> Index<'f, 'a> {
             .map(|f| (f.name.replace(':', "_"), f.name.as_ref()))
             .collect();
         let mut by_name: HashMap<Cow<'f, str>, Vec<&'f Sample<'a>>> = HashMap::new();
+        let mut types: HashMap<Cow<'f, str>, MetricType> = HashMap::new();
         for family in families {
             for sample in &family.samples {
                 let name: &'f str = sample.name.as_ref();
                 by_name.entry(Cow::Borrowed(name)).or_default().push(sample);
+                types
+                    .entry(Cow::Borrowed(name))
+                    .or_insert(family.metric_type);
                 if !escaped.is_empty()
                     && !name.contains(':')
                     && let Some(declared) = unescape(&escaped, name)
                 {
+                    types
+                        .entry(Cow::Owned(declared.clone()))
+                        .or_insert(family.metric_type);
                     by_name
                         .entry(Cow::Owned(declared))
                         .or_default()
@@ -111,7 +120,28 @@ impl<'f, 'a> Index<'f, 'a> {
                 }
             }
         }
-        Index { by_name }
+        Index { by_name, types }
+    }
+
+    /// Whether the series `metric` names (a series name, or a selector
+    /// `name{label="value"}`) sits in a family declared `counter`.
+    pub(crate) fn is_counter(&self, metric: &str) -> bool {
+        let name = metric.split('{').next().unwrap_or(metric);
+        self.types.get(name) == Some(&MetricType::Counter)
+    }
+
+    /// The earliest `*_created` value among series whose name starts with
+    /// one of `prefixes` (the engine's own counters and histograms), or
+    /// `None` when the exposition has none (multiprocess mode, V0, TGI…).
+    pub(crate) fn earliest_created(&self, prefixes: &[&str]) -> Option<f64> {
+        self.by_name
+            .iter()
+            .filter(|(name, _)| {
+                name.ends_with("_created") && prefixes.iter().any(|p| name.starts_with(p))
+            })
+            .flat_map(|(_, samples)| samples.iter().map(|s| s.value))
+            .filter(|v| v.is_finite())
+            .reduce(f64::min)
     }
 
     /// Every sample called exactly `name` (empty when absent), in input order.

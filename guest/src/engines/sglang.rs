@@ -225,6 +225,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
     };
     EngineSnapshot {
         engine: SPEC.id,
+        incarnation: Default::default(),
         model_names: ix
             .distinct_all(|n| n.starts_with(PREFIX), "model_name")
             .into_iter()

@@ -1,10 +1,12 @@
-//! Owned snapshot types, mirroring the `collector` records of `wit/plugin.wit`
+//! Owned snapshot types, mirroring the `mapper` records of `wit/plugin.wit`
 //! field for field (WIT kebab-case → Rust snake_case).
 //!
 //! Guarantees: every optional figure is `None` when the engine does not expose
 //! the metric behind it; nothing is ever defaulted to 0. The binding layer
 //! converts these one-to-one into WIT records and adds what only it knows
 //! (instance id, endpoint, collection time, raw families).
+
+pub use super::distribution::Bucket;
 
 /// A histogram (or summary) reduced to the figures dashboards use.
 /// Quantiles are interpolated linearly inside the bucket, as Prometheus'
@@ -23,6 +25,10 @@ pub struct Distribution {
     pub p90: Option<f64>,
     /// 99th percentile.
     pub p99: Option<f64>,
+    /// Cumulative buckets sorted by `le` with `+Inf` last, summed per `le`
+    /// over every other label; empty for a summary, or when the series'
+    /// bucket layouts disagree.
+    pub buckets: Vec<Bucket>,
 }
 
 /// Current load, summed over data-parallel engines: what load-aware routers
@@ -107,6 +113,8 @@ pub struct EngineField {
     pub metric: String,
     /// The value.
     pub value: MetricValue,
+    /// The metric is declared a counter: a window reports its rate.
+    pub counter: bool,
 }
 
 /// A named group of engine-specific fields, e.g. `request` or `cache`.
@@ -143,6 +151,18 @@ pub struct EngineSnapshot {
     pub latency: Latency,
     /// Engine-specific detail; groups without any exposed field are omitted.
     pub engine_metrics: Vec<EngineGroup>,
+    /// What identifies the server's incarnation (filled in by
+    /// [`super::map`] for every engine).
+    pub incarnation: Incarnation,
+}
+
+/// What identifies one run of a server, where the exposition shows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Incarnation {
+    /// `process_start_time_seconds`, unix seconds.
+    pub process_start_time_seconds: Option<f64>,
+    /// The earliest `*_created` timestamp of the engine's own series.
+    pub created_seconds: Option<f64>,
 }
 
 impl EngineSnapshot {

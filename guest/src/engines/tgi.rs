@@ -142,6 +142,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
     let generated = d(&GENERATED);
     EngineSnapshot {
         engine: SPEC.id,
+        incarnation: Default::default(),
         model_names: Vec::new(),
         load: Load {
             requests_running: sum(&BATCH_SIZE),

@@ -109,6 +109,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
     let kv = ix.resolve(&KV_BLOCKS);
     EngineSnapshot {
         engine: SPEC.id,
+        incarnation: Default::default(),
         model_names: ix
             .distinct_all(|n| SPEC.prefixes.iter().any(|p| n.starts_with(p)), "model")
             .into_iter()

@@ -222,6 +222,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
         .collect();
     EngineSnapshot {
         engine: SPEC.id,
+        incarnation: Default::default(),
         model_names,
         load,
         totals,

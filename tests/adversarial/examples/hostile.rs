@@ -8,7 +8,9 @@
 wit_bindgen::generate!({ path: "../../wit", world: "plugin", generate_all });
 
 use exports::llm_metrics::plugin::collector::{self as c, Target};
-use exports::llm_metrics::plugin::mapper::{self as m, CollectError, EngineInfo, Snapshot};
+use exports::llm_metrics::plugin::mapper::{
+    self as m, CollectError, EngineInfo, Snapshot, WindowError, WindowStats,
+};
 use exports::llm_metrics::plugin::parser::{self as p, Parsed};
 use llm_metrics::plugin::types::{Family, Format, MetricType, ParseError, ParseOptions};
 use wasip2::clocks::monotonic_clock;
@@ -159,6 +161,10 @@ impl c::Guest for Hostile {
 }
 
 impl m::Guest for Hostile {
+    fn window(_earlier: Snapshot, _later: Snapshot) -> Result<WindowStats, WindowError> {
+        Err(WindowError::NotLater((0, 0)))
+    }
+
     fn engines() -> Vec<EngineInfo> {
         Vec::new()
     }

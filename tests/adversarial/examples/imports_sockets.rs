@@ -7,7 +7,9 @@
 wit_bindgen::generate!({ path: "../../wit", world: "plugin", generate_all });
 
 use exports::llm_metrics::plugin::collector::{self as c, Target};
-use exports::llm_metrics::plugin::mapper::{self as m, CollectError, EngineInfo, Snapshot};
+use exports::llm_metrics::plugin::mapper::{
+    self as m, CollectError, EngineInfo, Snapshot, WindowError, WindowStats,
+};
 use exports::llm_metrics::plugin::parser::{self as p, Parsed};
 use llm_metrics::plugin::types::{ParseError, ParseOptions};
 
@@ -40,6 +42,10 @@ impl c::Guest for Dialer {
 }
 
 impl m::Guest for Dialer {
+    fn window(_earlier: Snapshot, _later: Snapshot) -> Result<WindowStats, WindowError> {
+        Err(WindowError::NotLater((0, 0)))
+    }
+
     fn engines() -> Vec<EngineInfo> {
         Vec::new()
     }

@@ -101,11 +101,11 @@ async fn sglang_0_5_over_http() {
     close(s.totals.requests_succeeded, 2500.0, "succeeded");
     close(s.totals.requests_failed, 25.0, "failed");
     close(s.totals.prompt_tokens, 1_500_000.0, "prompt");
-    let ttft = s.latency.time_to_first_token_seconds.unwrap();
+    let ttft = s.latency.time_to_first_token_seconds.clone().unwrap();
     assert_eq!((ttft.count, ttft.sum), (2500.0, 937.5));
     close(ttft.p50, 0.1 + 0.1 * 1250.0 / 1500.0, "ttft p50");
     close(ttft.p99, 3.0, "ttft p99");
-    let queue = s.latency.queue_time_seconds.unwrap();
+    let queue = s.latency.queue_time_seconds.clone().unwrap();
     assert_eq!(
         (queue.count, queue.sum, queue.p50),
         (2500.0, 175.0, Some(0.0))
@@ -120,7 +120,7 @@ async fn sglang_0_4_over_http() {
     assert_eq!(s.engine, "sglang");
     close(s.load.requests_running, 6.0, "running");
     assert_eq!(s.load.kv_cache_capacity_tokens, None);
-    let itl = s.latency.inter_token_latency_seconds.unwrap();
+    let itl = s.latency.inter_token_latency_seconds.clone().unwrap();
     assert_eq!((itl.count, itl.sum), (40_000.0, 1250.0));
     close(itl.p50, 0.035, "itl p50");
     assert_eq!(
@@ -203,7 +203,7 @@ async fn trtllm_serve_over_http() {
     close(s.load.kv_cache_usage, 0.40625, "kv");
     close(s.load.kv_cache_capacity_tokens, 262_144.0, "capacity");
     close(s.totals.requests_succeeded, 1000.0, "succeeded");
-    let ttft = s.latency.time_to_first_token_seconds.unwrap();
+    let ttft = s.latency.time_to_first_token_seconds.clone().unwrap();
     assert_eq!((ttft.count, ttft.sum), (1000.0, 187.5));
     close(ttft.p90, 0.4375, "ttft p90");
 }

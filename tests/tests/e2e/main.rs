@@ -12,3 +12,5 @@ mod hostile;
 mod imports;
 mod parse;
 mod service;
+mod window;
+mod window_prometheus;
