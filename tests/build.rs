@@ -23,7 +23,8 @@ fn main() {
         "tests/adversarial/src",
         "tests/adversarial/examples",
         "tests/adversarial/Cargo.toml",
-        "wit",
+        "tests/adversarial/build.rs",
+        "wit/plugin.wit",
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());

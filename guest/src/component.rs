@@ -8,16 +8,77 @@ use crate::engines;
 use crate::text;
 use crate::window;
 
-wit_bindgen::generate!({ path: "../wit", world: "plugin" });
+// The world's WASI imports are the `wasip2` crate's bindings (`with`), so
+// there is one copy of them, shared with `fetch` and `service`. Every key
+// must be an import of the world, so the two worlds list their own.
+#[cfg(feature = "service")]
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "service",
+    with: {
+        "wasi:cli/environment@0.2.12": wasip2::cli::environment,
+        "wasi:cli/exit@0.2.12": wasip2::cli::exit,
+        "wasi:cli/stdin@0.2.12": wasip2::cli::stdin,
+        "wasi:cli/stdout@0.2.12": wasip2::cli::stdout,
+        "wasi:cli/stderr@0.2.12": wasip2::cli::stderr,
+        "wasi:cli/terminal-input@0.2.12": wasip2::cli::terminal_input,
+        "wasi:cli/terminal-output@0.2.12": wasip2::cli::terminal_output,
+        "wasi:cli/terminal-stdin@0.2.12": wasip2::cli::terminal_stdin,
+        "wasi:cli/terminal-stdout@0.2.12": wasip2::cli::terminal_stdout,
+        "wasi:cli/terminal-stderr@0.2.12": wasip2::cli::terminal_stderr,
+        "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+        "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
+        "wasi:random/insecure-seed@0.2.12": wasip2::random::insecure_seed,
+        "wasi:io/error@0.2.12": wasip2::io::error,
+        "wasi:io/poll@0.2.12": wasip2::io::poll,
+        "wasi:io/streams@0.2.12": wasip2::io::streams,
+        "wasi:http/types@0.2.12": wasip2::http::types,
+        "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
+    },
+});
+#[cfg(not(feature = "service"))]
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "mapping",
+    with: {
+        "wasi:cli/environment@0.2.12": wasip2::cli::environment,
+        "wasi:cli/exit@0.2.12": wasip2::cli::exit,
+        "wasi:cli/stdin@0.2.12": wasip2::cli::stdin,
+        "wasi:cli/stdout@0.2.12": wasip2::cli::stdout,
+        "wasi:cli/stderr@0.2.12": wasip2::cli::stderr,
+        "wasi:cli/terminal-input@0.2.12": wasip2::cli::terminal_input,
+        "wasi:cli/terminal-output@0.2.12": wasip2::cli::terminal_output,
+        "wasi:cli/terminal-stdin@0.2.12": wasip2::cli::terminal_stdin,
+        "wasi:cli/terminal-stdout@0.2.12": wasip2::cli::terminal_stdout,
+        "wasi:cli/terminal-stderr@0.2.12": wasip2::cli::terminal_stderr,
+        "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+        "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
+        "wasi:random/insecure-seed@0.2.12": wasip2::random::insecure_seed,
+        "wasi:io/error@0.2.12": wasip2::io::error,
+        "wasi:io/poll@0.2.12": wasip2::io::poll,
+        "wasi:io/streams@0.2.12": wasip2::io::streams,
+    },
+});
 
-use exports::llm_metrics::plugin::collector as wit_col;
-use exports::llm_metrics::plugin::mapper as wit_c;
+#[cfg(feature = "service")]
+pub(crate) use exports::llm_metrics::plugin::collector as wit_col;
+pub(crate) use exports::llm_metrics::plugin::mapper as wit_c;
 use exports::llm_metrics::plugin::parser as wit_p;
-use llm_metrics::plugin::types as wit;
+pub(crate) use llm_metrics::plugin::types as wit;
 
-struct Component;
+pub(crate) struct Component;
 
 export!(Component);
+
+#[cfg(feature = "service")]
+impl exports::wasi::http::incoming_handler::Guest for Component {
+    fn handle(
+        request: wasip2::http::types::IncomingRequest,
+        response_out: wasip2::http::types::ResponseOutparam,
+    ) {
+        crate::service::handle(request, response_out);
+    }
+}
 
 impl wit_p::Guest for Component {
     fn parse(text: Vec<u8>, options: wit::ParseOptions) -> Result<wit_p::Parsed, wit::ParseError> {
@@ -34,6 +95,7 @@ impl wit_p::Guest for Component {
     }
 }
 
+#[cfg(feature = "service")]
 impl wit_col::Guest for Component {
     fn collect(target: wit_col::Target) -> Result<wit_c::Snapshot, wit_c::CollectError> {
         let request = crate::fetch::Request {
@@ -131,7 +193,7 @@ impl wit_c::Guest for Component {
 }
 
 /// Parse a body, map it to an engine snapshot and convert it to WIT.
-fn snapshot(
+pub(crate) fn snapshot(
     body: &[u8],
     content_type: Option<&str>,
     engine: &str,
@@ -355,6 +417,7 @@ fn group(g: engines::EngineGroup) -> wit_c::EngineGroup {
     }
 }
 
+#[cfg(feature = "service")]
 fn fetch_error(e: crate::fetch::FetchError) -> wit_c::CollectError {
     use crate::fetch::FetchError as F;
     match e {

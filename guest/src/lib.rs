@@ -10,5 +10,9 @@ pub mod window;
 
 #[cfg(target_family = "wasm")]
 mod component;
-#[cfg(target_family = "wasm")]
+#[cfg(all(target_family = "wasm", feature = "service"))]
 mod fetch;
+#[cfg(all(target_family = "wasm", feature = "service"))]
+mod json;
+#[cfg(all(target_family = "wasm", feature = "service"))]
+mod service;

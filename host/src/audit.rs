@@ -1,38 +1,77 @@
-//! Import audit: a plugin may import only what parsing and fetching need.
+//! Import audit: a component may import only what its world declares.
 //!
-//! The linker provides all of WASI, but a component that asks for the
-//! filesystem, sockets or anything unknown is refused at load time: the
-//! plugin is untrusted, and its imports are its declared capabilities.
+//! The linker provides all of WASI, but a component that asks for anything
+//! its world in `wit/plugin.wit` does not import (the filesystem, sockets, or
+//! `wasi:http` for a mapper) is refused at load time: the plugin is
+//! untrusted, and its imports are its declared capabilities. The allowed
+//! lists are not kept by hand: the build script resolves `wit/` with
+//! wit-parser (the same resolver wasmtime's `bindgen!` uses) and writes each
+//! world's imports, transitive `use`s included, into the generated
+//! `worlds.rs`.
 
 use anyhow::bail;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// Interfaces (without version) the plugin may import.
-pub const ALLOWED_IMPORTS: &[&str] = &[
-    // Our own types-only interface: no functions, nothing to call.
-    "llm-metrics:plugin/types",
-    "wasi:io/error",
-    "wasi:io/poll",
-    "wasi:io/streams",
-    "wasi:clocks/monotonic-clock",
-    "wasi:clocks/wall-clock",
-    "wasi:random/random",
-    "wasi:random/insecure",
-    "wasi:random/insecure-seed",
-    "wasi:cli/environment",
-    "wasi:cli/exit",
-    "wasi:cli/stdin",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
-    "wasi:http/types",
-    "wasi:http/outgoing-handler",
-];
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/worlds.rs"));
+}
+
+/// A world of the `llm-metrics:plugin` package: what a component of it may
+/// import and must export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum World {
+    /// `mapping`: exports `parser` and `mapper`; imports what Rust's std
+    /// needs, no network.
+    Mapping,
+    /// `plugin` (the collector world): `mapping` plus `collector`, and an
+    /// import of `wasi:http/outgoing-handler`.
+    Plugin,
+    /// `service`: `plugin` plus an exported `wasi:http/incoming-handler`.
+    Service,
+}
+
+impl World {
+    /// Every world, smallest first.
+    pub const ALL: [World; 3] = [World::Mapping, World::Plugin, World::Service];
+
+    /// The world's name in `wit/plugin.wit`.
+    pub fn name(self) -> &'static str {
+        match self {
+            World::Mapping => generated::MAPPING.0,
+            World::Plugin => generated::PLUGIN.0,
+            World::Service => generated::SERVICE.0,
+        }
+    }
+
+    /// The interfaces the world imports, as `package/interface@version`,
+    /// derived from the WIT at build time.
+    pub fn imports(self) -> &'static [&'static str] {
+        match self {
+            World::Mapping => generated::MAPPING.1,
+            World::Plugin => generated::PLUGIN.1,
+            World::Service => generated::SERVICE.1,
+        }
+    }
+
+    /// The interfaces the world exports, as `package/interface@version`.
+    pub fn exports(self) -> &'static [&'static str] {
+        match self {
+            World::Mapping => generated::MAPPING.2,
+            World::Plugin => generated::PLUGIN.2,
+            World::Service => generated::SERVICE.2,
+        }
+    }
+
+    /// Whether the world imports `name` (versions aside: the linker matches
+    /// semver-compatible WASI versions, so a component built against an
+    /// older 0.2.x is still judged by the interface it asks for).
+    pub fn allows(self, name: &str) -> bool {
+        let unversioned = |n: &str| n.split('@').next().unwrap_or(n).to_string();
+        let wanted = unversioned(name);
+        self.imports().iter().any(|i| unversioned(i) == wanted)
+    }
+}
 
 /// The component's imports, as `package/interface@version` names.
 pub fn imports(engine: &Engine, component: &Component) -> Vec<String> {
@@ -43,19 +82,18 @@ pub fn imports(engine: &Engine, component: &Component) -> Vec<String> {
         .collect()
 }
 
-/// Fail unless every import is on [`ALLOWED_IMPORTS`].
-pub fn check_imports(engine: &Engine, component: &Component) -> anyhow::Result<()> {
+/// Fail unless every import of `component` is one `world` declares.
+pub fn check_imports(engine: &Engine, component: &Component, world: World) -> anyhow::Result<()> {
     let denied: Vec<String> = imports(engine, component)
         .into_iter()
-        .filter(|name| {
-            let unversioned = name.split('@').next().unwrap_or(name);
-            !ALLOWED_IMPORTS.contains(&unversioned)
-        })
+        .filter(|name| !world.allows(name))
         .collect();
     if !denied.is_empty() {
         bail!(
-            "the component imports capabilities this host does not grant: {}",
-            denied.join(", ")
+            "the component imports capabilities this host does not grant: {} (the `{}` world \
+             does not declare them)",
+            denied.join(", "),
+            world.name()
         );
     }
     Ok(())

@@ -2,8 +2,10 @@
 //!
 //! [`Plugin`] loads the component (the one embedded in this crate, or a file),
 //! links WASI and `wasi:http` behind an [`EgressPolicy`], and calls `parse`,
-//! `collect` and `map` under per-call [`Limits`]. It holds no command line:
-//! the `llm-metrics` CLI (crate `cli/`) and the service (`serve/`) are its
+//! `collect` and `map` under per-call [`Limits`]. [`Service`] runs the same
+//! component as a `wasi:http` service (its `incoming-handler` export), the way
+//! `wasmtime serve` does, under the same limits and policy. It holds no command
+//! line: the `llm-metrics` CLI (crate `cli/`) and the service (`serve/`) are its
 //! clients.
 #![deny(missing_docs)]
 
@@ -16,10 +18,15 @@ pub mod engine;
 pub mod json;
 pub mod plugin;
 pub mod policy;
+pub mod service;
 
 pub use engine::{EngineChoice, Ticker};
-pub use plugin::{CallError, ComponentSource, EMBEDDED_COMPONENT, Limits, Plugin, PluginOptions};
+pub use plugin::{
+    COMPONENT_PATH, CallError, ComponentSource, EMBEDDED_COMPONENT, EMBEDDED_MAPPING_COMPONENT,
+    Limits, MAPPING_COMPONENT_PATH, Plugin, PluginOptions,
+};
 pub use policy::{AddressRules, AllowedHost, EgressPolicy};
+pub use service::{Service, ServiceError};
 
 /// The WIT types of the `llm-metrics:plugin` world, as the host sees them.
 pub mod wit {

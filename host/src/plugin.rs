@@ -24,6 +24,7 @@ use wasmtime::{Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::audit::World;
 use crate::cache;
 use crate::cpu::CpuMeter;
 pub use crate::engine::{EngineChoice, Ticker, engine_config, shared_engine};
@@ -35,20 +36,42 @@ use crate::wit::types::{ParseError, ParseOptions};
 
 #[allow(missing_docs)]
 mod bindings {
+    // Only the exports are called through these bindings; the world's WASI
+    // imports are wasmtime-wasi's and wasmtime-wasi-http's own.
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "plugin",
         exports: { default: async },
         // Serde: serve stores snapshots (CBOR) in its history database.
         additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:cli": wasmtime_wasi::p2::bindings::cli,
+            "wasi:random": wasmtime_wasi::p2::bindings::random,
+        },
     });
 }
 
 pub use bindings::exports::llm_metrics::plugin as wit_exports;
 pub use bindings::llm_metrics::plugin::types as wit_types;
 
-/// The component built from `guest/` by this crate's build script.
+/// The component built from `guest/` by this crate's build script: world
+/// `service`, so it parses, maps, collects and also serves `wasi:http`.
 pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("LLM_METRICS_COMPONENT"));
+
+/// The mapper-only component (world `mapping`, no `wasi:http` import), built
+/// from the same source without the `service` feature.
+pub static EMBEDDED_MAPPING_COMPONENT: &[u8] =
+    include_bytes!(env!("LLM_METRICS_MAPPING_COMPONENT"));
+
+/// Where this crate's build put [`EMBEDDED_COMPONENT`] (for embedders in
+/// other languages: Node through jco, Python through wasmtime-py).
+pub const COMPONENT_PATH: &str = env!("LLM_METRICS_COMPONENT");
+
+/// Where this crate's build put [`EMBEDDED_MAPPING_COMPONENT`].
+pub const MAPPING_COMPONENT_PATH: &str = env!("LLM_METRICS_MAPPING_COMPONENT");
 
 /// How wasmtime 48 reports running out of hostcall fuel.
 const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
@@ -164,10 +187,8 @@ impl Plugin {
         component: &Component,
         limits: Limits,
     ) -> anyhow::Result<Self> {
-        crate::audit::check_imports(engine, component)?;
-        let mut linker = Linker::<HostState>::new(engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        crate::audit::check_imports(engine, component, World::Plugin)?;
+        let linker = linker(engine)?;
         let pre = bindings::PluginPre::new(linker.instantiate_pre(component)?)
             .map_err(anyhow::Error::from)
             .context("the component does not export the llm-metrics:plugin world")?;
@@ -310,53 +331,82 @@ impl Plugin {
         f: impl AsyncFnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
     ) -> (Result<R, CallError>, bool) {
         let limits = self.limits;
-        let mut store = Store::new(&self.engine, HostState::new(egress, limits));
-        store.limiter(|s| &mut s.limiter);
-        // Every lift out of the guest is charged (strings by length, lists
-        // by element count times host size) before anything is copied.
-        store.set_hostcall_fuel(limits.result_bytes);
-        // Charge exactly the time spent in guest code.
-        store.call_hook(|mut ctx, hook| {
-            ctx.data_mut().cpu.transition(hook);
-            Ok(())
-        });
-        // The epoch check is a host call, so the meter is up to date here.
-        // Yielding every tick also lets the wall-clock timeout fire.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut ctx| {
-            let state = ctx.data_mut();
-            if state.cpu.over_budget() {
-                state.cpu_exceeded = true;
-                return Ok(UpdateDeadline::Interrupt);
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
+        let mut store = new_store(&self.engine, egress, limits);
         let wall = limits.wall_time + extra_wall;
         let run = async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
             f(&mut store, &plugin).await
         };
-        let outcome = tokio::time::timeout(wall, run).await;
+        let result = tokio::time::timeout(wall, run).await;
         let state = store.data();
-        let result = match outcome {
-            Err(_) => Err(CallError::WallClock(wall)),
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(_)) if state.cpu_exceeded => Err(CallError::CpuBudget {
-                budget: limits.cpu_time,
-                used: state.cpu.charged(),
-            }),
-            Ok(Err(_)) if state.limiter.exceeded => Err(CallError::Memory(limits.memory_bytes)),
-            Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::StackOverflow) => {
-                Err(CallError::StackOverflow)
-            }
-            // wasmtime's error type for this is private; its text is pinned
-            // with the version (=48.0.8), and the e2e tests check it.
-            Ok(Err(e)) if format!("{e:#}").contains(HOSTCALL_FUEL_EXHAUSTED) => {
-                Err(CallError::ResultTooLarge(limits.result_bytes))
-            }
-            Ok(Err(e)) => Err(CallError::Trap(format!("{e:#}"))),
-        };
-        (result, state.egress.body_cap_hit())
+        (
+            outcome(result, state, limits, wall),
+            state.egress.body_cap_hit(),
+        )
+    }
+}
+
+/// The linker every component gets: WASI 0.2 and `wasi:http`, async. What a
+/// component may actually use is decided by the import audit
+/// ([`crate::audit`]) before linking.
+pub(crate) fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
+    let mut linker = Linker::<HostState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    Ok(linker)
+}
+
+/// A fresh store for one call: memory cap, hostcall fuel, CPU meter and
+/// epoch checks, and `egress` as the `send_request` hook.
+pub(crate) fn new_store(engine: &Engine, egress: EgressPolicy, limits: Limits) -> Store<HostState> {
+    let mut store = Store::new(engine, HostState::new(egress, limits));
+    store.limiter(|s| &mut s.limiter);
+    // Every lift out of the guest is charged (strings by length, lists
+    // by element count times host size) before anything is copied.
+    store.set_hostcall_fuel(limits.result_bytes);
+    // Charge exactly the time spent in guest code.
+    store.call_hook(|mut ctx, hook| {
+        ctx.data_mut().cpu.transition(hook);
+        Ok(())
+    });
+    // The epoch check is a host call, so the meter is up to date here.
+    // Yielding every tick also lets the wall-clock timeout fire.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut ctx| {
+        let state = ctx.data_mut();
+        if state.cpu.over_budget() {
+            state.cpu_exceeded = true;
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        Ok(UpdateDeadline::Yield(1))
+    });
+    store
+}
+
+/// What a call under `wall` came to, given the store's state afterwards.
+pub(crate) fn outcome<R>(
+    result: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
+    state: &HostState,
+    limits: Limits,
+    wall: Duration,
+) -> Result<R, CallError> {
+    match result {
+        Err(_) => Err(CallError::WallClock(wall)),
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(_)) if state.cpu_exceeded => Err(CallError::CpuBudget {
+            budget: limits.cpu_time,
+            used: state.cpu.charged(),
+        }),
+        Ok(Err(_)) if state.limiter.exceeded => Err(CallError::Memory(limits.memory_bytes)),
+        Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::StackOverflow) => {
+            Err(CallError::StackOverflow)
+        }
+        // wasmtime's error type for this is private; its text is pinned
+        // with the version (=48.0.8), and the e2e tests check it.
+        Ok(Err(e)) if format!("{e:#}").contains(HOSTCALL_FUEL_EXHAUSTED) => {
+            Err(CallError::ResultTooLarge(limits.result_bytes))
+        }
+        Ok(Err(e)) => Err(CallError::Trap(format!("{e:#}"))),
     }
 }
 
@@ -371,7 +421,7 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 }
 
 /// Per-call store state.
-struct HostState {
+pub(crate) struct HostState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,

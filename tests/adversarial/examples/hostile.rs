@@ -3,7 +3,9 @@
 //! host must stop each with a typed error within its budget.
 #![cfg(target_family = "wasm")]
 
-wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
+// The world's WASI imports are generated here too (unused: these guests
+// call `wasip2` directly).
+wit_bindgen::generate!({ path: "../../wit", world: "plugin", generate_all });
 
 use exports::llm_metrics::plugin::collector::{self as c, Target};
 use exports::llm_metrics::plugin::mapper::{

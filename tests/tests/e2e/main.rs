@@ -12,5 +12,6 @@ mod hostile;
 mod imports;
 mod parse;
 mod rebinding;
+mod service;
 mod window;
 mod window_prometheus;
