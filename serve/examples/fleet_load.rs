@@ -96,7 +96,9 @@ async fn main() {
     }
     let path = std::env::temp_dir().join(format!("fleet-load-{}.toml", std::process::id()));
     std::fs::write(&path, config).unwrap();
+    let db = std::env::temp_dir().join(format!("fleet-load-{}.sqlite3", std::process::id()));
     let mut child = tokio::process::Command::new(serve_bin)
+        .args(["--db", db.to_str().unwrap()])
         .args([
             "--listen",
             "127.0.0.1:0",

@@ -121,25 +121,59 @@ const VALUES: &[(&str, &str, &str, Pick)] = &[
 const DISTRIBUTIONS: &[(&str, &str, PickDist)] = &[
     (
         "llm_metrics_time_to_first_token_seconds",
-        "Time to first token (quantiles interpolated from the engine's buckets).",
+        "Time to first token: the engine's buckets, summed over data-parallel ranks.",
         |s| s.latency.time_to_first_token_seconds.as_ref(),
     ),
     (
         "llm_metrics_inter_token_latency_seconds",
-        "Time between output tokens (quantiles interpolated from the engine's buckets).",
+        "Time between output tokens: the engine's buckets, summed over data-parallel ranks.",
         |s| s.latency.inter_token_latency_seconds.as_ref(),
     ),
     (
         "llm_metrics_e2e_request_latency_seconds",
-        "Whole-request latency (quantiles interpolated from the engine's buckets).",
+        "Whole-request latency: the engine's buckets, summed over data-parallel ranks.",
         |s| s.latency.e2e_request_latency_seconds.as_ref(),
     ),
     (
         "llm_metrics_queue_time_seconds",
-        "Time spent queued (quantiles interpolated from the engine's buckets).",
+        "Time spent queued: the engine's buckets, summed over data-parallel ranks.",
         |s| s.latency.queue_time_seconds.as_ref(),
     ),
 ];
+
+/// One distribution as a Prometheus histogram: the engine's cumulative
+/// buckets (summed over data-parallel ranks by the plugin), `_sum` and
+/// `_count`. A distribution without buckets (a summary upstream, or ranks
+/// whose layouts disagree) still gets the one bucket that is always known,
+/// `+Inf` = `_count`, so the family stays a valid histogram and nothing is
+/// invented.
+fn histogram(out: &mut String, name: &str, e: &Entry, s: &Snapshot, d: &Distribution) {
+    let has_inf = d.buckets.last().is_some_and(|b| b.le == f64::INFINITY);
+    for b in &d.buckets {
+        let le = num(b.le);
+        let _ = writeln!(
+            out,
+            "{name}_bucket{} {}",
+            labels(e, Some(s), &[("le", &le)]),
+            num(b.count)
+        );
+    }
+    if !has_inf {
+        let _ = writeln!(
+            out,
+            "{name}_bucket{} {}",
+            labels(e, Some(s), &[("le", "+Inf")]),
+            num(d.count)
+        );
+    }
+    let _ = writeln!(out, "{name}_sum{} {}", labels(e, Some(s), &[]), num(d.sum));
+    let _ = writeln!(
+        out,
+        "{name}_count{} {}",
+        labels(e, Some(s), &[]),
+        num(d.count)
+    );
+}
 
 /// Render every target.
 pub fn render(entries: &[std::sync::Arc<Entry>]) -> String {
@@ -252,27 +286,11 @@ pub fn render(entries: &[std::sync::Arc<Entry>]) -> String {
         }
     }
     for (name, help, pick) in DISTRIBUTIONS {
-        header(&mut out, name, "summary", help);
+        header(&mut out, name, "histogram", help);
         for (e, _, snap) in &state {
             let Some(s) = snap.as_deref() else { continue };
             let Some(d) = pick(s) else { continue };
-            for (q, v) in [("0.5", d.p50), ("0.9", d.p90), ("0.99", d.p99)] {
-                if let Some(v) = v {
-                    let _ = writeln!(
-                        out,
-                        "{name}{} {}",
-                        labels(e, Some(s), &[("quantile", q)]),
-                        num(v)
-                    );
-                }
-            }
-            let _ = writeln!(out, "{name}_sum{} {}", labels(e, Some(s), &[]), num(d.sum));
-            let _ = writeln!(
-                out,
-                "{name}_count{} {}",
-                labels(e, Some(s), &[]),
-                num(d.count)
-            );
+            histogram(&mut out, name, e, s, d);
         }
     }
     out

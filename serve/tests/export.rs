@@ -104,8 +104,21 @@ async fn metrics_pass_the_strict_parser_and_fleet_groups_by_model() {
     let scrapes = family("llm_metrics_scrapes_total");
     assert_eq!(scrapes.type_, MetricType::Counter);
     let e2e = family("llm_metrics_e2e_request_latency_seconds");
-    assert_eq!(e2e.type_, MetricType::Summary);
+    assert_eq!(e2e.type_, MetricType::Histogram);
     assert!(e2e.samples.iter().any(|s| s.name.ends_with("_count")));
+    // The engine's buckets, read back by our strict parser, end in `+Inf`.
+    let vllm_buckets: Vec<_> = e2e
+        .samples
+        .iter()
+        .filter(|s| {
+            s.name.ends_with("_bucket") && label(s, "instance").as_deref() == Some("vllm-0")
+        })
+        .collect();
+    assert!(vllm_buckets.len() > 2, "{vllm_buckets:?}");
+    assert_eq!(
+        label(vllm_buckets.last().unwrap(), "le").as_deref(),
+        Some("+Inf")
+    );
 
     // Fleet: vLLM's model, and TGI (no model label) under null.
     let fleet = serve.get("/api/v1/fleet").await.json();

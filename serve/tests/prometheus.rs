@@ -70,6 +70,31 @@ async fn promtool_accepts_the_exposition() {
     let (serve, _v, _t) = serve_with_targets().await;
     let text = serve.get("/metrics").await.text;
     assert!(text.contains("llm_metrics_kv_cache_usage_ratio{"), "{text}");
+    // Latency is re-exported as histograms with the engine's buckets, and the
+    // `+Inf` bucket of each series is its `_count`.
+    let ttft = "llm_metrics_time_to_first_token_seconds";
+    assert!(text.contains(&format!("# TYPE {ttft} histogram")), "{text}");
+    let value_of = |prefix: &str| -> Vec<(String, f64)> {
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(|l| {
+                let (series, v) = l.rsplit_once(' ').unwrap();
+                (series.to_string(), v.parse::<f64>().unwrap())
+            })
+            .collect()
+    };
+    let buckets = value_of(&format!("{ttft}_bucket{{"));
+    assert!(buckets.len() > 2, "engine buckets expected:\n{text}");
+    let counts = value_of(&format!("{ttft}_count{{"));
+    assert!(!counts.is_empty(), "{text}");
+    for (series, count) in &counts {
+        let labels = series.trim_start_matches(&format!("{ttft}_count{{"));
+        let inf = buckets
+            .iter()
+            .find(|(b, _)| b.contains("le=\"+Inf\"") && b.contains(labels.trim_end_matches('}')))
+            .unwrap_or_else(|| panic!("no +Inf bucket for {series}:\n{text}"));
+        assert_eq!(inf.1, *count, "{series}");
+    }
     let mut child = tokio::process::Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
