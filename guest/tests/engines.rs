@@ -3,42 +3,15 @@
 //! Every number asserted here is derived by hand in `tests/fixtures/EXPECTED.md`.
 
 use llm_metrics_guest::engines::{
-    self, Distribution, EngineSnapshot, LabeledValue, MapError, MetricValue,
+    Distribution, EngineSnapshot, LabeledValue, MapError, MetricValue,
 };
-use llm_metrics_guest::text::{self, ParseOptions};
 
-const VLLM_V1: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/vllm_v1.prom"
-));
-const VLLM_V0: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/vllm_v0.prom"
-));
-const TGI: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/tgi.prom"
-));
+mod common;
+use common::{approx, map, snapshot};
 
-fn map(text: &str, engine: &str) -> Result<EngineSnapshot, MapError> {
-    let exposition = text::parse(text.as_bytes(), &ParseOptions::default())
-        .unwrap_or_else(|e| panic!("fixture does not parse: {e:?}"));
-    engines::map(&exposition.families, engine)
-}
-
-fn snapshot(text: &str) -> EngineSnapshot {
-    map(text, "auto").expect("maps")
-}
-
-#[track_caller]
-fn approx(actual: Option<f64>, expected: f64) {
-    let a = actual.unwrap_or_else(|| panic!("expected {expected}, got None"));
-    let tolerance = 1e-9 * expected.abs().max(1.0);
-    assert!(
-        (a - expected).abs() <= tolerance,
-        "expected {expected}, got {a}"
-    );
-}
+const VLLM_V1: &str = fixture!("vllm_v1.prom");
+const VLLM_V0: &str = fixture!("vllm_v0.prom");
+const TGI: &str = fixture!("tgi.prom");
 
 #[track_caller]
 fn number(s: &EngineSnapshot, group: &str, field: &str) -> f64 {

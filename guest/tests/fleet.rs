@@ -4,17 +4,9 @@
 //! Every number asserted here is derived by hand in `tests/fixtures/EXPECTED.md`.
 
 use llm_metrics_guest::engines::{self, EngineSnapshot, LabeledValue, MapError, MetricValue};
-use llm_metrics_guest::text::{self, ParseOptions};
 
-macro_rules! fixture {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/fixtures/",
-            $name
-        ))
-    };
-}
+mod common;
+use common::{approx, map, snapshot};
 
 const SGLANG_05: &str = fixture!("sglang_v0_5.prom");
 const SGLANG_04: &str = fixture!("sglang_v0_4.prom");
@@ -25,26 +17,6 @@ const TRTLLM_SERVE: &str = fixture!("trtllm_serve.prom");
 const VLLM_V1: &str = fixture!("vllm_v1.prom");
 const VLLM_V0: &str = fixture!("vllm_v0.prom");
 const TGI: &str = fixture!("tgi.prom");
-
-fn map(text: &str, engine: &str) -> Result<EngineSnapshot, MapError> {
-    let exposition = text::parse(text.as_bytes(), &ParseOptions::default())
-        .unwrap_or_else(|e| panic!("fixture does not parse: {e:?}"));
-    engines::map(&exposition.families, engine)
-}
-
-fn snapshot(text: &str) -> EngineSnapshot {
-    map(text, "auto").expect("maps")
-}
-
-#[track_caller]
-fn approx(actual: Option<f64>, expected: f64) {
-    let a = actual.unwrap_or_else(|| panic!("expected {expected}, got None"));
-    let tolerance = 1e-9 * expected.abs().max(1.0);
-    assert!(
-        (a - expected).abs() <= tolerance,
-        "expected {expected}, got {a}"
-    );
-}
 
 #[track_caller]
 fn field<'s>(s: &'s EngineSnapshot, group: &str, name: &str) -> &'s engines::EngineField {

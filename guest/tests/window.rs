@@ -4,26 +4,16 @@
 //! (section "Windows"): the fixtures `tests/fixtures/window/vllm_t*.prom` are
 //! one vLLM server at 0 s, 10 s, a restart at 30 s, and 50 s.
 
-use llm_metrics_guest::engines::{self, Bucket, Distribution, EngineSnapshot, MetricValue};
-use llm_metrics_guest::text::{self, ParseOptions};
+use llm_metrics_guest::engines::{Bucket, Distribution, EngineSnapshot, MetricValue};
 use llm_metrics_guest::window::{Point, Window, WindowError, window};
 
-const T0: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/window/vllm_t0.prom"
-));
-const T1: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/window/vllm_t1.prom"
-));
-const T2: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/window/vllm_t2_restarted.prom"
-));
-const T3: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/window/vllm_t3.prom"
-));
+mod common;
+use common::{approx, snapshot};
+
+const T0: &str = fixture!("window/vllm_t0.prom");
+const T1: &str = fixture!("window/vllm_t1.prom");
+const T2: &str = fixture!("window/vllm_t2_restarted.prom");
+const T3: &str = fixture!("window/vllm_t3.prom");
 
 /// Collection times: 0 s, 10 s, 30 s, 50 s.
 const MS: [u64; 4] = [
@@ -33,23 +23,8 @@ const MS: [u64; 4] = [
     1_763_900_050_000,
 ];
 
-fn snapshot(text: &str) -> EngineSnapshot {
-    let exposition = text::parse(text.as_bytes(), &ParseOptions::default()).expect("parses");
-    engines::map(&exposition.families, "auto").expect("maps")
-}
-
 fn win(a: &EngineSnapshot, ta: u64, b: &EngineSnapshot, tb: u64) -> Result<Window, WindowError> {
     window(&Point::of(a, "vllm-0", ta), &Point::of(b, "vllm-0", tb))
-}
-
-#[track_caller]
-fn approx(actual: Option<f64>, expected: f64) {
-    let a = actual.unwrap_or_else(|| panic!("expected {expected}, got None"));
-    let tolerance = 1e-9 * expected.abs().max(1.0);
-    assert!(
-        (a - expected).abs() <= tolerance,
-        "expected {expected}, got {a}"
-    );
 }
 
 #[track_caller]
