@@ -4,6 +4,7 @@
 //! borrowed parse results into owned WIT records, which is the one place the
 //! guest copies text.
 
+use crate::compact;
 use crate::engines;
 use crate::text;
 use crate::window;
@@ -63,7 +64,7 @@ wit_bindgen::generate!({
 #[cfg(feature = "service")]
 pub(crate) use exports::llm_metrics::plugin::collector as wit_col;
 pub(crate) use exports::llm_metrics::plugin::mapper as wit_c;
-use exports::llm_metrics::plugin::parser as wit_p;
+pub(crate) use exports::llm_metrics::plugin::parser as wit_p;
 pub(crate) use llm_metrics::plugin::types as wit;
 
 pub(crate) struct Component;
@@ -92,6 +93,24 @@ impl wit_p::Guest for Component {
             format: format_to_wit(exposition.format),
             families: exposition.families.iter().map(family).collect(),
         })
+    }
+
+    fn parse_compact(
+        text: Vec<u8>,
+        options: wit::ParseOptions,
+    ) -> Result<wit_p::CompactParsed, wit::ParseError> {
+        let opts = text::ParseOptions {
+            format: format_from_wit(options.format),
+            strict: options.strict,
+            content_type: options.content_type.as_deref(),
+        };
+        let exposition = text::parse(&text, &opts).map_err(parse_error)?;
+        let (format, c) = compact::build(&text, &exposition).map_err(|e| wit::ParseError {
+            line: 1,
+            column: 1,
+            message: e.to_string(),
+        })?;
+        Ok(crate::compact_wit::compact_to_wit(format, c))
     }
 }
 
@@ -454,7 +473,7 @@ fn format_from_wit(f: wit::Format) -> text::Format {
     }
 }
 
-fn format_to_wit(f: text::Format) -> wit::Format {
+pub(crate) fn format_to_wit(f: text::Format) -> wit::Format {
     match f {
         text::Format::Auto => wit::Format::Auto,
         text::Format::Prometheus => wit::Format::Prometheus,
@@ -503,7 +522,7 @@ fn family(f: &text::Family<'_>) -> wit::Family {
     }
 }
 
-fn metric_type(t: text::MetricType) -> wit::MetricType {
+pub(crate) fn metric_type(t: text::MetricType) -> wit::MetricType {
     match t {
         text::MetricType::Counter => wit::MetricType::Counter,
         text::MetricType::Gauge => wit::MetricType::Gauge,

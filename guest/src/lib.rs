@@ -4,10 +4,13 @@
 #![deny(missing_docs)]
 
 pub mod body;
+pub mod compact;
 pub mod engines;
 pub mod text;
 pub mod window;
 
+#[cfg(target_family = "wasm")]
+mod compact_wit;
 #[cfg(target_family = "wasm")]
 mod component;
 #[cfg(all(target_family = "wasm", feature = "service"))]

@@ -12,6 +12,7 @@
 pub mod address;
 pub mod audit;
 pub mod cache;
+pub mod compact;
 mod cpu;
 pub mod describe;
 pub mod engine;
@@ -20,6 +21,7 @@ pub mod plugin;
 pub mod policy;
 pub mod service;
 
+pub use compact::CompactExposition;
 pub use engine::{EngineChoice, Ticker};
 pub use plugin::{
     COMPONENT_PATH, CallError, ComponentSource, EMBEDDED_COMPONENT, EMBEDDED_MAPPING_COMPONENT,

@@ -31,7 +31,7 @@ pub use crate::engine::{EngineChoice, Ticker, engine_config, shared_engine};
 use crate::policy::{CallEgress, EgressPolicy};
 use crate::wit::collector::Target;
 use crate::wit::mapper::{CollectError, EngineInfo, Snapshot, WindowError, WindowStats};
-use crate::wit::parser::Parsed;
+use crate::wit::parser::{CompactParsed, Parsed};
 use crate::wit::types::{ParseError, ParseOptions};
 
 #[allow(missing_docs)]
@@ -217,6 +217,28 @@ impl Plugin {
                 plugin
                     .llm_metrics_plugin_parser()
                     .call_parse(store, text, options)
+                    .await
+            },
+        )
+        .await
+    }
+
+    /// Parse exposition text inside the sandbox into the compact form: the
+    /// same families as [`Plugin::parse`], with names and labels as spans
+    /// into `text`. [`CompactExposition::new`](crate::compact::CompactExposition::new)
+    /// checks the result against `text` and reads it as `&str`s.
+    pub async fn parse_compact(
+        &self,
+        text: &[u8],
+        options: &ParseOptions,
+    ) -> Result<Result<CompactParsed, ParseError>, CallError> {
+        self.call(
+            EgressPolicy::deny_all(),
+            Duration::ZERO,
+            async |store, plugin| {
+                plugin
+                    .llm_metrics_plugin_parser()
+                    .call_parse_compact(store, text, options)
                     .await
             },
         )

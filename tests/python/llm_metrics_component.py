@@ -19,9 +19,9 @@ from typing import Any, Optional
 import wasmtime
 from wasmtime.component import Component, Linker, Record, Variant
 
-PARSER = "llm-metrics:plugin/parser@0.3.0"
-MAPPER = "llm-metrics:plugin/mapper@0.3.0"
-COLLECTOR = "llm-metrics:plugin/collector@0.3.0"
+PARSER = "llm-metrics:plugin/parser@0.4.0"
+MAPPER = "llm-metrics:plugin/mapper@0.4.0"
+COLLECTOR = "llm-metrics:plugin/collector@0.4.0"
 
 
 class ComponentError(Exception):
@@ -89,6 +89,17 @@ class LlmMetrics:
             raise ComponentError("parse", plain(result.payload))
         return plain(result.payload)
 
+    def parse_compact(self, text: bytes, fmt: str = "auto", strict: bool = False,
+                      content_type: Optional[str] = None) -> dict:
+        """``parser.parse-compact``: flat lists of records whose strings are
+        spans (``offset``, ``len``) into ``text`` followed by ``strings``;
+        ``families_from_compact`` reads them back."""
+        options = record(format=fmt, strict=strict, content_type=content_type)
+        result = self._call(PARSER, "parse-compact", text, options)
+        if result.tag == "err":
+            raise ComponentError("parse", plain(result.payload))
+        return plain(result.payload)
+
     def map(self, text: bytes, engine: str = "auto", instance_id: str = "",
             content_type: Optional[str] = None) -> dict:
         """``mapper.map-exposition``: the snapshot."""
@@ -118,3 +129,38 @@ class LlmMetrics:
         if isinstance(result, Variant):
             raise ComponentError(result.tag, plain(result.payload))
         return plain(result)
+
+
+def families_from_compact(text: bytes, compact: dict) -> list:
+    """The families ``parse`` returns, read from ``parse-compact``'s result
+    and the text it parsed."""
+    strings = compact["strings"].encode()
+
+    def string(span: Optional[dict]) -> Optional[str]:
+        if span is None:
+            return None
+        at, n = span["offset"], span["len"]
+        if at < len(text):
+            return text[at:at + n].decode()
+        at -= len(text)
+        return strings[at:at + n].decode()
+
+    def labels(start: int, n: int) -> list:
+        return [{"name": string(l["name"]), "value": string(l["value"])}
+                for l in compact["labels"][start:start + n]]
+
+    def sample(s: dict) -> dict:
+        exemplar = None
+        if s["exemplar"] is not None:
+            e = compact["exemplars"][s["exemplar"]]
+            exemplar = {"labels": labels(e["labels_start"], e["labels_len"]),
+                        "value": e["value"], "timestamp_ms": e["timestamp_ms"]}
+        return {"name": string(s["name"]), "labels": labels(s["labels_start"], s["labels_len"]),
+                "value": s["value"], "timestamp_ms": s["timestamp_ms"], "exemplar": exemplar}
+
+    samples = compact["samples"]
+    return [{"name": string(f["name"]), "type": f["type"], "help": string(f["help"]),
+             "unit": string(f["unit"]),
+             "samples": [sample(s) for s in samples[f["samples_start"]:
+                                                    f["samples_start"] + f["samples_len"]]]}
+            for f in compact["families"]]

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from llm_metrics_component import ComponentError, LlmMetrics
+import math
+
+from llm_metrics_component import ComponentError, LlmMetrics, families_from_compact
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 VLLM = (FIXTURES / "vllm_v1.prom").read_bytes()
@@ -66,6 +68,35 @@ def test_parse(full):
     sample = running["samples"][0]
     assert isinstance(sample["value"], float)
     assert any(label["name"] == "model_name" for label in sample["labels"])
+
+
+def same(a, b) -> bool:
+    """Equal, with NaN equal to NaN (the fixtures have NaN values)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("*.prom")))
+def test_parse_compact_reads_as_parse(full, fixture):
+    text = (FIXTURES / fixture).read_bytes()
+    parsed = full.parse(text)
+    compact = full.parse_compact(text)
+    assert compact["format"] == parsed["format"]
+    assert same(families_from_compact(text, compact), parsed["families"])
+
+
+def test_parse_compact_spans_point_into_the_text(full):
+    text = b'a{x="plain",y="esc\\\\"} 1\n'
+    compact = full.parse_compact(text)
+    plain_value, escaped_value = (label["value"] for label in compact["labels"])
+    assert text[plain_value["offset"]:][:plain_value["len"]] == b"plain"
+    assert escaped_value["offset"] >= len(text)
+    assert compact["strings"] == "esc\\"
 
 
 def test_parse_error_has_line_and_column(full):

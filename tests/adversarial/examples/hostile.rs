@@ -11,7 +11,9 @@ use exports::llm_metrics::plugin::collector::{self as c, Target};
 use exports::llm_metrics::plugin::mapper::{
     self as m, CollectError, EngineInfo, Snapshot, WindowError, WindowStats,
 };
-use exports::llm_metrics::plugin::parser::{self as p, Parsed};
+use exports::llm_metrics::plugin::parser::{
+    self as p, CompactFamily, CompactParsed, CompactSample, Parsed, Span,
+};
 use llm_metrics::plugin::types::{Family, Format, MetricType, ParseError, ParseOptions};
 use wasip2::clocks::monotonic_clock;
 use wasip2::http::outgoing_handler;
@@ -46,6 +48,49 @@ impl p::Guest for Hostile {
             "ok" => Ok(parsed(Vec::new())),
             other => Err(fail(format!("unknown command {other:?}"))),
         }
+    }
+
+    /// Results that break the compact contract, named by the text: spans
+    /// and ranges the host must refuse without reading them.
+    fn parse_compact(text: Vec<u8>, _options: ParseOptions) -> Result<CompactParsed, ParseError> {
+        let n = u32::try_from(text.len()).map_err(|_| fail("too long".into()))?;
+        let command = String::from_utf8(text).map_err(|_| fail("not utf-8".into()))?;
+        let span = |offset, len| Span { offset, len };
+        let mut out = CompactParsed {
+            format: Format::Prometheus,
+            families: vec![CompactFamily {
+                name: span(0, 1),
+                type_: MetricType::Untyped,
+                help: None,
+                unit: None,
+                samples_start: 0,
+                samples_len: 1,
+            }],
+            samples: vec![CompactSample {
+                name: span(0, 1),
+                labels_start: 0,
+                labels_len: 0,
+                value: 1.0,
+                timestamp_ms: None,
+                exemplar: None,
+            }],
+            labels: Vec::new(),
+            exemplars: Vec::new(),
+            strings: "xy".into(),
+        };
+        match command.split_whitespace().next().unwrap_or("") {
+            "ok" => {}
+            "span-past-end" => out.samples[0].name = span(n + 1, 2),
+            "span-straddles" => out.samples[0].name = span(n - 1, 2),
+            // The command's last character is two bytes long: cut it.
+            "span-cuts-char" => out.samples[0].name = span(n - 1, 1),
+            "span-wraps" => out.families[0].help = Some(span(u32::MAX, u32::MAX)),
+            "range-past-end" => out.families[0].samples_len = 2,
+            "range-wraps" => out.samples[0].labels_start = u32::MAX,
+            "exemplar-past-end" => out.samples[0].exemplar = Some(0),
+            other => return Err(fail(format!("unknown command {other:?}"))),
+        }
+        Ok(out)
     }
 }
 

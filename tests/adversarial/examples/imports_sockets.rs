@@ -10,7 +10,7 @@ use exports::llm_metrics::plugin::collector::{self as c, Target};
 use exports::llm_metrics::plugin::mapper::{
     self as m, CollectError, EngineInfo, Snapshot, WindowError, WindowStats,
 };
-use exports::llm_metrics::plugin::parser::{self as p, Parsed};
+use exports::llm_metrics::plugin::parser::{self as p, CompactParsed, Parsed};
 use llm_metrics::plugin::types::{ParseError, ParseOptions};
 
 struct Dialer;
@@ -19,6 +19,14 @@ export!(Dialer);
 
 impl p::Guest for Dialer {
     fn parse(_text: Vec<u8>, _options: ParseOptions) -> Result<Parsed, ParseError> {
+        Err(ParseError {
+            line: 0,
+            column: 0,
+            message: "unused".into(),
+        })
+    }
+
+    fn parse_compact(_text: Vec<u8>, _options: ParseOptions) -> Result<CompactParsed, ParseError> {
         Err(ParseError {
             line: 0,
             column: 0,

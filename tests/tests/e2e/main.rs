@@ -6,6 +6,7 @@ mod budgets;
 mod cache_files;
 mod collect;
 mod common;
+mod compact;
 mod egress_probe;
 mod fleet;
 mod hostile;
