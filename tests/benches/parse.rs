@@ -277,6 +277,40 @@ fn parse(c: &mut Criterion) {
             exposition
         })
     });
+
+    // The compact result (`parse-compact`): the same families as flat
+    // records with spans into the text, lifted out and checked by the host's
+    // view, which then reads every name and label as a `&str` of the text.
+    let compact_options = wit::ParseOptions {
+        format: wit::Format::Prometheus,
+        strict: false,
+        content_type: None,
+    };
+    g.bench_function("component_parse_compact", |b| {
+        b.iter(|| {
+            let raw = rt
+                .block_on(plugin.parse_compact(black_box(bytes), &compact_options))
+                .expect("no trap")
+                .expect("parses");
+            let view = llm_metrics_host::CompactExposition::new(bytes, raw).expect("well formed");
+            assert_eq!((view.families().len(), view.sample_count()), want);
+            view
+        })
+    });
+    // Reference for `component_parse_compact`: the same records, no sandbox.
+    let native_options = ParseOptions {
+        format: Format::Prometheus,
+        strict: false,
+        content_type: None,
+    };
+    g.bench_function("native_lenient_to_compact", |b| {
+        b.iter(|| {
+            let exposition = text::parse(black_box(bytes), &native_options).expect("parses");
+            let (_, compact) = llm_metrics_guest::compact::build(bytes, &exposition).expect("fits");
+            assert_eq!((compact.families.len(), compact.samples.len()), want);
+            compact
+        })
+    });
     g.finish();
 }
 

@@ -8,7 +8,7 @@
 // would be stalled by that very wait.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -38,6 +38,14 @@ after(async () => {
   await server.terminate();
 });
 
+test('the interfaces are exported under their versioned names (0.4.0)', () => {
+  for (const name of ['parser', 'mapper', 'collector']) {
+    assert.equal(full[`llm-metrics:plugin/${name}@0.4.0`], full[name], name);
+  }
+  assert.equal(typeof full['llm-metrics:plugin/parser@0.4.0'].parseCompact, 'function');
+  assert.equal(mapperOnly['llm-metrics:plugin/mapper@0.4.0'], mapperOnly.mapper);
+});
+
 test('parse returns the families with typed samples', () => {
   const parsed = full.parser.parse(fixture('vllm_v1.prom'), { format: 'auto', strict: false });
   assert.equal(parsed.format, 'prometheus');
@@ -46,6 +54,60 @@ test('parse returns the families with typed samples', () => {
   assert.ok(running.samples.length > 0);
   assert.equal(typeof running.samples[0].value, 'number');
   assert.ok(running.samples[0].labels.some((l) => l.name === 'model_name'));
+});
+
+// The families `parse` returns, read from `parseCompact`'s result: a span's
+// offset counts in the text followed by `strings` (both as UTF-8 bytes).
+function familiesFromCompact(text, compact) {
+  const strings = new TextEncoder().encode(compact.strings);
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const str = (span) => {
+    if (span === undefined) return undefined;
+    const within = span.offset < text.length ? text : strings;
+    const at = span.offset < text.length ? span.offset : span.offset - text.length;
+    return utf8.decode(within.subarray(at, at + span.len));
+  };
+  const labels = (start, len) =>
+    compact.labels.slice(start, start + len).map((l) => ({ name: str(l.name), value: str(l.value) }));
+  const sample = (s) => {
+    const e = s.exemplar === undefined ? undefined : compact.exemplars[s.exemplar];
+    return {
+      name: str(s.name),
+      labels: labels(s.labelsStart, s.labelsLen),
+      value: s.value,
+      timestampMs: s.timestampMs,
+      exemplar: e && { labels: labels(e.labelsStart, e.labelsLen), value: e.value, timestampMs: e.timestampMs },
+    };
+  };
+  return compact.families.map((f) => ({
+    name: str(f.name),
+    type: f.type,
+    help: str(f.help),
+    unit: str(f.unit),
+    samples: compact.samples.slice(f.samplesStart, f.samplesStart + f.samplesLen).map(sample),
+  }));
+}
+
+test('parseCompact reads as parse on every fixture', () => {
+  const names = readdirSync(fixtures).filter((n) => n.endsWith('.prom'));
+  assert.ok(names.length >= 9);
+  for (const name of names) {
+    const text = fixture(name);
+    const options = { format: 'auto', strict: false };
+    const parsed = full.parser.parse(text, options);
+    const compact = full.parser.parseCompact(text, options);
+    assert.equal(compact.format, parsed.format, name);
+    assert.deepEqual(familiesFromCompact(text, compact), parsed.families, name);
+  }
+});
+
+test('parseCompact: plain strings are spans of the text, escaped ones are in strings', () => {
+  const text = new TextEncoder().encode('a{x="plain",y="esc\\\\"} 1\n');
+  const compact = full.parser.parseCompact(text, { format: 'prometheus', strict: true });
+  const [plain, escaped] = compact.labels.map((l) => l.value);
+  assert.equal(new TextDecoder().decode(text.subarray(plain.offset, plain.offset + plain.len)), 'plain');
+  assert.ok(escaped.offset >= text.length);
+  assert.equal(compact.strings, 'esc\\');
 });
 
 test('a parse error carries line and column', () => {
