@@ -14,7 +14,10 @@ use std::collections::BTreeMap;
 
 use super::distribution::{Bucket, from_histogram, from_summed, parse_bound};
 use super::snapshot::Distribution;
-use crate::text::Sample;
+use crate::text::{Sample, same_bytes};
+
+/// A label set as sorted, distinct `(name, value)` pairs.
+type LabelSet<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
 
 /// One distinct `le` text seen, its bound and its running sum's index.
 struct LeText<'a> {
@@ -33,7 +36,7 @@ pub(crate) struct Buckets<'a> {
     /// Where in `les` the next bucket's text probably is.
     guess: usize,
     /// Layouts by label set (other than `le`), keyed by the sorted pairs.
-    layouts: BTreeMap<Vec<(Cow<'a, str>, Cow<'a, str>)>, usize>,
+    layouts: BTreeMap<LabelSet<'a>, usize>,
     /// Per layout, the bounds' bits.
     bounds: Vec<Vec<u64>>,
     /// The raw text around the `le` pair of the last bucket given a layout.
@@ -64,12 +67,22 @@ impl<'a> Buckets<'a> {
         // (the same plain pairs): a run of one series' buckets.
         let at_prev = self.prev.and_then(|(before, prev_after)| {
             let raw = s.labels.as_raw_str();
-            if !raw.starts_with(before) {
+            if !raw
+                .as_bytes()
+                .get(..before.len())
+                .is_some_and(|head| same_bytes(head, before.as_bytes()))
+            {
                 return None;
             }
             let (n, le, next) = s.labels.plain_at(before.len())?;
             let after = &raw[next..];
-            (n.as_bytes() == b"le").then(|| (le, (before, after), after == prev_after))
+            (n.as_bytes() == b"le").then(|| {
+                (
+                    le,
+                    (before, after),
+                    same_bytes(after.as_bytes(), prev_after.as_bytes()),
+                )
+            })
         });
         let (le, around, same) = match at_prev {
             Some((le, around, same)) => (Cow::Borrowed(le), Some(around), same),
@@ -180,7 +193,7 @@ impl<'a> Buckets<'a> {
 /// `a == b`, compared inline: `le` texts are a few bytes long.
 #[inline]
 fn same_text(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+    same_bytes(a.as_bytes(), b.as_bytes())
 }
 
 /// Every bucket with a numeric `le`, in input order.

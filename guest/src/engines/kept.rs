@@ -23,7 +23,7 @@ use super::distribution::{from_summary, parse_bound};
 use super::series::{DIST_SUFFIXES, Kind, Lookup, sum, unescape};
 use super::snapshot::Distribution;
 use super::{ENGINES, EngineSpec, PROCESS_START};
-use crate::text::{Family, MetricType, Sample};
+use crate::text::{Family, MetricType, Sample, same_bytes};
 
 /// Every series name an engine reads, sorted: each alias-table name (a
 /// distribution's base name and its `_count`, `_sum` and `_bucket` series)
@@ -201,10 +201,13 @@ impl<'f, 'a> Kept<'f, 'a> {
         for family in families {
             for sample in &family.samples {
                 let name: &'f str = &sample.name;
-                if last != Some(name) {
+                if !last.is_some_and(|l| same_bytes(l.as_bytes(), name.as_bytes())) {
                     // Histograms cycle through `_bucket`, `_count`, `_sum`:
                     // the facts of the last few names are kept.
-                    let new = match recent.iter().position(|(n, _)| *n == name) {
+                    let new = match recent
+                        .iter()
+                        .position(|(n, _)| same_bytes(n.as_bytes(), name.as_bytes()))
+                    {
                         Some(i) => recent.remove(i).1,
                         None => facts(name),
                     };
@@ -231,7 +234,11 @@ impl<'f, 'a> Kept<'f, 'a> {
                 }
                 if cur.model
                     && let Some(label) = spec.model_label
-                    && !(model_pair.is_some_and(|p| sample.labels.as_raw_str().starts_with(p)))
+                    && !model_pair.is_some_and(|p| {
+                        let raw = sample.labels.as_raw_str().as_bytes();
+                        raw.get(..p.len())
+                            .is_some_and(|head| same_bytes(head, p.as_bytes()))
+                    })
                     && let Some(value) = sample.labels.get(label)
                 {
                     // When the model label is the first pair and plain, the

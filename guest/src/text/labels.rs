@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use super::error::{ErrorKind, ParseError};
-use super::lexer::{Cursor, common_prefix, unescape};
+use super::lexer::{Cursor, common_prefix, find_quote_or_backslash, unescape};
 
 /// A validated label set, e.g. the inside of `{model_name="m",engine="0"}`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -117,7 +117,7 @@ fn plain_pair(raw: &str, pos: usize) -> Option<(&str, &str, usize)> {
         return None;
     }
     let start = eq + 2;
-    let close = start + memchr::memchr2(b'"', b'\\', b.get(start..)?)?;
+    let close = start + find_quote_or_backslash(b.get(start..)?)?;
     if b[close] != b'"' {
         return None;
     }
