@@ -5,7 +5,8 @@
 //! errors carry 1-based positions; the pull parser fails exactly when the
 //! syntax does; every label set yields exactly `len()` distinct names; strict
 //! success implies lenient success with the same samples; `map` and `detect`
-//! agree, and a snapshot holds no figure without observations behind it.
+//! agree, `map` answers as the slow `engines::oracle` does, and a snapshot
+//! holds no figure without observations behind it.
 
 use llm_metrics_guest::engines::{self, Distribution, EngineSnapshot, MetricValue};
 use llm_metrics_guest::text::{
@@ -201,7 +202,24 @@ pub fn map_engine(data: &[u8], engine: &str) {
     };
     let fams = &x.families;
     let detected = engines::detect(fams, engine);
-    match engines::map(fams, engine) {
+    let mapped = engines::map(fams, engine);
+    // The one-pass mapper answers as the oracle (every sample indexed) does.
+    // Debug text compares NaN equal to NaN; the earliest `*_created` is
+    // compared with -0 as +0, since the oracle takes the minimum in hash
+    // order, where -0 and +0 tie either way.
+    let key = |r: &Result<EngineSnapshot, engines::MapError>| {
+        let mut r = r.clone();
+        if let Ok(s) = &mut r {
+            s.incarnation.created_seconds = s.incarnation.created_seconds.map(|v| v + 0.0);
+        }
+        format!("{r:?}")
+    };
+    assert_eq!(
+        key(&mapped),
+        key(&engines::oracle::map(fams, engine)),
+        "the one-pass mapper and the oracle disagree"
+    );
+    match mapped {
         Ok(snap) => {
             let d = detected.expect("map succeeded where detect failed");
             assert_eq!(snap.engine, d.id);

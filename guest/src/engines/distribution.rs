@@ -9,9 +9,6 @@
 //! `engine` and `model_name`, TGI's `method`). Nothing here invents a value:
 //! no observations, no `+Inf` bucket or no quantile series gives `None`.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use super::series::Index;
 use super::snapshot::Distribution;
 
 /// One cumulative histogram bucket: `count` observations were ≤ `le`.
@@ -111,7 +108,15 @@ pub fn from_histogram(
     count: Option<f64>,
     sum: Option<f64>,
 ) -> Option<Distribution> {
-    let summed = sum_by_le(buckets);
+    from_summed(sum_by_le(buckets), count, sum)
+}
+
+/// [`from_histogram`] of buckets already summed per `le` ([`sum_by_le`]).
+pub(crate) fn from_summed(
+    summed: Vec<Bucket>,
+    count: Option<f64>,
+    sum: Option<f64>,
+) -> Option<Distribution> {
     let merged = merge(&summed);
     let inf = merged
         .last()
@@ -192,54 +197,6 @@ pub fn parse_bound(text: &str) -> Option<f64> {
             .bytes()
             .all(|b| b.is_ascii_digit() || b".eE+-".contains(&b));
     if plain { text.parse().ok() } else { None }
-}
-
-/// The histogram or summary called `base` in `ix`, summed over every label:
-/// a histogram when `base_bucket` series exist, otherwise a summary from
-/// `base_count`, `base_sum` and the `base{quantile=…}` series. `None` when
-/// neither is exposed.
-pub(crate) fn of(ix: &Index<'_, '_>, base: &str) -> Option<Distribution> {
-    let count = ix.sum(&format!("{base}_count"));
-    let sum = ix.sum(&format!("{base}_sum"));
-    let bucket_samples = ix.get(&format!("{base}_bucket"));
-    if !bucket_samples.is_empty() {
-        // Each series' bounds, keyed by its labels other than `le`.
-        let mut layouts: BTreeMap<Vec<(String, String)>, Vec<u64>> = BTreeMap::new();
-        let buckets: Vec<Bucket> = bucket_samples
-            .iter()
-            .filter_map(|s| {
-                let le = parse_bound(&s.labels.get("le")?)?;
-                let key = s
-                    .labels
-                    .iter()
-                    .filter(|(n, _)| n != "le")
-                    .map(|(n, v)| (n.into_owned(), v.into_owned()))
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                layouts.entry(key).or_default().push(le.to_bits());
-                Some(Bucket { le, count: s.value })
-            })
-            .collect();
-        let mut d = from_histogram(&buckets, count, sum)?;
-        let mut sets = layouts.into_values().map(|mut v| {
-            v.sort_unstable();
-            v
-        });
-        if let Some(first) = sets.next()
-            && sets.any(|other| other != first)
-        {
-            // Ranks bucketed differently: a sum per `le` is no histogram.
-            d.buckets.clear();
-        }
-        return Some(d);
-    }
-    let quantiles: Vec<(f64, f64)> = ix
-        .get(base)
-        .iter()
-        .filter_map(|s| Some((parse_bound(&s.labels.get("quantile")?)?, s.value)))
-        .collect();
-    Some(from_summary(&quantiles, count?, sum?))
 }
 
 #[cfg(test)]

@@ -16,8 +16,14 @@ use std::fmt;
 
 use crate::text::Family;
 
+mod buckets;
+#[cfg(test)]
+mod differential;
 pub mod distribution;
+mod kept;
 mod llamacpp;
+#[cfg(any(test, feature = "oracle"))]
+pub mod oracle;
 mod series;
 mod sglang;
 pub mod snapshot;
@@ -46,7 +52,10 @@ pub struct EngineSpec {
     pub prefixes: &'static [&'static str],
     /// The alias table: every exposed name the mapper reads.
     pub(crate) table: &'static [&'static series::Alias],
-    /// The fold from indexed samples to a snapshot.
+    /// The label that names the served model, read over every series of
+    /// the engine's own families (`None`: the engine exposes none).
+    pub model_label: Option<&'static str>,
+    /// The fold from the kept series to a snapshot.
     pub(crate) map: fn(&series::Index<'_, '_>) -> EngineSnapshot,
 }
 
@@ -61,12 +70,6 @@ impl EngineSpec {
             }
         }
         out
-    }
-
-    /// Whether a family (by its name or any sample name) belongs to this engine.
-    fn owns(&self, family: &Family<'_>) -> bool {
-        let owned = |name: &str| self.prefixes.iter().any(|p| name.starts_with(p));
-        owned(&family.name) || family.samples.iter().any(|s| owned(&s.name))
     }
 }
 
@@ -160,22 +163,76 @@ fn looked_for() -> String {
 /// none of the requested one's); [`MapError::MixedEngines`] when `auto` sees
 /// more than one engine.
 pub fn detect(families: &[Family<'_>], requested: &str) -> Result<&'static EngineSpec, MapError> {
-    let count = |e: &EngineSpec| families.iter().filter(|f| e.owns(f)).count();
     if requested != AUTO {
-        let spec = find(requested).ok_or_else(|| MapError::UnknownEngine(requested.into()))?;
-        return if count(spec) > 0 {
+        let (i, spec) = ENGINES
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.id == requested)
+            .ok_or_else(|| MapError::UnknownEngine(requested.into()))?;
+        return if present(families, 1 << i) != 0 {
             Ok(spec)
         } else {
-            Err(MapError::UnrecognizedEngine(format!(
-                "{} requested, but no {} families among {}",
-                spec.id,
-                spec.prefixes.join(" or "),
-                seen(families)
-            )))
+            Err(not_requested(spec, families))
         };
     }
-    let present: Vec<&'static EngineSpec> = ENGINES.iter().filter(|e| count(e) > 0).collect();
-    match present.as_slice() {
+    let mask = present(families, (1 << ENGINES.len()) - 1);
+    let present: Vec<&'static EngineSpec> = ENGINES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, e)| e)
+        .collect();
+    decide(&present, families)
+}
+
+/// The engines (bit `i` for `ENGINES[i]`, among those in `wanted`) that own
+/// a family name or a sample name of `families`. Stops looking once every
+/// wanted engine was seen; a sample name is checked only against the
+/// prefixes that start with its first byte.
+fn present(families: &[Family<'_>], wanted: u32) -> u32 {
+    let mut seen = 0u32;
+    let check = |name: &str, seen: &mut u32| {
+        let first = name.as_bytes().first().copied();
+        for (i, e) in ENGINES.iter().enumerate() {
+            let bit = 1 << i;
+            if wanted & bit != 0
+                && *seen & bit == 0
+                && e.prefixes
+                    .iter()
+                    .any(|p| p.as_bytes().first().copied() == first && name.starts_with(p))
+            {
+                *seen |= bit;
+            }
+        }
+    };
+    for family in families {
+        check(&family.name, &mut seen);
+        for sample in &family.samples {
+            if seen == wanted {
+                return seen;
+            }
+            check(&sample.name, &mut seen);
+        }
+    }
+    seen
+}
+
+/// The requested engine's families are missing.
+pub(crate) fn not_requested(spec: &EngineSpec, families: &[Family<'_>]) -> MapError {
+    MapError::UnrecognizedEngine(format!(
+        "{} requested, but no {} families among {}",
+        spec.id,
+        spec.prefixes.join(" or "),
+        seen(families)
+    ))
+}
+
+/// Auto-detection's answer from the engines present.
+pub(crate) fn decide(
+    present: &[&'static EngineSpec],
+    families: &[Family<'_>],
+) -> Result<&'static EngineSpec, MapError> {
+    match present {
         [one] => Ok(one),
         [] => Err(MapError::UnrecognizedEngine(format!(
             "looked for {} families; none among {}",
@@ -188,12 +245,21 @@ pub fn detect(families: &[Family<'_>], requested: &str) -> Result<&'static Engin
 
 /// Map parsed families to a snapshot of the requested (or detected) engine.
 ///
+/// One pass over the samples keeps the series the engine's alias table names
+/// ([`kept::Kept`]); the engine's fold reads only those.
+///
 /// # Errors
 /// As [`detect`] describes.
 pub fn map(families: &[Family<'_>], engine: &str) -> Result<EngineSnapshot, MapError> {
     let spec = detect(families, engine)?;
-    let ix = series::Index::new(families);
-    let mut snapshot = (spec.map)(&ix);
+    let ix = kept::Kept::new(families, spec);
+    Ok(finish(spec, &ix))
+}
+
+/// The engine's fold over `ix`, plus what every engine reports the same way:
+/// each field's `counter` flag and the incarnation.
+pub(crate) fn finish(spec: &EngineSpec, ix: &series::Index<'_, '_>) -> EngineSnapshot {
+    let mut snapshot = (spec.map)(ix);
     for field in snapshot
         .engine_metrics
         .iter_mut()
@@ -203,13 +269,13 @@ pub fn map(families: &[Family<'_>], engine: &str) -> Result<EngineSnapshot, MapE
     }
     snapshot.incarnation = Incarnation {
         process_start_time_seconds: ix.max(PROCESS_START),
-        created_seconds: ix.earliest_created(spec.prefixes),
+        created_seconds: ix.earliest_created(),
     };
-    Ok(snapshot)
+    snapshot
 }
 
 /// The process collector's start time (prometheus_client, client_golang).
-const PROCESS_START: &str = "process_start_time_seconds";
+pub(crate) const PROCESS_START: &str = "process_start_time_seconds";
 
 /// Builds one [`EngineGroup`], leaving out every field that was not found.
 pub(crate) struct GroupBuilder {

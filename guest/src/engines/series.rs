@@ -1,5 +1,6 @@
-//! An exact-name index over every parsed sample, and the label aggregations
-//! the mappers share.
+//! What a fold reads: the [`Lookup`] of an exposition's series by exact name,
+//! the alias-table rows that name them, and the label aggregations the
+//! mappers share.
 //!
 //! Guarantees: a lookup matches a series name exactly, never by prefix, so
 //! `vllm:prompt_tokens_created` (a unix timestamp) can never be read as
@@ -9,14 +10,13 @@
 //! under a family of its own. Every aggregation returns `None` when no series
 //! of that name exists; it never invents a 0. The one rename is undoing
 //! OpenMetrics name escaping (`sglang_x` under `# TYPE sglang:x`), and only for
-//! names a `# TYPE`/`# HELP` line declares with the colon.
+//! names a `# TYPE`/`# HELP` line declares with the colon ([`unescape`]).
+//! Nothing here allocates to look a name up.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::distribution;
 use super::snapshot::{Distribution, LabeledValue, MetricValue};
-use crate::text::{Family, MetricType, Sample};
+use crate::text::Sample;
 
 /// How an alias name is looked up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,8 +59,17 @@ pub(crate) const fn dist(field: &'static str, names: &'static [&'static str]) ->
     }
 }
 
-/// The declared colon name of an escaped sample name (see [`Index::new`]).
-fn unescape(escaped: &HashMap<String, &str>, name: &str) -> Option<String> {
+/// The series suffixes a distribution's base name is exposed with.
+pub(crate) const DIST_SUFFIXES: [&str; 3] = ["_count", "_sum", "_bucket"];
+
+/// Series-name suffixes a family's samples may add to its name.
+pub(crate) const SUFFIXES: [&str; 6] = ["", "_total", "_bucket", "_sum", "_count", "_created"];
+
+/// The declared colon name of an escaped sample name: prometheus_client ≥
+/// 0.23 answering an OpenMetrics `Accept` writes `sglang:num_running_reqs`
+/// as `sglang_num_running_reqs` while `# TYPE` keeps the colon. `escaped`
+/// maps each declared colon family name, escaped, to the declared name.
+pub(crate) fn unescape(escaped: &HashMap<String, &str>, name: &str) -> Option<String> {
     SUFFIXES.iter().find_map(|suffix| {
         let base = name.strip_suffix(suffix)?;
         escaped
@@ -72,83 +81,33 @@ fn unescape(escaped: &HashMap<String, &str>, name: &str) -> Option<String> {
 /// A field's value and the exposed metric it was read from.
 pub(crate) type Found = (String, MetricValue);
 
-/// Samples of an exposition, grouped by exact series name.
-pub(crate) struct Index<'f, 'a> {
-    by_name: HashMap<Cow<'f, str>, Vec<&'f Sample<'a>>>,
-    /// The declared type of the family each series name was found in.
-    types: HashMap<Cow<'f, str>, MetricType>,
-}
-
-/// Series-name suffixes a family's samples may add to its name.
-const SUFFIXES: [&str; 6] = ["", "_total", "_bucket", "_sum", "_count", "_created"];
-
-impl<'f, 'a> Index<'f, 'a> {
-    /// Index every sample of `families` by its series name.
-    ///
-    /// prometheus_client ≥ 0.23 answering an OpenMetrics `Accept` escapes
-    /// sample names (`sglang:num_running_reqs` is written
-    /// `sglang_num_running_reqs`) while `# TYPE` keeps the colon. A sample
-    /// whose name is exactly such an escape of a declared family name (plus a
-    /// series suffix) is also indexed under the declared, colon name, so the
-    /// alias tables match it; nothing else is renamed.
-    pub(crate) fn new(families: &'f [Family<'a>]) -> Self {
-        let escaped: HashMap<String, &'f str> = families
-            .iter()
-            .filter(|f| f.name.contains(':'))
-            .map(|f| (f.name.replace(':', "_"), f.name.as_ref()))
-            .collect();
-        let mut by_name: HashMap<Cow<'f, str>, Vec<&'f Sample<'a>>> = HashMap::new();
-        let mut types: HashMap<Cow<'f, str>, MetricType> = HashMap::new();
-        for family in families {
-            for sample in &family.samples {
-                let name: &'f str = sample.name.as_ref();
-                by_name.entry(Cow::Borrowed(name)).or_default().push(sample);
-                types
-                    .entry(Cow::Borrowed(name))
-                    .or_insert(family.metric_type);
-                if !escaped.is_empty()
-                    && !name.contains(':')
-                    && let Some(declared) = unescape(&escaped, name)
-                {
-                    types
-                        .entry(Cow::Owned(declared.clone()))
-                        .or_insert(family.metric_type);
-                    by_name
-                        .entry(Cow::Owned(declared))
-                        .or_default()
-                        .push(sample);
-                }
-            }
-        }
-        Index { by_name, types }
-    }
-
+/// An exposition's series as a fold sees them.
+///
+/// [`super::kept::Kept`] answers from the series the engine's alias table
+/// names, kept in one pass; the test-only `oracle` answers from every sample.
+pub(crate) trait Lookup<'a> {
+    /// Every sample called exactly `name` (empty when absent), in input order.
+    fn get(&self, name: &str) -> &[&Sample<'a>];
+    /// Every sample called exactly `base` followed by `suffix`.
+    fn get_suffixed(&self, base: &str, suffix: &str) -> &[&Sample<'a>];
     /// Whether the series `metric` names (a series name, or a selector
     /// `name{label="value"}`) sits in a family declared `counter`.
-    pub(crate) fn is_counter(&self, metric: &str) -> bool {
-        let name = metric.split('{').next().unwrap_or(metric);
-        self.types.get(name) == Some(&MetricType::Counter)
-    }
-
-    /// The earliest `*_created` value among series whose name starts with
-    /// one of `prefixes` (the engine's own counters and histograms), or
+    fn is_counter(&self, metric: &str) -> bool;
+    /// The earliest `*_created` value among the engine's own series, or
     /// `None` when the exposition has none (multiprocess mode, V0, TGI…).
-    pub(crate) fn earliest_created(&self, prefixes: &[&str]) -> Option<f64> {
-        self.by_name
-            .iter()
-            .filter(|(name, _)| {
-                name.ends_with("_created") && prefixes.iter().any(|p| name.starts_with(p))
-            })
-            .flat_map(|(_, samples)| samples.iter().map(|s| s.value))
-            .filter(|v| v.is_finite())
-            .reduce(f64::min)
-    }
+    fn earliest_created(&self) -> Option<f64>;
+    /// The distinct values, sorted, of the engine's model label over the
+    /// engine's own series (empty for an engine without one).
+    fn model_names(&self) -> Vec<String>;
+    /// The histogram or summary called `base`, summed over every label (see
+    /// [`super::distribution`]); `None` when neither is exposed.
+    fn distribution_of(&self, base: &str) -> Option<Distribution>;
+}
 
-    /// Every sample called exactly `name` (empty when absent), in input order.
-    pub(crate) fn get(&self, name: &str) -> &[&'f Sample<'a>] {
-        self.by_name.get(name).map_or(&[], Vec::as_slice)
-    }
+/// What the folds take: any [`Lookup`].
+pub(crate) type Index<'i, 'a> = dyn Lookup<'a> + 'i;
 
+impl<'a> dyn Lookup<'a> + '_ {
     /// Whether any sample is called exactly `name`.
     pub(crate) fn has(&self, name: &str) -> bool {
         !self.get(name).is_empty()
@@ -158,16 +117,15 @@ impl<'f, 'a> Index<'f, 'a> {
     pub(crate) fn resolve(&self, alias: &Alias) -> Option<&'static str> {
         alias.names.iter().copied().find(|n| match alias.kind {
             Kind::Series => self.has(n),
-            Kind::Distribution => ["_count", "_sum", "_bucket"]
+            Kind::Distribution => DIST_SUFFIXES
                 .iter()
-                .any(|suffix| self.has(&format!("{n}{suffix}"))),
+                .any(|suffix| !self.get_suffixed(n, suffix).is_empty()),
         })
     }
 
     /// The sum of every series called `name`, over all labels.
     pub(crate) fn sum(&self, name: &str) -> Option<f64> {
-        let samples = self.get(name);
-        (!samples.is_empty()).then(|| samples.iter().map(|s| s.value).sum())
+        sum(self.get(name))
     }
 
     /// The sum of the series called `name` whose label `label` is one of
@@ -209,7 +167,7 @@ impl<'f, 'a> Index<'f, 'a> {
     /// The mean over every series called `name`.
     pub(crate) fn mean(&self, name: &str) -> Option<f64> {
         let samples = self.get(name);
-        self.sum(name).map(|total| total / samples.len() as f64)
+        sum(samples).map(|total| total / samples.len() as f64)
     }
 
     /// The largest value over every series called `name`.
@@ -218,8 +176,8 @@ impl<'f, 'a> Index<'f, 'a> {
     }
 
     /// The series called `name` with the largest value (the first on ties).
-    pub(crate) fn argmax(&self, name: &str) -> Option<&'f Sample<'a>> {
-        let mut best: Option<&'f Sample<'a>> = None;
+    pub(crate) fn argmax(&self, name: &str) -> Option<&Sample<'a>> {
+        let mut best: Option<&Sample<'a>> = None;
         for &s in self.get(name) {
             if best.is_none_or(|b| s.value > b.value) {
                 best = Some(s);
@@ -232,52 +190,35 @@ impl<'f, 'a> Index<'f, 'a> {
     /// label), sorted by that value. Series without the label are skipped;
     /// `None` when no series carries it.
     pub(crate) fn by_label(&self, name: &str, label: &str) -> Option<Vec<LabeledValue>> {
-        let mut groups: BTreeMap<String, f64> = BTreeMap::new();
+        let mut groups: BTreeMap<std::borrow::Cow<'a, str>, f64> = BTreeMap::new();
         for s in self.get(name) {
             if let Some(key) = s.labels.get(label) {
-                *groups.entry(key.into_owned()).or_insert(0.0) += s.value;
+                *groups.entry(key).or_insert(0.0) += s.value;
             }
         }
         (!groups.is_empty()).then(|| {
             groups
                 .into_iter()
-                .map(|(key, value)| LabeledValue { key, value })
+                .map(|(key, value)| LabeledValue {
+                    key: key.into_owned(),
+                    value,
+                })
                 .collect()
         })
     }
 
     /// The distinct values of `label` over the series called `name`, sorted.
-    pub(crate) fn distinct(&self, name: &str, label: &str) -> BTreeSet<String> {
+    pub(crate) fn distinct(&self, name: &str, label: &str) -> BTreeSet<std::borrow::Cow<'a, str>> {
         self.get(name)
             .iter()
-            .filter_map(|s| s.labels.get(label).map(|v| v.into_owned()))
+            .filter_map(|s| s.labels.get(label))
             .collect()
-    }
-
-    /// The distinct values of `label` over every indexed series whose name
-    /// passes `keep`, sorted.
-    pub(crate) fn distinct_all(
-        &self,
-        keep: impl Fn(&str) -> bool,
-        label: &str,
-    ) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
-        for (name, samples) in &self.by_name {
-            if keep(name) {
-                out.extend(
-                    samples
-                        .iter()
-                        .filter_map(|s| s.labels.get(label).map(|v| v.into_owned())),
-                );
-            }
-        }
-        out
     }
 
     /// The distribution of the first name of `alias` the exposition carries.
     pub(crate) fn distribution(&self, alias: &Alias) -> Option<(&'static str, Distribution)> {
         let name = self.resolve(alias)?;
-        Some((name, distribution::of(self, name)?))
+        Some((name, self.distribution_of(name)?))
     }
 
     /// Apply `read` to the first name of `alias` the exposition carries.
@@ -318,4 +259,9 @@ impl<'f, 'a> Index<'f, 'a> {
         self.distribution(alias)
             .map(|(n, d)| (n.to_string(), MetricValue::Distribution(d)))
     }
+}
+
+/// The sum of `samples`' values, `None` when there is none.
+pub(crate) fn sum(samples: &[&Sample<'_>]) -> Option<f64> {
+    (!samples.is_empty()).then(|| samples.iter().map(|s| s.value).sum())
 }

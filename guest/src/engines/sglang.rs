@@ -28,6 +28,7 @@ pub(crate) const SPEC: EngineSpec = EngineSpec {
     name: "SGLang",
     versions: "0.4.x to 0.5.23",
     prefixes: &[PREFIX],
+    model_label: Some("model_name"),
     table: ALIASES,
     map,
 };
@@ -226,10 +227,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
     EngineSnapshot {
         engine: SPEC.id,
         incarnation: Default::default(),
-        model_names: ix
-            .distinct_all(|n| n.starts_with(PREFIX), "model_name")
-            .into_iter()
-            .collect(),
+        model_names: ix.model_names(),
         load,
         totals,
         latency,
@@ -356,6 +354,7 @@ fn ranks(ix: &Index<'_, '_>, label: &str) -> Option<Found> {
 fn engine_type(ix: &Index<'_, '_>) -> Option<Found> {
     ix.read(&RUNNING, |ix, n| {
         let values = ix.distinct(n, "engine_type");
-        (!values.is_empty()).then(|| MetricValue::Names(values.into_iter().collect()))
+        (!values.is_empty())
+            .then(|| MetricValue::Names(values.into_iter().map(String::from).collect()))
     })
 }

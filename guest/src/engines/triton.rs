@@ -22,6 +22,7 @@ pub(crate) const SPEC: EngineSpec = EngineSpec {
     name: "NVIDIA Triton (TensorRT-LLM backend)",
     versions: "Triton 2.x with tensorrtllm_backend; nv_inference_* without it",
     prefixes: &["nv_trt_llm_", "nv_inference_"],
+    model_label: Some("model"),
     table: ALIASES,
     map,
 };
@@ -110,10 +111,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
     EngineSnapshot {
         engine: SPEC.id,
         incarnation: Default::default(),
-        model_names: ix
-            .distinct_all(|n| SPEC.prefixes.iter().any(|p| n.starts_with(p)), "model")
-            .into_iter()
-            .collect(),
+        model_names: ix.model_names(),
         load: Load {
             requests_running: requests.and_then(|n| ix.sum_where(n, REQUEST_TYPE, &["scheduled"])),
             requests_waiting: requests

@@ -21,6 +21,7 @@ pub(crate) const SPEC: EngineSpec = EngineSpec {
     name: "TensorRT-LLM trtllm-serve",
     versions: "TensorRT-LLM 1.x",
     prefixes: &[PREFIX],
+    model_label: Some("model_name"),
     table: ALIASES,
     map,
 };
@@ -86,10 +87,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
     EngineSnapshot {
         engine: SPEC.id,
         incarnation: Default::default(),
-        model_names: ix
-            .distinct_all(|n| n.starts_with(PREFIX), "model_name")
-            .into_iter()
-            .collect(),
+        model_names: ix.model_names(),
         load: Load {
             requests_running: sum(&RUNNING),
             requests_waiting: sum(&WAITING),

@@ -23,6 +23,7 @@ pub(crate) const SPEC: EngineSpec = EngineSpec {
     name: "vLLM",
     versions: "V0 0.6.x; V1 0.8 to 0.33",
     prefixes: &[PREFIX],
+    model_label: Some("model_name"),
     table: ALIASES,
     map,
 };
@@ -216,10 +217,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
         e2e_request_latency_seconds: d(&E2E),
         queue_time_seconds: d(&QUEUE_TIME),
     };
-    let model_names = ix
-        .distinct_all(|n| n.starts_with(PREFIX), "model_name")
-        .into_iter()
-        .collect();
+    let model_names = ix.model_names();
     EngineSnapshot {
         engine: SPEC.id,
         incarnation: Default::default(),

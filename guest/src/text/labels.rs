@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use super::error::{ErrorKind, ParseError};
-use super::lexer::{Cursor, common_prefix, unescape};
+use super::lexer::{Cursor, common_prefix, find_quote_or_backslash, unescape};
 
 /// A validated label set, e.g. the inside of `{model_name="m",engine="0"}`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,7 +31,38 @@ impl<'a> Labels<'a> {
 
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<Cow<'a, str>> {
+        if let Some(plain) = self.find_plain(name) {
+            return plain.map(|(value, _, _)| Cow::Borrowed(value));
+        }
         self.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The plain pair ([`plain_pair`]) starting at byte `pos` of
+    /// [`Labels::as_raw_str`], as name, value and where the next pair starts.
+    /// Only meaningful at a pair's start: `0`, or the end of plain pairs read
+    /// before.
+    #[inline]
+    pub(crate) fn plain_at(&self, pos: usize) -> Option<(&'a str, &'a str, usize)> {
+        plain_pair(self.raw, pos)
+    }
+
+    /// The value of label `name` and the raw text before and after its
+    /// pair (the pair's trailing comma included), when every pair up to it
+    /// is plain ([`plain_pair`]): `Some(None)` when the list is plain and has
+    /// no such label, `None` when a pair is not plain (ask [`Labels::get`]).
+    /// Two label lists with equal text around `name`'s pair have the same
+    /// other labels, in the same order.
+    #[inline]
+    pub(crate) fn find_plain(&self, name: &str) -> Option<Option<(&'a str, &'a str, &'a str)>> {
+        let mut pos = 0;
+        while pos < self.raw.len() {
+            let (n, value, next) = plain_pair(self.raw, pos)?;
+            if n == name {
+                return Some(Some((value, &self.raw[..pos], &self.raw[next..])));
+            }
+            pos = next;
+        }
+        Some(None)
     }
 
     /// Number of labels.
@@ -67,6 +98,35 @@ impl<'a> IntoIterator for &Labels<'a> {
     fn into_iter(self) -> LabelIter<'a> {
         self.iter()
     }
+}
+
+/// The pair at `pos` of a validated label span when it is plain: a bare
+/// name, `=` and a quoted value without a backslash, right after one another,
+/// then a comma or the end of the span. Returns the name, the value (both
+/// exactly what [`LabelIter`] decodes them to) and where the next pair
+/// starts; `None` for anything else (blanks, escapes, quoted names).
+#[inline]
+fn plain_pair(raw: &str, pos: usize) -> Option<(&str, &str, usize)> {
+    let b = raw.as_bytes();
+    let name_len = b
+        .get(pos..)?
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || c == b'_'))?;
+    let eq = pos + name_len;
+    if name_len == 0 || b.get(eq) != Some(&b'=') || b.get(eq + 1) != Some(&b'"') {
+        return None;
+    }
+    let start = eq + 2;
+    let close = start + find_quote_or_backslash(b.get(start..)?)?;
+    if b[close] != b'"' {
+        return None;
+    }
+    let next = match b.get(close + 1) {
+        None => close + 1,
+        Some(b',') => close + 2,
+        Some(_) => return None,
+    };
+    Some((&raw[pos..eq], &raw[start..close], next))
 }
 
 /// Iterator over a [`Labels`] span; yields `(name, value)`.

@@ -20,6 +20,7 @@ mod value;
 
 pub use error::{ErrorKind, ParseError};
 pub use labels::{LabelIter, Labels};
+pub(crate) use lexer::same_bytes;
 pub use model::*;
 pub use parser::{Entry, Parser};
 

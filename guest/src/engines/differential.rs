@@ -1,0 +1,183 @@
+//! The one-pass mapper against the oracle: [`super::map`] and
+//! [`super::oracle::map`] must give the same snapshot (or the same error) for
+//! every engine id on every fixture, fuzz seed and generated exposition, and
+//! on hand-made texts aimed at the index's shortcuts.
+
+use std::path::{Path, PathBuf};
+
+use super::{AUTO, ENGINES, oracle};
+use crate::text::{self, Format, ParseOptions};
+
+/// Both mappers' answers for every engine id, as Debug text (NaN == NaN).
+#[track_caller]
+fn same(text: &str, what: &str) -> usize {
+    let mut checked = 0;
+    for format in [Format::Auto, Format::Prometheus, Format::OpenMetrics] {
+        let opts = ParseOptions {
+            format,
+            strict: false,
+            content_type: None,
+        };
+        let Ok(x) = text::parse(text.as_bytes(), &opts) else {
+            continue;
+        };
+        for id in std::iter::once(AUTO)
+            .chain(ENGINES.iter().map(|e| e.id))
+            .chain(["nope"])
+        {
+            let fast = format!("{:?}", super::map(&x.families, id));
+            let slow = format!("{:?}", oracle::map(&x.families, id));
+            assert_eq!(fast, slow, "{what} ({format:?}) as {id}");
+            checked += 1;
+        }
+    }
+    checked
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn fixtures_and_seeds_map_as_the_oracle_does() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut paths = Vec::new();
+    files(&root.join("tests/fixtures"), &mut paths);
+    files(&root.join("fuzz/seeds/text"), &mut paths);
+    paths.sort();
+    let mut checked = 0;
+    let mut mapped = 0;
+    for p in &paths {
+        let Ok(text) = std::fs::read_to_string(p) else {
+            continue;
+        };
+        checked += same(&text, &p.display().to_string());
+        // The same text as prometheus_client writes it for OpenMetrics:
+        // colon names escaped on sample lines, kept on `# TYPE`/`# HELP`.
+        let escaped: String = text
+            .lines()
+            .map(|l| {
+                if l.starts_with('#') {
+                    l.to_string()
+                } else {
+                    let cut = l.find(['{', ' ']).unwrap_or(l.len());
+                    format!("{}{}\n", l[..cut].replace(':', "_"), &l[cut..])
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        checked += same(&escaped, &format!("{} (escaped)", p.display()));
+        if p.extension().is_some_and(|e| e == "prom") {
+            mapped += 1;
+        }
+    }
+    // tests/fixtures holds one exposition per engine and the window series.
+    assert!(
+        mapped >= 13,
+        "only {mapped} .prom files found under {root:?}"
+    );
+    assert!(checked > 500, "{checked}");
+}
+
+#[test]
+fn synthetic_expositions_map_as_the_oracle_does() {
+    for bytes in [1, 20_000, 150_000, 1 << 20] {
+        let text = text::synth::vllm_exposition(bytes);
+        same(&text, &format!("synth {bytes}"));
+    }
+}
+
+#[test]
+fn shortcuts_map_as_the_oracle_does() {
+    let cases = [
+        // Buckets of one series split by another, bounds spelled two ways,
+        // a layout that disagrees, NaN, unparsable and missing `le`.
+        "# TYPE vllm:e2e_request_latency_seconds histogram\n\
+         vllm:e2e_request_latency_seconds_bucket{engine=\"0\",le=\"1\"} 1\n\
+         vllm:e2e_request_latency_seconds_bucket{engine=\"1\",le=\"1.0\"} 2\n\
+         vllm:e2e_request_latency_seconds_bucket{engine=\"0\",le=\"+Inf\"} 3\n\
+         vllm:e2e_request_latency_seconds_bucket{engine=\"1\",le=\"2\"} 3\n\
+         vllm:e2e_request_latency_seconds_bucket{engine=\"1\",le=\"+Inf\"} 4\n\
+         vllm:e2e_request_latency_seconds_bucket{engine=\"1\",le=\"NaN\"} 4\n\
+         vllm:e2e_request_latency_seconds_bucket{engine=\"1\",le=\"x\"} 4\n\
+         vllm:e2e_request_latency_seconds_bucket{engine=\"1\"} 4\n\
+         vllm:e2e_request_latency_seconds_count{engine=\"0\"} 3\n\
+         vllm:e2e_request_latency_seconds_sum{engine=\"0\"} 1.5\n",
+        // -0 and +0 bounds (summed as one by `sum_by_le`), -0 counts.
+        "# TYPE vllm:e2e_request_latency_seconds histogram\n\
+         vllm:e2e_request_latency_seconds_bucket{le=\"0\"} 0.1\n\
+         vllm:e2e_request_latency_seconds_bucket{le=\"-0\"} 0.2\n\
+         vllm:e2e_request_latency_seconds_bucket{le=\"0.0\"} 0.3\n\
+         vllm:e2e_request_latency_seconds_bucket{le=\"+Inf\"} -0\n\
+         vllm:e2e_request_latency_seconds_bucket{engine=\"2\",le=\"+Inf\"} -0\n\
+         vllm:e2e_request_latency_seconds_sum 1\n",
+        // -0 counts: a sum starts at its first count, never at +0.
+        "# TYPE vllm:e2e_request_latency_seconds histogram\n\
+         vllm:e2e_request_latency_seconds_bucket{le=\"1\"} -0\n\
+         vllm:e2e_request_latency_seconds_bucket{le=\"+Inf\"} -0\n\
+         vllm:e2e_request_latency_seconds_sum -0\n",
+        // Blanks, escapes, `le` first, label order and a trailing comma.
+        "# TYPE vllm:time_to_first_token_seconds histogram\n\
+         vllm:time_to_first_token_seconds_bucket{ le=\"1\" , model_name=\"a\\\"b\"} 1\n\
+         vllm:time_to_first_token_seconds_bucket{le=\"+Inf\",model_name=\"a\\\"b\",} 2\n\
+         vllm:time_to_first_token_seconds_bucket{model_name=\"a\\\"b\",le=\"1\"} 1\n\
+         vllm:time_to_first_token_seconds_bucket{model_name=\"c\",le=\"+Inf\"} 2\n\
+         vllm:time_to_first_token_seconds_bucket{model_name=\"c\",le=\"1\"} 1\n\
+         vllm:time_to_first_token_seconds_count{model_name=\"c\"} 2\n\
+         vllm:time_to_first_token_seconds_sum{model_name=\"c\"} 2\n\
+         vllm:num_requests_running{model_name=\"c\",engine=\"0\"} 1\n\
+         vllm:num_requests_running{engine=\"1\",model_name=\"c\"} 2\n\
+         vllm:num_requests_running{model_name=\"c\" ,engine=\"2\"} 2\n\
+         vllm:num_requests_running{model_name=\"d\\\\\",engine=\"3\"} 2\n",
+        // A family that comes back, `*_created` gauges, process start.
+        "# TYPE vllm:prompt_tokens_total counter\n\
+         vllm:prompt_tokens_total{model_name=\"m\"} 1e300\n\
+         # TYPE vllm:prompt_tokens_created gauge\n\
+         vllm:prompt_tokens_created{model_name=\"m\"} 5\n\
+         # TYPE vllm:generation_tokens_total counter\n\
+         vllm:generation_tokens_total 2\n\
+         vllm:prompt_tokens_total{model_name=\"n\"} 1\n\
+         vllm:prompt_tokens_total{model_name=\"o\"} -1e300\n\
+         process_start_time_seconds 7\n\
+         vllm:request_success_created -3\n",
+        // Escaped names declared with the colon; a sample both ways.
+        "# TYPE sglang:num_running_reqs gauge\n\
+         sglang_num_running_reqs{model_name=\"m\"} 2\n\
+         sglang:num_running_reqs{model_name=\"n\"} 3\n\
+         # TYPE sglang:prompt_tokens counter\n\
+         sglang_prompt_tokens_total 4\n\
+         sglang_prompt_tokens_created 9\n\
+         # TYPE sglang:e2e_request_latency_seconds histogram\n\
+         sglang_e2e_request_latency_seconds_bucket{le=\"1\"} 1\n\
+         sglang_e2e_request_latency_seconds_bucket{le=\"+Inf\"} 1\n\
+         sglang_e2e_request_latency_seconds_count 1\n\
+         sglang_e2e_request_latency_seconds_sum 0.5\n",
+        // Quoted UTF-8 names, one of them a ratio field's metric text.
+        "# TYPE \"vllm:prefix_cache_hits_total / vllm:prefix_cache_queries_total\" counter\n\
+         {\"vllm:prefix_cache_hits_total / vllm:prefix_cache_queries_total\"} 1\n\
+         vllm:prefix_cache_hits_total 1\n\
+         vllm:prefix_cache_queries_total 4\n",
+        // Summaries, mixed engines, nothing at all.
+        "# TYPE tgi_request_skipped_tokens summary\n\
+         tgi_request_skipped_tokens{quantile=\"0.5\"} 1\n\
+         tgi_request_skipped_tokens_count 2\n\
+         tgi_request_skipped_tokens_sum 3\n",
+        "tgi_queue_size 1\nvllm:num_requests_running 2\n",
+        "go_goroutines 3\n",
+        "",
+    ];
+    for (i, text) in cases.iter().enumerate() {
+        same(text, &format!("case {i}"));
+    }
+}
