@@ -19,6 +19,7 @@ pub mod json;
 pub mod plugin;
 pub mod policy;
 pub mod service;
+mod stats;
 
 pub use engine::{EngineChoice, Ticker};
 pub use plugin::{
@@ -27,6 +28,7 @@ pub use plugin::{
 };
 pub use policy::{AddressRules, AllowedHost, EgressPolicy};
 pub use service::{Service, ServiceError};
+pub use stats::CallStats;
 
 /// The WIT types of the `llm-metrics:plugin` world, as the host sees them.
 pub mod wit {

@@ -10,6 +10,7 @@ mod egress_probe;
 mod fleet;
 mod hostile;
 mod imports;
+mod memory;
 mod parse;
 mod rebinding;
 mod service;
