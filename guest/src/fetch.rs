@@ -5,6 +5,13 @@
 //! whole-fetch deadline, so a server that stalls or drips bytes is cut at the
 //! budget, not at some multiple of it. The body is read in chunks and never
 //! grows past the cap.
+//!
+//! Memory: the body is the one copy of the response the guest keeps, and the
+//! parser reads it in place. With a `Content-Length` (at most the cap) its
+//! buffer is allocated once at that size, so a body of N bytes costs N bytes
+//! plus the one chunk in flight. Without one, the chunks are kept as they
+//! arrive and joined once at the exact size: 2N bytes for that moment, after
+//! which the chunks' N bytes are free for the parse to reuse.
 
 use std::time::Duration;
 
@@ -136,7 +143,8 @@ pub fn get(request: &Request<'_>) -> Result<Response, FetchError> {
             "unrequested content-encoding `{encoding}`"
         )));
     }
-    if let Some(len) = header("content-length").and_then(|v| v.parse::<u64>().ok())
+    let declared = header("content-length").and_then(|v| v.parse::<u64>().ok());
+    if let Some(len) = declared
         && len > request.max_body_bytes
     {
         return Err(FetchError::BodyTooLarge(request.max_body_bytes));
@@ -145,7 +153,7 @@ pub fn get(request: &Request<'_>) -> Result<Response, FetchError> {
     let incoming = response
         .consume()
         .map_err(|()| FetchError::Transport("response body unavailable".into()))?;
-    let body = read_body(&incoming, deadline, request.max_body_bytes)?;
+    let body = read_body(&incoming, deadline, request.max_body_bytes, declared)?;
     drop(incoming); // after the stream, which read_body dropped: child first
     Ok(Response {
         authority: url.authority,
@@ -154,12 +162,26 @@ pub fn get(request: &Request<'_>) -> Result<Response, FetchError> {
     })
 }
 
-fn read_body(incoming: &IncomingBody, deadline: u64, cap: u64) -> Result<Vec<u8>, FetchError> {
+/// Read the whole body, at most `cap` bytes. `declared` is the
+/// `Content-Length` (already checked against `cap`): the buffer is allocated
+/// at that size up front, so it is neither copied as it grows nor larger than
+/// the body (were more to arrive, the buffer would still grow, up to `cap`).
+fn read_body(
+    incoming: &IncomingBody,
+    deadline: u64,
+    cap: u64,
+    declared: Option<u64>,
+) -> Result<Vec<u8>, FetchError> {
     let stream = incoming
         .stream()
         .map_err(|()| FetchError::Transport("response body stream unavailable".into()))?;
     let ready = stream.subscribe();
-    let mut body = Vec::new();
+    let mut body = match declared {
+        Some(len) => Body::Sized(Vec::with_capacity(
+            usize::try_from(len.min(cap)).unwrap_or(0),
+        )),
+        None => Body::Chunks(Vec::new(), 0),
+    };
     loop {
         wait(&ready, deadline, "reading the response body")?;
         match stream.read(CHUNK) {
@@ -167,7 +189,7 @@ fn read_body(incoming: &IncomingBody, deadline: u64, cap: u64) -> Result<Vec<u8>
                 if body.len() as u64 + chunk.len() as u64 > cap {
                     return Err(FetchError::BodyTooLarge(cap));
                 }
-                body.extend_from_slice(&chunk);
+                body.push(chunk);
             }
             Err(StreamError::Closed) => break,
             Err(StreamError::LastOperationFailed(e)) => {
@@ -181,7 +203,54 @@ fn read_body(incoming: &IncomingBody, deadline: u64, cap: u64) -> Result<Vec<u8>
     }
     drop(ready);
     drop(stream);
-    Ok(body)
+    Ok(body.finish())
+}
+
+/// A body as it arrives.
+enum Body {
+    /// Copied into one buffer allocated at the declared length.
+    Sized(Vec<u8>),
+    /// Length unknown: the chunks as the stream handed them over (no copy),
+    /// and their total length. Joined once, at the exact size, at the end:
+    /// a growing buffer would instead end up to twice the body's size.
+    Chunks(Vec<Vec<u8>>, usize),
+}
+
+impl Body {
+    fn len(&self) -> usize {
+        match self {
+            Body::Sized(b) => b.len(),
+            Body::Chunks(_, len) => *len,
+        }
+    }
+
+    fn push(&mut self, chunk: Vec<u8>) {
+        match self {
+            Body::Sized(b) => b.extend_from_slice(&chunk),
+            Body::Chunks(parts, len) => {
+                if !chunk.is_empty() {
+                    *len += chunk.len();
+                    parts.push(chunk);
+                }
+            }
+        }
+    }
+
+    fn finish(self) -> Vec<u8> {
+        match self {
+            Body::Sized(b) => b,
+            Body::Chunks(mut parts, len) => {
+                if parts.len() == 1 {
+                    return parts.pop().unwrap_or_default();
+                }
+                let mut body = Vec::with_capacity(len);
+                for part in parts {
+                    body.extend_from_slice(&part);
+                }
+                body
+            }
+        }
+    }
 }
 
 /// Block until `pollable` is ready or the deadline passes.

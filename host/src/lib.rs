@@ -20,6 +20,7 @@ pub mod json;
 pub mod plugin;
 pub mod policy;
 pub mod service;
+mod stats;
 
 pub use compact::CompactExposition;
 pub use engine::{EngineChoice, Ticker};
@@ -29,6 +30,7 @@ pub use plugin::{
 };
 pub use policy::{AddressRules, AllowedHost, EgressPolicy};
 pub use service::{Service, ServiceError};
+pub use stats::CallStats;
 
 /// The WIT types of the `llm-metrics:plugin` world, as the host sees them.
 pub mod wit {

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -29,6 +29,7 @@ use crate::cache;
 use crate::cpu::CpuMeter;
 pub use crate::engine::{EngineChoice, Ticker, engine_config, shared_engine};
 use crate::policy::{CallEgress, EgressPolicy};
+use crate::stats::{CallStats, MemoryLimiter};
 use crate::wit::collector::Target;
 use crate::wit::mapper::{CollectError, EngineInfo, Snapshot, WindowError, WindowStats};
 use crate::wit::parser::{CompactParsed, Parsed};
@@ -253,6 +254,16 @@ impl Plugin {
         target: &Target,
         egress: EgressPolicy,
     ) -> Result<Result<Snapshot, CollectError>, CallError> {
+        self.collect_with_stats(target, egress).await.0
+    }
+
+    /// [`Plugin::collect`], also saying what the call cost the guest (its
+    /// peak memory, its CPU time), whatever its outcome.
+    pub async fn collect_with_stats(
+        &self,
+        target: &Target,
+        egress: EgressPolicy,
+    ) -> (Result<Result<Snapshot, CollectError>, CallError>, CallStats) {
         let fetch_budget =
             Duration::from_millis(u64::from(target.timeout_ms)).min(MAX_FETCH_BUDGET);
         // The guest's own deadline is the clamped one too, so a long fetch
@@ -263,7 +274,7 @@ impl Plugin {
         };
         let egress = egress.with_max_timeout(fetch_budget);
         let cap = egress.max_body_bytes();
-        let (result, cap_hit) = self
+        let (result, cap_hit, stats) = self
             .call_reporting(egress, fetch_budget, async |store, plugin| {
                 plugin
                     .llm_metrics_plugin_collector()
@@ -272,12 +283,13 @@ impl Plugin {
             })
             .await;
         // The guest cannot tell the host's cap from other stream failures.
-        match result {
+        let result = match result {
             Ok(Err(CollectError::Transport(_))) if cap_hit => {
                 Ok(Err(CollectError::BodyTooLarge(cap)))
             }
             other => other,
-        }
+        };
+        (result, stats)
     }
 
     /// Map exposition text fetched by the caller; no request is made.
@@ -288,18 +300,40 @@ impl Plugin {
         engine: &str,
         instance_id: &str,
     ) -> Result<Result<Snapshot, CollectError>, CallError> {
+        self.map_with_stats(text, content_type, engine, instance_id)
+            .await
+            .0
+    }
+
+    /// [`Plugin::map`], also saying what the call cost the guest (its peak
+    /// memory, which includes the copy of `text` the call hands it).
+    pub async fn map_with_stats(
+        &self,
+        text: &[u8],
+        content_type: Option<&str>,
+        engine: &str,
+        instance_id: &str,
+    ) -> (Result<Result<Snapshot, CollectError>, CallError>, CallStats) {
         let content_type = content_type.map(str::to_string);
-        self.call(
-            EgressPolicy::deny_all(),
-            Duration::ZERO,
-            async |store, plugin| {
-                plugin
-                    .llm_metrics_plugin_mapper()
-                    .call_map_exposition(store, text, content_type.as_deref(), engine, instance_id)
-                    .await
-            },
-        )
-        .await
+        let (result, _, stats) = self
+            .call_reporting(
+                EgressPolicy::deny_all(),
+                Duration::ZERO,
+                async |store, plugin| {
+                    plugin
+                        .llm_metrics_plugin_mapper()
+                        .call_map_exposition(
+                            store,
+                            text,
+                            content_type.as_deref(),
+                            engine,
+                            instance_id,
+                        )
+                        .await
+                },
+            )
+            .await;
+        (result, stats)
     }
 
     /// The engines the plugin maps (their ids are what `engine` accepts,
@@ -345,13 +379,13 @@ impl Plugin {
     }
 
     /// Run `f` in a fresh store; also says whether the body cap cut a
-    /// response during this call.
+    /// response during this call, and what the call cost the guest.
     async fn call_reporting<R>(
         &self,
         egress: EgressPolicy,
         extra_wall: Duration,
         f: impl AsyncFnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
-    ) -> (Result<R, CallError>, bool) {
+    ) -> (Result<R, CallError>, bool, CallStats) {
         let limits = self.limits;
         let mut store = new_store(&self.engine, egress, limits);
         let wall = limits.wall_time + extra_wall;
@@ -361,9 +395,14 @@ impl Plugin {
         };
         let result = tokio::time::timeout(wall, run).await;
         let state = store.data();
+        let stats = CallStats {
+            peak_memory_bytes: state.limiter.peak(),
+            cpu_time: state.cpu.charged(),
+        };
         (
             outcome(result, state, limits, wall),
             state.egress.body_cap_hit(),
+            stats,
         )
     }
 }
@@ -461,10 +500,7 @@ impl HostState {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             egress: CallEgress::new(egress),
-            limiter: MemoryLimiter {
-                max: limits.memory_bytes,
-                exceeded: false,
-            },
+            limiter: MemoryLimiter::new(limits.memory_bytes),
             cpu: CpuMeter::new(limits.cpu_time),
             cpu_exceeded: false,
         }
@@ -487,36 +523,5 @@ impl WasiHttpView for HostState {
             table: &mut self.table,
             hooks: &mut self.egress,
         }
-    }
-}
-
-/// Like `StoreLimits`, but remembers that it refused, so the caller can say
-/// "out of memory" instead of a bare trap.
-struct MemoryLimiter {
-    max: usize,
-    exceeded: bool,
-}
-
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.max {
-            self.exceeded = true;
-            return Ok(false);
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1 << 20)
     }
 }

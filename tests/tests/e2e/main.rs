@@ -11,6 +11,7 @@ mod egress_probe;
 mod fleet;
 mod hostile;
 mod imports;
+mod memory;
 mod parse;
 mod rebinding;
 mod service;
