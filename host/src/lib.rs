@@ -18,6 +18,7 @@ pub mod engine;
 pub mod json;
 pub mod plugin;
 pub mod policy;
+pub mod sender;
 pub mod service;
 
 pub use engine::{EngineChoice, Ticker};
@@ -26,6 +27,7 @@ pub use plugin::{
     Limits, MAPPING_COMPONENT_PATH, Plugin, PluginOptions,
 };
 pub use policy::{AddressRules, AllowedHost, EgressPolicy};
+pub use sender::{Sender, SenderConfig, SenderStats};
 pub use service::{Service, ServiceError};
 
 /// The WIT types of the `llm-metrics:plugin` world, as the host sees them.
