@@ -265,8 +265,7 @@ impl Sender {
         key: &Key,
         deadline: Instant,
     ) -> Result<http1::SendRequest<WasiBody>, HttpError> {
-        let within = |f| tokio::time::timeout_at(deadline, f);
-        let tcp = match within(TcpStream::connect(key.addr)).await {
+        let tcp = match tokio::time::timeout_at(deadline, TcpStream::connect(key.addr)).await {
             Err(_) => return Err(HttpError::ConnectionTimeout),
             Ok(Err(e)) => return Err(HttpError::Connect(e)),
             Ok(Ok(tcp)) => tcp,
