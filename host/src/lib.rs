@@ -19,6 +19,7 @@ pub mod engine;
 pub mod json;
 pub mod plugin;
 pub mod policy;
+pub mod sender;
 pub mod service;
 mod stats;
 
@@ -29,6 +30,7 @@ pub use plugin::{
     Limits, MAPPING_COMPONENT_PATH, Plugin, PluginOptions,
 };
 pub use policy::{AddressRules, AllowedHost, EgressPolicy};
+pub use sender::{Sender, SenderConfig, SenderStats};
 pub use service::{Service, ServiceError};
 pub use stats::CallStats;
 

@@ -29,6 +29,7 @@ use crate::cache;
 use crate::cpu::CpuMeter;
 pub use crate::engine::{EngineChoice, Ticker, engine_config, shared_engine};
 use crate::policy::{CallEgress, EgressPolicy};
+use crate::sender::Sender;
 use crate::stats::{CallStats, MemoryLimiter};
 use crate::wit::collector::Target;
 use crate::wit::mapper::{CollectError, EngineInfo, Snapshot, WindowError, WindowStats};
@@ -164,6 +165,8 @@ pub struct Plugin {
     engine: Engine,
     pre: bindings::PluginPre<HostState>,
     limits: Limits,
+    /// Pooled keep-alive connections shared by this plugin's calls.
+    sender: Sender,
 }
 
 impl Plugin {
@@ -197,7 +200,20 @@ impl Plugin {
             engine: engine.clone(),
             pre,
             limits,
+            sender: Sender::default(),
         })
+    }
+
+    /// Send this plugin's requests through `sender` (e.g. one trusting a
+    /// private CA, or with other idle bounds) instead of its own.
+    pub fn with_sender(mut self, sender: Sender) -> Self {
+        self.sender = sender;
+        self
+    }
+
+    /// The sender this plugin's requests go through (its connection counts).
+    pub fn sender(&self) -> &Sender {
+        &self.sender
     }
 
     /// The budgets each call gets.
@@ -387,6 +403,7 @@ impl Plugin {
         f: impl AsyncFnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
     ) -> (Result<R, CallError>, bool, CallStats) {
         let limits = self.limits;
+        let egress = CallEgress::new(egress, self.sender.clone());
         let mut store = new_store(&self.engine, egress, limits);
         let wall = limits.wall_time + extra_wall;
         let run = async {
@@ -419,7 +436,7 @@ pub(crate) fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
 
 /// A fresh store for one call: memory cap, hostcall fuel, CPU meter and
 /// epoch checks, and `egress` as the `send_request` hook.
-pub(crate) fn new_store(engine: &Engine, egress: EgressPolicy, limits: Limits) -> Store<HostState> {
+pub(crate) fn new_store(engine: &Engine, egress: CallEgress, limits: Limits) -> Store<HostState> {
     let mut store = Store::new(engine, HostState::new(egress, limits));
     store.limiter(|s| &mut s.limiter);
     // Every lift out of the guest is charged (strings by length, lists
@@ -493,13 +510,13 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
-    fn new(egress: EgressPolicy, limits: Limits) -> Self {
+    fn new(egress: CallEgress, limits: Limits) -> Self {
         HostState {
             // No env, args, stdio or preopens: nothing of the host leaks in.
             wasi: WasiCtx::builder().build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            egress: CallEgress::new(egress),
+            egress,
             limiter: MemoryLimiter::new(limits.memory_bytes),
             cpu: CpuMeter::new(limits.cpu_time),
             cpu_exceeded: false,

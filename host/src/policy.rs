@@ -3,18 +3,18 @@
 //!
 //! The component is untrusted. Its only way out is `wasi:http`, and every
 //! request passes through [`CallEgress`]'s `send_request` before any
-//! connection is opened: the parsed host and port must be on the allow-list;
-//! a host name is then resolved here, every address it resolves to must pass
-//! the policy's [`AddressRules`], and the request is pointed at the first
-//! checked address, so the connection goes exactly there with no second
-//! lookup (no DNS rebinding between check and connect). The guest's timeouts
-//! are clamped, and the response body is capped here, independent of what
-//! the guest asks for. A policy is immutable
+//! connection is opened or any name looked up: the parsed host and port must
+//! be on the allow-list. The request then goes to the host's own sender
+//! ([`crate::sender`]), which resolves a host name, checks every address it
+//! resolves to against the policy's [`AddressRules`] and connects to (or
+//! reuses a pooled connection to) exactly the checked address, for `http`
+//! and `https` alike: no second lookup, so no DNS rebinding between check
+//! and connect. The guest's timeouts are clamped, and the response body is
+//! capped here, independent of what the guest asks for. A policy is immutable
 //! configuration shared by any number of calls; what a call observes lives
 //! in that call's [`CallEgress`], never in the shared policy.
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -25,6 +25,7 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 pub use crate::address::AddressRules;
+use crate::sender::Sender;
 
 /// One allowed destination: a host name or IP, optionally with a port.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,6 +197,8 @@ type SendFuture =
 #[derive(Debug)]
 pub struct CallEgress {
     policy: EgressPolicy,
+    /// The plugin's connection pool, shared by its calls.
+    sender: Sender,
     /// Set when the body cap cut a response of this call: wasmtime 48 hands
     /// the guest body-stream errors without an error code, so the host
     /// reports it. Shared only with this call's own response bodies.
@@ -203,10 +206,12 @@ pub struct CallEgress {
 }
 
 impl CallEgress {
-    /// A fresh per-call view of `policy`.
-    pub fn new(policy: EgressPolicy) -> Self {
+    /// A fresh per-call view of `policy`, sending through `sender` (whose
+    /// pooled connections outlive the call).
+    pub fn new(policy: EgressPolicy, sender: Sender) -> Self {
         CallEgress {
             policy,
+            sender,
             body_cap_hit: Arc::default(),
         }
     }
@@ -238,13 +243,9 @@ impl WasiHttpHooks for CallEgress {
         let max_body = self.policy.max_body_bytes;
         let cap_hit = self.body_cap_hit.clone();
         let rules = self.policy.addresses.clone();
+        let sender = self.sender.clone();
         Box::new(async move {
-            let resolve_budget = options
-                .connect_timeout
-                .unwrap_or(EgressPolicy::DEFAULT_MAX_TIMEOUT);
-            let request = pin_address(request, &rules, resolve_budget).await?;
-            let (response, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let response = sender.send(request, &rules, options).await?;
             // The host's own cap, whatever the guest does with the stream.
             let response = response.map(|body| {
                 http_body_util::Limited::new(body, usize::try_from(max_body).unwrap_or(usize::MAX))
@@ -257,73 +258,22 @@ impl WasiHttpHooks for CallEgress {
                     })
                     .boxed_unsync()
             });
-            Ok((response, Box::new(io) as IoFuture))
+            // The connection is driven by a task of the sender's own: no
+            // I/O is left for the caller to drive.
+            Ok((response, Box::new(async { Ok(()) }) as IoFuture))
         })
     }
 }
 
-/// Resolve the request's host name (within `budget`), check every address
-/// it resolves to against `rules`, and point the request at the first one:
-/// the sender then connects to exactly that address, with no lookup of its
-/// own. The `Host` header (set from the guest's authority) keeps the name.
-/// An address literal was named on the allow-list and is left as it is.
-async fn pin_address(
-    request: http::Request<WasiBody>,
-    rules: &AddressRules,
-    budget: Duration,
-) -> Result<http::Request<WasiBody>, HttpError> {
-    let uri = request.uri();
-    let host = normalize_host(uri.host().ok_or(HttpError::HttpRequestUriInvalid)?);
-    if host.parse::<IpAddr>().is_ok() {
-        return Ok(request);
-    }
-    let port = effective_port(uri);
-    let lookup = tokio::net::lookup_host((host.as_str(), port));
-    let addrs: Vec<SocketAddr> = match tokio::time::timeout(budget, lookup).await {
-        Err(_) => return Err(HttpError::DnsTimeout),
-        Ok(Err(e)) => {
-            return Err(HttpError::DnsError {
-                rcode: Some(format!("cannot resolve {host}: {e}")),
-                info_code: None,
-            });
-        }
-        Ok(Ok(addrs)) => addrs.collect(),
-    };
-    let Some(&first) = addrs.first() else {
-        return Err(HttpError::DnsError {
-            rcode: Some(format!("{host} resolves to no address")),
-            info_code: None,
-        });
-    };
-    if addrs.iter().any(|a| rules.check(a.ip(), port).is_err()) {
-        return Err(HttpError::HttpRequestDenied);
-    }
-    if uri.scheme() == Some(&Scheme::HTTPS) {
-        // TLS verifies the certificate against the name, which the default
-        // sender takes from the URL: it resolves the name again.
-        return Ok(request);
-    }
-    let pinned = SocketAddr::new(first.ip().to_canonical(), port);
-    let (mut parts, body) = request.into_parts();
-    let mut uri = parts.uri.into_parts();
-    uri.authority = Some(
-        pinned
-            .to_string()
-            .parse()
-            .map_err(|_| HttpError::HttpRequestUriInvalid)?,
-    );
-    parts.uri = Uri::from_parts(uri).map_err(|_| HttpError::HttpRequestUriInvalid)?;
-    Ok(http::Request::from_parts(parts, body))
-}
-
 /// Lower-case, without IPv6 brackets, so `[::1]` and `::1` compare equal.
-fn normalize_host(host: &str) -> String {
+pub(crate) fn normalize_host(host: &str) -> String {
     host.trim_start_matches('[')
         .trim_end_matches(']')
         .to_ascii_lowercase()
 }
 
-fn effective_port(uri: &Uri) -> u16 {
+/// The URI's port, or its scheme's default.
+pub(crate) fn effective_port(uri: &Uri) -> u16 {
     uri.port_u16()
         .unwrap_or(if uri.scheme() == Some(&Scheme::HTTPS) {
             443

@@ -24,7 +24,8 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::audit::{self, World};
 use crate::plugin::{self, CallError, HostState, Limits, MAX_FETCH_BUDGET};
-use crate::policy::EgressPolicy;
+use crate::policy::{CallEgress, EgressPolicy};
+use crate::sender::Sender;
 
 /// A loaded component serving `wasi:http` requests.
 #[derive(Clone)]
@@ -36,6 +37,8 @@ struct Inner {
     pre: ProxyPre<HostState>,
     limits: Limits,
     egress: EgressPolicy,
+    /// Pooled keep-alive connections shared by the requests it serves.
+    sender: Sender,
 }
 
 /// Why a request got no answer from the component.
@@ -74,6 +77,7 @@ impl Service {
                 pre,
                 limits,
                 egress: egress.with_max_timeout(MAX_FETCH_BUDGET),
+                sender: Sender::default(),
             }),
         })
     }
@@ -86,7 +90,8 @@ impl Service {
     ) -> Result<hyper::Response<HyperOutgoingBody>, ServiceError> {
         let inner = &self.inner;
         let limits = inner.limits;
-        let mut store = plugin::new_store(inner.pre.engine(), inner.egress.clone(), limits);
+        let egress = CallEgress::new(inner.egress.clone(), inner.sender.clone());
+        let mut store = plugin::new_store(inner.pre.engine(), egress, limits);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let host = |e: wasmtime::Error| ServiceError::Host(format!("{e:#}"));
         let request = store

@@ -1,6 +1,7 @@
-//! DNS rebinding: the host's egress hook resolves an allowed *name* itself,
+//! DNS rebinding: the host's sender resolves an allowed *name* itself,
 //! checks every address against the policy's address rules, and connects to
-//! the checked address, so what a name resolves to is judged at connect time.
+//! (or reuses a pooled connection to) the checked address, so what a name
+//! resolves to is judged on every call. `https` is covered in `tls`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -120,4 +121,43 @@ async fn the_connection_goes_to_the_checked_address_with_the_name_as_host() {
         head.contains(&format!("\r\nhost: localhost:{port}\r\n")),
         "{head}"
     );
+}
+
+/// A pooled connection to a name is no way around the rules: each call
+/// resolves and checks the name again before it may take one.
+#[tokio::test]
+async fn a_pooled_connection_is_not_reused_for_a_call_whose_rules_deny_the_name() {
+    let first = tokio::net::lookup_host(("localhost", 0))
+        .await
+        .unwrap()
+        .next()
+        .expect("localhost resolves");
+    let (addr, counts) = crate::keepalive::counting_server(first).await;
+    let port = addr.port();
+    let plugin = crate::common::plugin_with(llm_metrics_host::Limits::default());
+    let loopback = AddressRules::only_listed()
+        .allow("127.0.0.0/8".parse().unwrap(), Some(port))
+        .allow("::1/128".parse().unwrap(), Some(port));
+    plugin
+        .collect(&target(port), by_name(port).with_address_rules(loopback))
+        .await
+        .unwrap()
+        .expect("collected through the checked address");
+    assert_eq!(plugin.sender().stats().idle, 1, "a connection is pooled");
+    let elsewhere = AddressRules::only_listed().allow("10.0.0.0/8".parse().unwrap(), None);
+    match plugin
+        .collect(&target(port), by_name(port).with_address_rules(elsewhere))
+        .await
+        .unwrap()
+    {
+        Err(CollectError::Denied(_)) => {}
+        other => panic!("expected denied, got {other:?}"),
+    }
+    use std::sync::atomic::Ordering;
+    assert_eq!(
+        counts.requests.load(Ordering::SeqCst),
+        1,
+        "no second request"
+    );
+    assert_eq!(counts.connections.load(Ordering::SeqCst), 1);
 }

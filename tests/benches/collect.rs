@@ -1,0 +1,216 @@
+//! Warm `Plugin::collect` latency (issue 10), a measurement, not a test: a
+//! fast axum loopback server serves the first 64,923 bytes of the vLLM V1
+//! fixture (cut at a line end); after a warm-up, `CALLS` sequential
+//! collects are timed for each way of running the plugin (pooled keep-alive
+//! connections or a new connection per call; wasmtime's on-demand or
+//! pooling allocator), and in the same run the original design's Python
+//! collector (`serve/bench/python_collector.py`: httpx, a regex per line,
+//! pydantic) reads the same server. Prints a table with p50/p99 and the
+//! ratio Python / ours.
+//!
+//! `cargo bench -p llm-metrics-tests --bench collect [-- CALLS]` (default
+//! 2,000 calls per row; about 30 s after the build). Without python3,
+//! httpx or pydantic the Python row is skipped with a message
+//! (`pip install httpx pydantic`).
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
+use bytes::Bytes;
+use llm_metrics_host::engine::engine_config_keep_resident;
+use llm_metrics_host::wit::collector::Target;
+use llm_metrics_host::{
+    AllowedHost, ComponentSource, EgressPolicy, EngineChoice, Limits, Plugin, PluginOptions,
+    Sender, SenderConfig, Ticker,
+};
+use wasmtime::Engine;
+
+const WARM_UP: usize = 200;
+/// Each call's memory cap (and each pooling slot's size).
+const MEMORY: usize = 64 << 20;
+
+/// The first ~65 KB of the vLLM fixture, cut at a line end.
+fn body() -> Bytes {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/vllm_v1.prom");
+    let full = std::fs::read(path).expect("fixture");
+    let cut = full[..65_000.min(full.len())]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(full.len(), |i| i + 1);
+    Bytes::from(full[..cut].to_vec())
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Clone, Copy)]
+struct Figures {
+    p50: f64,
+    p99: f64,
+    mean: f64,
+}
+
+fn figures(mut ms: Vec<f64>) -> Figures {
+    ms.sort_by(f64::total_cmp);
+    let q = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+    Figures {
+        p50: q(0.5),
+        p99: q(0.99),
+        mean: ms.iter().sum::<f64>() / ms.len() as f64,
+    }
+}
+
+fn plugin(engine: EngineChoice, keep_alive: bool) -> Plugin {
+    let options = PluginOptions {
+        limits: Limits {
+            memory_bytes: MEMORY,
+            ..Limits::default()
+        },
+        cache_dir: None,
+        engine,
+    };
+    let plugin = Plugin::new(&ComponentSource::Embedded, &options).expect("plugin");
+    if keep_alive {
+        plugin
+    } else {
+        // No idle connection is kept: a new one per call, as before.
+        plugin.with_sender(Sender::new(SenderConfig {
+            max_idle_per_host: 0,
+            ..SenderConfig::default()
+        }))
+    }
+}
+
+async fn measure(plugin: &Plugin, url: &str, calls: usize) -> Figures {
+    let policy = EgressPolicy::deny_all().allow(AllowedHost::from_url(url).unwrap());
+    let target = Target {
+        url: url.to_string(),
+        instance_id: Some("bench".into()),
+        engine: "vllm".into(),
+        timeout_ms: 5_000,
+        max_body_bytes: 16 << 20,
+        headers: Vec::new(),
+        include_raw: false,
+    };
+    let mut ms = Vec::with_capacity(calls);
+    for i in 0..WARM_UP + calls {
+        let t = Instant::now();
+        let snapshot = plugin.collect(&target, policy.clone()).await.unwrap();
+        let elapsed = t.elapsed();
+        assert!(snapshot.is_ok(), "{snapshot:?}");
+        if i >= WARM_UP {
+            ms.push(elapsed.as_secs_f64() * 1e3);
+        }
+    }
+    figures(ms)
+}
+
+/// The Python collector against `url`, or why it could not run.
+fn python(url: &str, calls: usize) -> Result<Figures, String> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../serve/bench/python_collector.py"
+    );
+    let check = Command::new("python3")
+        .args(["-c", "import httpx, pydantic"])
+        .output()
+        .map_err(|e| format!("python3 not found ({e})"))?;
+    if !check.status.success() {
+        return Err(format!(
+            "httpx or pydantic missing ({}); pip install httpx pydantic",
+            String::from_utf8_lossy(&check.stderr).trim()
+        ));
+    }
+    let out = Command::new("python3")
+        .args([script, url, &calls.to_string()])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let f = |k: &str| v[k].as_f64().ok_or(format!("no {k} in {v}"));
+    Ok(Figures {
+        p50: f("p50_ms")?,
+        p99: f("p99_ms")?,
+        mean: f("mean_ms")?,
+    })
+}
+
+fn main() {
+    let calls: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(2_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let body = body();
+        let size = body.len();
+        let app = Router::new().route(
+            "/metrics",
+            get(move || {
+                let body = body.clone();
+                async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = format!("http://{addr}/metrics");
+
+        let resident = |bytes: usize| EngineChoice::Custom {
+            engine: Engine::new(&engine_config_keep_resident(Some((4, MEMORY)), bytes))
+                .expect("engine"),
+            ticker: Ticker::Thread,
+        };
+        let rows: [(&str, EngineChoice, bool); 5] = [
+            ("on-demand, keep-alive", EngineChoice::Shared, true),
+            ("on-demand, new connection", EngineChoice::Shared, false),
+            ("pooling, keep-alive", EngineChoice::Pooled { slots: 4 }, true),
+            ("pooling, new connection", EngineChoice::Pooled { slots: 4 }, false),
+            ("pooling + 8 MiB resident, keep-alive", resident(8 << 20), true),
+        ];
+        let mut results = Vec::new();
+        for (name, engine, keep_alive) in rows {
+            let plugin = Arc::new(plugin(engine, keep_alive));
+            let f = measure(&plugin, &url, calls).await;
+            let opened = plugin.sender().stats().opened;
+            results.push((name, f, opened));
+        }
+        let py = python(&url, calls);
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        println!(
+            "warm collect of a {size}-byte vLLM body from a loopback axum server, \
+             {calls} calls per row after {WARM_UP} warm-up; load average {}",
+            load.trim()
+        );
+        println!(
+            "| plugin | p50 ms | p99 ms | mean ms | connections | Python p50 / ours |"
+        );
+        println!("|---|---|---|---|---|---|");
+        for (name, f, opened) in &results {
+            let ratio = py
+                .as_ref()
+                .map_or("-".to_string(), |p| format!("{:.2}x", p.p50 / f.p50));
+            println!(
+                "| {name} | {:.3} | {:.3} | {:.3} | {opened} | {ratio} |",
+                f.p50, f.p99, f.mean
+            );
+        }
+        match &py {
+            Ok(p) => println!(
+                "| Python collector (httpx + regex + pydantic) | {:.3} | {:.3} | {:.3} | kept alive | 1.00x |",
+                p.p50, p.p99, p.mean
+            ),
+            Err(why) => println!("SKIPPED the Python collector: {why}"),
+        }
+        println!("targets (issue 10): p50 <= 0.5 ms and >= 12x the Python collector");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    });
+}
