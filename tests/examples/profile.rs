@@ -14,13 +14,17 @@
 //! - `COMPONENT`: a component file instead of the embedded one, e.g. a build
 //!   that keeps function names (see BENCHMARKS.md, "Inside the sandbox").
 //!
+//! `LLM_METRICS_POOL=BYTES` uses the pooling allocator with one slot, keeping
+//! `BYTES` of its memory resident between calls (`0`: none, as `serve
+//! --pooling` does by default).
+//!
 //! With `LLM_METRICS_PERFMAP=1` the engine writes `/tmp/perf-<pid>.map` as it
 //! compiles, so `perf record -g` / `perf report` name the guest's functions.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use llm_metrics_host::plugin::engine_config;
+use llm_metrics_host::engine::{engine_config, engine_config_keep_resident};
 use llm_metrics_host::wit::collector::Target;
 use llm_metrics_host::{
     AllowedHost, CallStats, ComponentSource, EgressPolicy, EngineChoice, Limits, Plugin,
@@ -89,6 +93,9 @@ async fn serve(body: &'static [u8], length: bool) -> SocketAddr {
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move {
         while let Ok((conn, _)) = listener.accept().await {
+            // Head and body go out as two writes: without this, Nagle holds
+            // the body until the client's delayed ACK (40 ms) of the head.
+            let _ = conn.set_nodelay(true);
             tokio::spawn(answer(conn, body, length));
         }
     });
@@ -96,7 +103,15 @@ async fn serve(body: &'static [u8], length: bool) -> SocketAddr {
 }
 
 fn plugin(component: Option<String>) -> Plugin {
-    let mut config = engine_config(None);
+    // `LLM_METRICS_POOL=<bytes kept resident>`: the pooling allocator (one
+    // slot), as `serve --pooling` uses it, instead of on-demand.
+    let mut config = match std::env::var("LLM_METRICS_POOL") {
+        Ok(resident) => engine_config_keep_resident(
+            Some((1, Limits::default().memory_bytes)),
+            resident.parse().expect("LLM_METRICS_POOL is a byte count"),
+        ),
+        Err(_) => engine_config(None),
+    };
     if std::env::var_os("LLM_METRICS_PERFMAP").is_some_and(|v| v == "1") {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
