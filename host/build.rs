@@ -37,6 +37,8 @@ fn main() {
         "guest/Cargo.toml",
         "guest/build.rs",
         "wit/plugin.wit",
+        // The wasm target's rustflags (SIMD, stack size) live here.
+        ".cargo/config.toml",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }

@@ -26,6 +26,7 @@ fn main() {
         "tests/adversarial/build.rs",
         "wit/plugin.wit",
         "Cargo.lock",
+        ".cargo/config.toml",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
