@@ -4,7 +4,9 @@
 //! latency and freshness sampled from `/proc` and its own API.
 //!
 //! `cargo run --release -p llm-metrics-serve --example fleet_load -- \
-//!     target/release/llm-metrics-serve N SECONDS CONCURRENCY`
+//!     target/release/llm-metrics-serve N SECONDS CONCURRENCY [SERVE ARGS…]`
+//!
+//! Arguments after `CONCURRENCY` go to the service (e.g. `--pooling`).
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -106,6 +108,7 @@ async fn main() {
             path.to_str().unwrap(),
         ])
         .args(["--concurrency", &concurrency.to_string()])
+        .args(args.iter().skip(5))
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
