@@ -5,8 +5,10 @@
 //! connections or a new connection per call; wasmtime's on-demand or
 //! pooling allocator), and in the same run the original design's Python
 //! collector (`serve/bench/python_collector.py`: httpx, a regex per line,
-//! pydantic) reads the same server. Prints a table with p50/p99 and the
-//! ratio Python / ours.
+//! pydantic) reads the same server. A last row is the floor without a
+//! sandbox: a kept-alive hyper client and the guest crate's parser and
+//! mapper called natively, as a library. Prints a table with p50/p99 and
+//! the ratio Python / ours.
 //!
 //! `cargo bench -p llm-metrics-tests --bench collect [-- CALLS]` (default
 //! 2,000 calls per row; about 30 s after the build). Without python3,
@@ -21,6 +23,10 @@ use axum::Router;
 use axum::http::header;
 use axum::routing::get;
 use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use llm_metrics_guest::engines;
+use llm_metrics_guest::text::{self, Format, ParseOptions};
 use llm_metrics_host::engine::engine_config_keep_resident;
 use llm_metrics_host::wit::collector::Target;
 use llm_metrics_host::{
@@ -107,6 +113,44 @@ async fn measure(plugin: &Plugin, url: &str, calls: usize) -> Figures {
     figures(ms)
 }
 
+/// The floor: the same fetch, parse and map with no sandbox and no
+/// `wasi:http`: one kept-alive hyper connection, and the guest crate's
+/// parser and mapper called as a native library.
+async fn measure_native(addr: std::net::SocketAddr, calls: usize) -> Figures {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let options = ParseOptions {
+        format: Format::Auto,
+        strict: false,
+        content_type: Some("text/plain; version=0.0.4"),
+    };
+    let mut ms = Vec::with_capacity(calls);
+    for i in 0..WARM_UP + calls {
+        let t = Instant::now();
+        let request = hyper::Request::get("/metrics")
+            .header(header::HOST, addr.to_string())
+            .header(header::ACCEPT, "text/plain;version=0.0.4")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        sender.ready().await.unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert!(response.status().is_success());
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let exposition = text::parse(&body, &options).expect("parses");
+        let snapshot = engines::map(&exposition.families, "vllm").expect("maps");
+        let elapsed = t.elapsed();
+        assert!(snapshot.load.requests_running.is_some());
+        if i >= WARM_UP {
+            ms.push(elapsed.as_secs_f64() * 1e3);
+        }
+    }
+    figures(ms)
+}
+
 /// The Python collector against `url`, or why it could not run.
 fn python(url: &str, calls: usize) -> Result<Figures, String> {
     let script = concat!(
@@ -169,12 +213,14 @@ fn main() {
                 .expect("engine"),
             ticker: Ticker::Thread,
         };
+        // `EngineChoice::Pooled` keeps `POOL_KEEP_RESIDENT` (1 MiB) of each
+        // memory resident; the last plugin row keeps none.
         let rows: [(&str, EngineChoice, bool); 5] = [
             ("on-demand, keep-alive", EngineChoice::Shared, true),
             ("on-demand, new connection", EngineChoice::Shared, false),
-            ("pooling, keep-alive", EngineChoice::Pooled { slots: 4 }, true),
-            ("pooling, new connection", EngineChoice::Pooled { slots: 4 }, false),
-            ("pooling + 8 MiB resident, keep-alive", resident(8 << 20), true),
+            ("pooling (1 MiB resident), keep-alive", EngineChoice::Pooled { slots: 4 }, true),
+            ("pooling (1 MiB resident), new connection", EngineChoice::Pooled { slots: 4 }, false),
+            ("pooling, nothing resident, keep-alive", resident(0), true),
         ];
         let mut results = Vec::new();
         for (name, engine, keep_alive) in rows {
@@ -183,6 +229,7 @@ fn main() {
             let opened = plugin.sender().stats().opened;
             results.push((name, f, opened));
         }
+        let native = measure_native(addr, calls).await;
         let py = python(&url, calls);
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         println!(
@@ -203,6 +250,13 @@ fn main() {
                 f.p50, f.p99, f.mean
             );
         }
+        let ratio = py
+            .as_ref()
+            .map_or("-".to_string(), |p| format!("{:.2}x", p.p50 / native.p50));
+        println!(
+            "| no sandbox: hyper + the parser and mapper natively | {:.3} | {:.3} | {:.3} | 1 | {ratio} |",
+            native.p50, native.p99, native.mean
+        );
         match &py {
             Ok(p) => println!(
                 "| Python collector (httpx + regex + pydantic) | {:.3} | {:.3} | {:.3} | kept alive | 1.00x |",
