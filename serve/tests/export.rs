@@ -18,8 +18,8 @@ async fn two_targets(extra: &[&str]) -> (Serve, Upstream, Upstream) {
     std::fs::write(
         &path,
         format!(
-            "[[targets]]\nid = \"vllm-0\"\nurl = \"{}\"\ninterval = \"200ms\"\nlabels = {{ pool = \"a\", zone = \"q\\\"uote\" }}\n\
-             [[targets]]\nid = \"tgi-0\"\nurl = \"{}\"\nengine = \"tgi\"\ninterval = \"200ms\"\nlabels = {{ pool = \"b\" }}\n",
+            "[[targets]]\nid = \"vllm-0\"\nurl = \"{}\"\ninterval = \"1s\"\nlabels = {{ pool = \"a\", zone = \"q\\\"uote\" }}\n\
+             [[targets]]\nid = \"tgi-0\"\nurl = \"{}\"\nengine = \"tgi\"\ninterval = \"1s\"\nlabels = {{ pool = \"b\" }}\n",
             vllm.url("/metrics"),
             tgi.url("/metrics")
         ),
