@@ -16,6 +16,7 @@
 //! and bucket bounds repeat from row to row. Indexed columns: target, time,
 //! success.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -204,7 +205,21 @@ pub fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, String> {
         ciborium::into_writer(snapshot, &mut cbor)
     }
     .map_err(|e| format!("encoding a snapshot: {e}"))?;
-    zstd::bulk::compress(&cbor, 3).map_err(|e| format!("compressing a snapshot: {e}"))
+    // One compression context per thread, reused: creating one per scrape
+    // was ~1 % of the service's CPU at 300 scrapes/s.
+    thread_local! {
+        static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { RefCell::new(None) };
+    }
+    COMPRESSOR
+        .with_borrow_mut(|slot| {
+            let compressor = match slot {
+                Some(c) => c,
+                None => slot.insert(zstd::bulk::Compressor::new(3)?),
+            };
+            compressor.compress(&cbor)
+        })
+        .map_err(|e| format!("compressing a snapshot: {e}"))
 }
 
 /// A stored snapshot back.
