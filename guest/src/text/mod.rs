@@ -19,6 +19,7 @@ pub mod synth;
 mod value;
 
 pub use error::{ErrorKind, ParseError};
+pub(crate) use families::{Sink, run as parse_into};
 pub use labels::{LabelIter, Labels};
 pub(crate) use lexer::same_bytes;
 pub use model::*;
