@@ -14,8 +14,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::distribution::{Bucket, from_summed, parse_bound};
+use super::series::Point;
 use super::snapshot::Distribution;
-use crate::text::{Sample, same_bytes};
+use crate::text::same_bytes;
 
 /// A label set as sorted, distinct `(name, value)` pairs.
 type LabelSet<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
@@ -67,7 +68,7 @@ impl<'a> Buckets<'a> {
     /// Add one `_bucket` sample (skipped without a numeric `le`, as the
     /// oracle skips it).
     #[inline]
-    pub(crate) fn add(&mut self, s: &Sample<'a>) {
+    pub(crate) fn add(&mut self, s: Point<'a>) {
         // The `le` pair where the last bucket had it, after the same text
         // (the same plain pairs): a run of one series' buckets.
         let at_prev = self.prev.and_then(|(before, prev_after)| {

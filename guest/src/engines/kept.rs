@@ -24,7 +24,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::buckets::Buckets;
 use super::distribution::{from_summary, parse_bound};
-use super::series::{Lookup, SUFFIXES, sum, unescape};
+use super::series::{Lookup, Point, SUFFIXES, sum, unescape};
 use super::snapshot::Distribution;
 use super::table::Table;
 use super::{AUTO, ENGINES, EngineSnapshot, MapError};
@@ -69,7 +69,7 @@ pub(crate) struct Kept<'a> {
     /// Engines owning a sample name seen.
     present: u32,
     /// Per slot, the samples of that name in input order (none for `_bucket`).
-    series: Vec<Vec<Sample<'a>>>,
+    series: Vec<Vec<Point<'a>>>,
     /// Per slot, the family of its first sample.
     first_family: Vec<u32>,
     /// Per slot, its family's type (filled by `finish`).
@@ -259,26 +259,21 @@ impl<'a> Kept<'a> {
                 *c = Some(c.map_or(s.value, |c| c.min(s.value)));
             }
         }
-        let (a, b) = (self.cur.slot, self.cur.declared_slot);
-        let mut keep = [None, None];
-        for (k, slot) in keep.iter_mut().zip([a, b]) {
-            let Some(slot) = slot else { continue };
+        let point = Point::from(&s);
+        for slot in [self.cur.slot, self.cur.declared_slot]
+            .into_iter()
+            .flatten()
+        {
             if self.first_family[slot] == NONE {
                 self.first_family[slot] = family;
             }
             if self.table.role(slot).bucket {
-                self.buckets[slot].get_or_insert_with(Buckets::new).add(&s);
+                self.buckets[slot]
+                    .get_or_insert_with(Buckets::new)
+                    .add(point);
             } else {
-                *k = Some(slot);
+                self.series[slot].push(point);
             }
-        }
-        match keep {
-            [Some(x), Some(y)] => {
-                self.series[x].push(s.clone());
-                self.series[y].push(s);
-            }
-            [Some(x), None] | [None, Some(x)] => self.series[x].push(s),
-            [None, None] => {}
         }
     }
 
@@ -355,7 +350,7 @@ impl<'a> Kept<'a> {
     }
 
     /// The samples of `slot`.
-    fn at(&self, slot: Option<usize>) -> &[Sample<'a>] {
+    fn at(&self, slot: Option<usize>) -> &[Point<'a>] {
         slot.map_or(&[], |i| self.series[i].as_slice())
     }
 
@@ -400,7 +395,7 @@ impl<'a> Sink<'a> for Kept<'a> {
 }
 
 impl<'a> Lookup<'a> for Kept<'a> {
-    fn get(&self, name: &str) -> &[Sample<'a>] {
+    fn get(&self, name: &str) -> &[Point<'a>] {
         let slot = self.slot(name);
         debug_assert!(
             slot.is_some_and(|i| !self.table.role(i).bucket),

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::snapshot::{Distribution, LabeledValue, MetricValue};
-use crate::text::Sample;
+use crate::text::{Labels, Sample};
 
 /// How an alias name is looked up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +78,25 @@ pub(crate) fn unescape<V: AsRef<str>>(escaped: &HashMap<String, V>, name: &str) 
     })
 }
 
+/// What a fold reads of a sample: its labels and its value (the name is the
+/// one it was looked up by).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Point<'a> {
+    /// The label set (validated; decoded lazily).
+    pub(crate) labels: Labels<'a>,
+    /// The value.
+    pub(crate) value: f64,
+}
+
+impl<'a> From<&Sample<'a>> for Point<'a> {
+    fn from(s: &Sample<'a>) -> Self {
+        Point {
+            labels: s.labels,
+            value: s.value,
+        }
+    }
+}
+
 /// A field's value and the exposed metric it was read from.
 pub(crate) type Found = (String, MetricValue);
 
@@ -88,7 +107,7 @@ pub(crate) type Found = (String, MetricValue);
 /// from every sample.
 pub(crate) trait Lookup<'a> {
     /// Every sample called exactly `name` (empty when absent), in input order.
-    fn get(&self, name: &str) -> &[Sample<'a>];
+    fn get(&self, name: &str) -> &[Point<'a>];
     /// Whether any sample is called exactly `base` followed by `suffix`.
     fn has_suffixed(&self, base: &str, suffix: &str) -> bool;
     /// Whether the series `metric` names (a series name, or a selector
@@ -177,8 +196,8 @@ impl<'a> dyn Lookup<'a> + '_ {
     }
 
     /// The series called `name` with the largest value (the first on ties).
-    pub(crate) fn argmax(&self, name: &str) -> Option<&Sample<'a>> {
-        let mut best: Option<&Sample<'a>> = None;
+    pub(crate) fn argmax(&self, name: &str) -> Option<&Point<'a>> {
+        let mut best: Option<&Point<'a>> = None;
         for s in self.get(name) {
             if best.is_none_or(|b| s.value > b.value) {
                 best = Some(s);
@@ -263,6 +282,6 @@ impl<'a> dyn Lookup<'a> + '_ {
 }
 
 /// The sum of `samples`' values, `None` when there is none.
-pub(crate) fn sum(samples: &[Sample<'_>]) -> Option<f64> {
+pub(crate) fn sum(samples: &[Point<'_>]) -> Option<f64> {
     (!samples.is_empty()).then(|| samples.iter().map(|s| s.value).sum())
 }

@@ -11,7 +11,9 @@
 
 use std::cmp::Ordering;
 
+#[cfg(test)]
 use super::series::{DIST_SUFFIXES, Kind};
+#[cfg(test)]
 use super::{ENGINES, PROCESS_START};
 
 /// What a table name is to a distribution alias.
