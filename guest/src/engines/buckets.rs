@@ -82,7 +82,7 @@ impl<'a> Buckets<'a> {
             }
             let (n, le, next) = s.labels.plain_at(before.len())?;
             let after = &raw[next..];
-            (n.as_bytes() == b"le").then(|| {
+            same_bytes(n.as_bytes(), b"le").then(|| {
                 (
                     le,
                     (before, after),

@@ -61,10 +61,15 @@ pub(crate) struct Kept<'a> {
     /// Declared colon family names, escaped → declared (a later family
     /// with the same escape wins, as when collecting them all).
     escaped: HashMap<String, String>,
+    /// The first bytes of the keys of `escaped`: a name starting otherwise
+    /// is no escape (saves hashing every plain name six times).
+    escaped_heads: FirstBytes,
     /// The escapes were given up front: families are not looked at.
     seeded: bool,
-    /// Unless seeded: every sample name without a colon seen so far.
+    /// Unless seeded: every sample name without a colon seen so far, and
+    /// their first bytes.
     plain: HashSet<Cow<'a, str>>,
+    plain_heads: FirstBytes,
     late: bool,
     /// Engines owning a sample name seen.
     present: u32,
@@ -87,13 +92,35 @@ pub(crate) struct Kept<'a> {
     /// plain model pair read, `name="value"`.
     last_model: Vec<Option<Cow<'a, str>>>,
     model_pair: Vec<Option<&'a str>>,
-    /// Per `_bucket` slot, its buckets summed as the pass read them.
-    buckets: Vec<Option<Buckets<'a>>>,
-    /// Per slot, the distribution of a base name, computed once.
+    /// Per `_bucket` slot, its buckets summed as the pass read them (boxed:
+    /// most slots have none, and a call should not zero them all).
+    buckets: Vec<Option<Box<Buckets<'a>>>>,
+    /// Per slot, the distribution of a base name, computed once (allocated
+    /// by `finish`).
     dists: Vec<OnceCell<Option<Distribution>>>,
     last: Option<Cow<'a, str>>,
     cur: Facts,
     recent: Vec<(Cow<'a, str>, Facts)>,
+}
+
+/// A set of bytes.
+#[derive(Clone, Copy, Default)]
+struct FirstBytes([u64; 4]);
+
+impl FirstBytes {
+    /// Adds the first byte of `s`.
+    fn add(&mut self, s: &str) {
+        if let Some(&b) = s.as_bytes().first() {
+            self.0[usize::from(b >> 6)] |= 1 << (b & 63);
+        }
+    }
+
+    /// Whether the first byte of `s` was added.
+    fn has(&self, s: &str) -> bool {
+        s.as_bytes()
+            .first()
+            .is_some_and(|&b| self.0[usize::from(b >> 6)] & (1 << (b & 63)) != 0)
+    }
 }
 
 /// The escapes of `families`' colon names, as [`Kept::new`] takes them.
@@ -103,6 +130,12 @@ pub(crate) fn escapes(families: &[Family<'_>]) -> HashMap<String, String> {
         .filter(|f| f.name.contains(':'))
         .map(|f| (f.name.replace(':', "_"), f.name.to_string()))
         .collect()
+}
+
+/// `a == b`, inline ([`same_bytes`]).
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    same_bytes(a.as_bytes(), b.as_bytes())
 }
 
 /// The engines owning `name` by prefix.
@@ -135,13 +168,21 @@ impl<'a> Kept<'a> {
                 .map_or(0, |i| 1 << i)
         };
         let n = ENGINES.len();
+        let seeded = escapes.is_some();
+        let escaped = escapes.unwrap_or_default();
+        let mut escaped_heads = FirstBytes::default();
+        for key in escaped.keys() {
+            escaped_heads.add(key);
+        }
         Kept {
             table,
             wanted,
             engine: 0,
-            seeded: escapes.is_some(),
-            escaped: escapes.unwrap_or_default(),
+            seeded,
+            escaped,
+            escaped_heads,
             plain: HashSet::new(),
+            plain_heads: FirstBytes::default(),
             late: false,
             present: 0,
             series: (0..slots).map(|_| Vec::new()).collect(),
@@ -154,7 +195,7 @@ impl<'a> Kept<'a> {
             last_model: vec![None; n],
             model_pair: vec![None; n],
             buckets: (0..slots).map(|_| None).collect(),
-            dists: (0..slots).map(|_| OnceCell::new()).collect(),
+            dists: Vec::new(),
             last: None,
             cur: Facts::default(),
             recent: Vec::with_capacity(RECENT),
@@ -179,8 +220,9 @@ impl<'a> Kept<'a> {
         let colon = name.contains(':');
         if !self.seeded && !colon {
             self.plain.insert(name.clone());
+            self.plain_heads.add(name);
         }
-        let declared = (!self.escaped.is_empty() && !colon)
+        let declared = (!colon && self.escaped_heads.has(name))
             .then(|| unescape(&self.escaped, name))
             .flatten();
         let mine = owners(name);
@@ -269,7 +311,7 @@ impl<'a> Kept<'a> {
             }
             if self.table.role(slot).bucket {
                 self.buckets[slot]
-                    .get_or_insert_with(Buckets::new)
+                    .get_or_insert_with(|| Box::new(Buckets::new()))
                     .add(point);
             } else {
                 self.series[slot].push(point);
@@ -299,9 +341,9 @@ impl<'a> Kept<'a> {
         self.model_pair[e] = s
             .labels
             .plain_at(0)
-            .filter(|(n, v, _)| n == &label && v == &value)
+            .filter(|(n, v, _)| same(n, label) && same(v, &value))
             .map(|(n, v, _)| &raw[..n.len() + v.len() + 3]);
-        if self.last_model[e].as_ref() != Some(&value) {
+        if !self.last_model[e].as_ref().is_some_and(|l| same(l, &value)) {
             self.models[e].insert(value.clone());
             self.last_model[e] = Some(value);
         }
@@ -328,6 +370,7 @@ impl<'a> Kept<'a> {
             .expect("specs come from ENGINES");
         let ty = |i: u32| families.get(i as usize).map(|f| f.metric_type);
         self.types = self.first_family.iter().map(|&i| ty(i)).collect();
+        self.dists = (0..self.table.len()).map(|_| OnceCell::new()).collect();
         self.odd_types = std::mem::take(&mut self.odd)
             .into_iter()
             .filter_map(|(n, i)| Some((n, ty(i)?)))
@@ -378,13 +421,14 @@ impl<'a> Sink<'a> for Kept<'a> {
             return;
         }
         let escaped = name.replace(':', "_");
-        if !self.plain.is_empty()
+        if self.plain_heads.has(&escaped)
             && SUFFIXES
                 .iter()
                 .any(|s| self.plain.contains(format!("{escaped}{s}").as_str()))
         {
             self.late = true;
         }
+        self.escaped_heads.add(&escaped);
         self.escaped.insert(escaped, name.to_string());
     }
 

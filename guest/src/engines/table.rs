@@ -15,6 +15,7 @@ use std::cmp::Ordering;
 use super::series::{DIST_SUFFIXES, Kind};
 #[cfg(test)]
 use super::{ENGINES, PROCESS_START};
+use crate::text::common_prefix;
 
 /// What a table name is to a distribution alias.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -87,16 +88,15 @@ fn cmp_concat(name: &[u8], base: &[u8], suffix: &[u8]) -> Ordering {
     }
 }
 
-/// `a` compared with `b`, inline, byte by byte: names are short and the
-/// guest's `memcmp` is a byte loop behind a call.
+/// `a` compared with `b`, inline, eight bytes at a time ([`common_prefix`]):
+/// the guest's `memcmp` is a byte loop behind a call.
 #[inline]
 fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
-    for (x, y) in a.iter().zip(b) {
-        if x != y {
-            return x.cmp(y);
-        }
+    let k = common_prefix(a, b);
+    match (a.get(k), b.get(k)) {
+        (Some(x), Some(y)) => x.cmp(y),
+        _ => a.len().cmp(&b.len()),
     }
-    a.len().cmp(&b.len())
 }
 
 #[cfg(test)]

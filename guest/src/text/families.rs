@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::error::{ErrorKind, ParseError};
+use super::lexer::same_bytes;
 use super::model::{Exposition, Family, Format, MetricType, Sample};
 use super::parser::{Entry, Parser};
 use super::strict::{FamilyCheck, Names};
@@ -48,11 +49,20 @@ pub(crate) fn suffix_in<'s>(
     sample: &'s str,
     bare: bool,
 ) -> Option<&'s str> {
-    let rest = sample.strip_prefix(family)?;
-    if rest.is_empty() {
-        return bare.then_some(rest);
+    // Compared inline: `==` and `strip_prefix` call `memcmp`, a byte loop
+    // on wasm32, for every sample.
+    let head = sample.as_bytes().get(..family.len())?;
+    if !same_bytes(head, family.as_bytes()) {
+        return None;
     }
-    suffixes(ty).contains(&rest).then_some(rest)
+    let rest = sample.as_bytes().get(family.len()..)?;
+    if rest.is_empty() {
+        return bare.then_some("");
+    }
+    suffixes(ty)
+        .iter()
+        .find(|s| same_bytes(s.as_bytes(), rest))
+        .copied()
 }
 
 /// Which metadata a family has seen.
