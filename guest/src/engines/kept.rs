@@ -215,8 +215,9 @@ impl<'a> Kept<'a> {
             .filter(|&i| self.table.engines(i) & self.wanted != 0)
     }
 
-    /// The facts of `name`, first seen in family `family`.
-    fn facts(&mut self, name: &Cow<'a, str>, family: u32) -> Facts {
+    /// The facts of `s`'s name, first seen in family `family`.
+    fn facts(&mut self, s: &Sample<'a>, family: u32) -> Facts {
+        let name = &s.name;
         let colon = name.contains(':');
         if !self.seeded && !colon {
             self.plain.insert(name.clone());
@@ -252,9 +253,10 @@ impl<'a> Kept<'a> {
         }
     }
 
-    /// Makes `name`'s facts current.
+    /// Makes the facts of `s`'s name current.
     #[inline]
-    fn switch(&mut self, name: &Cow<'a, str>, family: u32) {
+    fn switch(&mut self, s: &Sample<'a>, family: u32) {
+        let name = &s.name;
         if self
             .last
             .as_ref()
@@ -270,7 +272,7 @@ impl<'a> Kept<'a> {
             .position(|(n, _)| same_bytes(n.as_bytes(), name.as_bytes()))
         {
             Some(i) => self.recent.remove(i).1,
-            None => self.facts(name, family),
+            None => self.facts(s, family),
         };
         let old = std::mem::replace(&mut self.cur, new);
         if let Some(l) = self.last.replace(name.clone()) {
@@ -285,7 +287,7 @@ impl<'a> Kept<'a> {
     #[inline]
     pub(crate) fn add(&mut self, family: usize, s: Sample<'a>) {
         let family = family as u32;
-        self.switch(&s.name, family);
+        self.switch(&s, family);
         let mut models = self.cur.model;
         while models != 0 {
             let e = models.trailing_zeros() as usize;
