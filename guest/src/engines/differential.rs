@@ -193,6 +193,16 @@ fn shortcuts_map_as_the_oracle_does() {
         "tgi_queue_size 1\nvllm:num_requests_running 2\n",
         "go_goroutines 3\n",
         "",
+        // The model label after other pairs: values that share a prefix,
+        // more pairs after it, an escaped pair before it, none at all.
+        "vllm:num_requests_running{engine=\"0\",model_name=\"a\"} 1\n\
+         vllm:num_requests_running{engine=\"0\",model_name=\"ab\"} 1\n\
+         vllm:num_requests_running{engine=\"0\",model_name=\"a\",x=\"1\"} 1\n\
+         vllm:num_requests_running{engine=\"0\",model_name=\"a\"} 1\n\
+         vllm:num_requests_running{engine=\"0\\\"\",model_name=\"q\"} 1\n\
+         vllm:num_requests_running{engine=\"0\\\"\",model_name=\"r\"} 1\n\
+         vllm:num_requests_running{engine=\"0\"} 1\n\
+         vllm:num_requests_running{engine=\"1\",model_name=\"s\"} 1\n",
         // A family that comes back after another one, in both formats.
         "# TYPE vllm:num_requests_running gauge\n\
          vllm:num_requests_running{model_name=\"a\"} 1\n\

@@ -88,8 +88,10 @@ pub(crate) struct Kept<'a> {
     created: Vec<Option<f64>>,
     /// Per engine, its model-label values.
     models: Vec<BTreeSet<Cow<'a, str>>>,
-    /// Per engine, the last model value added and the raw text of the last
-    /// plain model pair read, `name="value"`.
+    /// Per engine, the last model value added, and the raw label text up to
+    /// the end of the last model pair read when every pair up to it is plain
+    /// (`engine="0",model_name="m"`): a label text starting with it has the
+    /// same model.
     last_model: Vec<Option<Cow<'a, str>>>,
     model_pair: Vec<Option<&'a str>>,
     /// Per `_bucket` slot, its buckets summed as the pass read them (boxed:
@@ -335,16 +337,20 @@ impl<'a> Kept<'a> {
         }) {
             return;
         }
-        let Some(value) = s.labels.get(label) else {
-            return;
+        // When the pairs up to the model label's are plain, the next samples
+        // whose label text starts with the same text up to the end of that
+        // pair have the same value.
+        let (value, upto) = match s.labels.find_plain(label) {
+            Some(Some((value, _, after))) => {
+                (Cow::Borrowed(value), raw.get(..raw.len() - after.len()))
+            }
+            Some(None) => return,
+            None => match s.labels.get(label) {
+                Some(value) => (value, None),
+                None => return,
+            },
         };
-        // When the model label is the first pair and plain, the next
-        // samples starting with the same pair have it too.
-        self.model_pair[e] = s
-            .labels
-            .plain_at(0)
-            .filter(|(n, v, _)| same(n, label) && same(v, &value))
-            .map(|(n, v, _)| &raw[..n.len() + v.len() + 3]);
+        self.model_pair[e] = upto;
         if !self.last_model[e].as_ref().is_some_and(|l| same(l, &value)) {
             self.models[e].insert(value.clone());
             self.last_model[e] = Some(value);
