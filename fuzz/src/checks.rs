@@ -5,7 +5,8 @@
 //! errors carry 1-based positions; the pull parser fails exactly when the
 //! syntax does; every label set yields exactly `len()` distinct names; strict
 //! success implies lenient success with the same samples; `map` and `detect`
-//! agree, `map` answers as the slow `engines::oracle` does, and a snapshot
+//! agree, `map` answers as the slow `engines::oracle` does, the streaming
+//! `map_text` as parsing then `map` do (parse errors included), and a snapshot
 //! holds no figure without observations behind it.
 
 use llm_metrics_guest::engines::{self, Distribution, EngineSnapshot, MetricValue};
@@ -197,8 +198,14 @@ fn check_snapshot(s: &EngineSnapshot) {
 /// `engines::map` with `engine` on whatever lenient auto-detecting `parse`
 /// accepts, checked against `engines::detect`.
 pub fn map_engine(data: &[u8], engine: &str) {
-    let Ok(x) = text::parse(data, &options(Format::Auto, false)) else {
-        return;
+    let opts = options(Format::Auto, false);
+    let streamed = engines::map_text(data, &opts, engine);
+    let x = match text::parse(data, &opts) {
+        Ok(x) => x,
+        Err(e) => {
+            assert_eq!(streamed.err(), Some(e), "map_text and parse fail apart");
+            return;
+        }
     };
     let fams = &x.families;
     let detected = engines::detect(fams, engine);
@@ -214,6 +221,12 @@ pub fn map_engine(data: &[u8], engine: &str) {
         }
         format!("{r:?}")
     };
+    let streamed = streamed.expect("map_text fails where parse succeeds");
+    assert_eq!(
+        key(&streamed),
+        key(&mapped),
+        "map_text and parse-then-map disagree"
+    );
     assert_eq!(
         key(&mapped),
         key(&engines::oracle::map(fams, engine)),

@@ -229,9 +229,23 @@ pub(crate) fn snapshot(
         strict: false,
         content_type,
     };
-    let exposition =
-        text::parse(body, &opts).map_err(|e| wit_c::CollectError::Parse(parse_error(e)))?;
-    let mapped = engines::map(&exposition.families, engine).map_err(map_error)?;
+    let parse_err = |e| wit_c::CollectError::Parse(parse_error(e));
+    // Raw families need every sample; otherwise one pass keeps only what
+    // the engines read.
+    let (mapped, raw) = if include_raw {
+        let exposition = text::parse(body, &opts).map_err(parse_err)?;
+        let mapped = engines::map(&exposition.families, engine);
+        (
+            mapped,
+            Some(exposition.families.iter().map(family).collect()),
+        )
+    } else {
+        (
+            engines::map_text(body, &opts, engine).map_err(parse_err)?,
+            None,
+        )
+    };
+    let mapped = mapped.map_err(map_error)?;
     Ok(wit_c::Snapshot {
         instance_id,
         endpoint,
@@ -258,7 +272,7 @@ pub(crate) fn snapshot(
         },
         latency: latency(mapped.latency),
         engine_metrics: mapped.engine_metrics.into_iter().map(group).collect(),
-        raw_metrics: include_raw.then(|| exposition.families.iter().map(family).collect()),
+        raw_metrics: raw,
         process_start_time_seconds: mapped.incarnation.process_start_time_seconds,
         created_seconds: mapped.incarnation.created_seconds,
     })

@@ -171,11 +171,13 @@ fn parse(c: &mut Criterion) {
         strict: false,
         content_type: None,
     };
-    // Reference for `component_map_vllm`: the same parse and map, natively.
+    // Reference for `component_map_vllm`: the same parse and map, natively,
+    // in one pass (`engines::map_text`, what the component's `map` runs).
     g.bench_function("native_map_vllm", |b| {
         b.iter(|| {
-            let exposition = text::parse(black_box(bytes), &lenient).expect("parses");
-            let snapshot = engines::map(&exposition.families, "vllm").expect("maps");
+            let snapshot = engines::map_text(black_box(bytes), &lenient, "vllm")
+                .expect("parses")
+                .expect("maps");
             assert_eq!(snapshot.load.requests_running, Some(input.running));
             snapshot
         })

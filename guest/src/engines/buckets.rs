@@ -5,16 +5,18 @@
 //! calling [`super::distribution::from_histogram`] gives (the oracle does
 //! that): each bound's sum starts at its first count and adds the others in
 //! input order, as `sum_by_le` does; bounds are told apart by their bits,
-//! and the one case where `sum_by_le` merges two (`-0` and `+0`) is handed to
-//! it whole. A label set is compared with the previous bucket's by its raw
-//! text around the `le` pair, and decoded only when it differs.
+//! and the one case where `sum_by_le` merges two (`-0` and `+0`) is added
+//! up in its order (the -0 sum, then every +0 count). No sample is kept. A
+//! label set is compared with the previous bucket's by its raw text around
+//! the `le` pair, and decoded only when it differs.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::distribution::{Bucket, from_histogram, from_summed, parse_bound};
+use super::distribution::{Bucket, from_summed, parse_bound};
+use super::series::Point;
 use super::snapshot::Distribution;
-use crate::text::{Sample, same_bytes};
+use crate::text::same_bytes;
 
 /// A label set as sorted, distinct `(name, value)` pairs.
 type LabelSet<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
@@ -43,6 +45,9 @@ pub(crate) struct Buckets<'a> {
     prev: Option<(&'a str, &'a str)>,
     /// The last bucket's layout (`usize::MAX` before the first).
     layout: usize,
+    /// Every count of a `+0` bound, in input order: when `-0` bounds exist
+    /// too, `sum_by_le` adds these one by one after all the `-0` counts.
+    plus_zero: Vec<f64>,
 }
 
 impl<'a> Buckets<'a> {
@@ -56,13 +61,14 @@ impl<'a> Buckets<'a> {
             bounds: Vec::new(),
             prev: None,
             layout: usize::MAX,
+            plus_zero: Vec::new(),
         }
     }
 
     /// Add one `_bucket` sample (skipped without a numeric `le`, as the
     /// oracle skips it).
     #[inline]
-    pub(crate) fn add(&mut self, s: &Sample<'a>) {
+    pub(crate) fn add(&mut self, s: Point<'a>) {
         // The `le` pair where the last bucket had it, after the same text
         // (the same plain pairs): a run of one series' buckets.
         let at_prev = self.prev.and_then(|(before, prev_after)| {
@@ -76,7 +82,7 @@ impl<'a> Buckets<'a> {
             }
             let (n, le, next) = s.labels.plain_at(before.len())?;
             let after = &raw[next..];
-            (n.as_bytes() == b"le").then(|| {
+            same_bytes(n.as_bytes(), b"le").then(|| {
                 (
                     le,
                     (before, after),
@@ -119,6 +125,9 @@ impl<'a> Buckets<'a> {
         if let Some((_, sum)) = self.sums.get_mut(i) {
             *sum = Some(sum.map_or(s.value, |c| c + s.value));
         }
+        if v.to_bits() == 0 {
+            self.plus_zero.push(s.value);
+        }
     }
 
     /// The index in `les` of `le`: the text seen at this position of the
@@ -153,28 +162,30 @@ impl<'a> Buckets<'a> {
         at
     }
 
-    /// The distribution of these buckets (`samples`: every bucket added, in
-    /// order) with the histogram's `_count` and `_sum`.
+    /// The distribution of these buckets with the histogram's `_count` and
+    /// `_sum`.
     pub(crate) fn distribution(
         &self,
-        samples: &[&Sample<'_>],
         count: Option<f64>,
         total: Option<f64>,
     ) -> Option<Distribution> {
-        let summed: Vec<Bucket> = self
+        let mut summed: Vec<Bucket> = self
             .sums
             .iter()
             .filter_map(|&(le, count)| Some(Bucket { le, count: count? }))
             .collect();
-        let mut d = if summed.iter().filter(|b| b.le == 0.0).count() > 1 {
-            // Both -0 and +0: `sum_by_le` adds them as one bound, every -0
-            // count first; that order is its own, so let it do the adding.
-            from_histogram(&every_bucket(samples), count, total)?
-        } else {
-            let mut summed = summed;
-            summed.sort_by(|a, b| a.le.total_cmp(&b.le));
-            from_summed(summed, count, total)?
-        };
+        if summed.iter().filter(|b| b.le == 0.0).count() > 1 {
+            // Both -0 and +0: `sum_by_le` adds them as one bound (spelled
+            // -0), the -0 sum first and then every +0 count in input order.
+            summed.retain(|b| b.le.to_bits() != 0);
+            if let Some(zero) = summed.iter_mut().find(|b| b.le == 0.0) {
+                for c in &self.plus_zero {
+                    zero.count += c;
+                }
+            }
+        }
+        summed.sort_by(|a, b| a.le.total_cmp(&b.le));
+        let mut d = from_summed(summed, count, total)?;
         let mut sets = self.layouts.values().map(|&i| {
             let mut v = self.bounds[i].clone();
             v.sort_unstable();
@@ -194,15 +205,4 @@ impl<'a> Buckets<'a> {
 #[inline]
 fn same_text(a: &str, b: &str) -> bool {
     same_bytes(a.as_bytes(), b.as_bytes())
-}
-
-/// Every bucket with a numeric `le`, in input order.
-fn every_bucket(samples: &[&Sample<'_>]) -> Vec<Bucket> {
-    samples
-        .iter()
-        .filter_map(|s| {
-            let le = parse_bound(&s.labels.get("le")?)?;
-            Some(Bucket { le, count: s.value })
-        })
-        .collect()
 }

@@ -1,5 +1,6 @@
-//! The one-pass mapper against the oracle: [`super::map`] and
-//! [`super::oracle::map`] must give the same snapshot (or the same error) for
+//! The one-pass mapper against the oracle: [`super::map`], the streaming
+//! [`super::map_text`] (parse errors included) and [`super::oracle::map`]
+//! must give the same snapshot (or the same error) for
 //! every engine id on every fixture, fuzz seed and generated exposition, and
 //! on hand-made texts aimed at the index's shortcuts.
 
@@ -8,27 +9,43 @@ use std::path::{Path, PathBuf};
 use super::{AUTO, ENGINES, oracle};
 use crate::text::{self, Format, ParseOptions};
 
-/// Both mappers' answers for every engine id, as Debug text (NaN == NaN).
+/// Both mappers' answers for every engine id, as Debug text (NaN == NaN),
+/// and the streaming [`super::map_text`]'s against parsing then the oracle,
+/// errors included, leniently and strictly.
 #[track_caller]
 fn same(text: &str, what: &str) -> usize {
     let mut checked = 0;
     for format in [Format::Auto, Format::Prometheus, Format::OpenMetrics] {
-        let opts = ParseOptions {
-            format,
-            strict: false,
-            content_type: None,
-        };
-        let Ok(x) = text::parse(text.as_bytes(), &opts) else {
-            continue;
-        };
-        for id in std::iter::once(AUTO)
-            .chain(ENGINES.iter().map(|e| e.id))
-            .chain(["nope"])
-        {
-            let fast = format!("{:?}", super::map(&x.families, id));
-            let slow = format!("{:?}", oracle::map(&x.families, id));
-            assert_eq!(fast, slow, "{what} ({format:?}) as {id}");
-            checked += 1;
+        for strict in [false, true] {
+            let opts = ParseOptions {
+                format,
+                strict,
+                content_type: None,
+            };
+            let parsed = text::parse(text.as_bytes(), &opts);
+            for id in std::iter::once(AUTO)
+                .chain(ENGINES.iter().map(|e| e.id))
+                .chain(["nope"])
+            {
+                let slow = parsed
+                    .as_ref()
+                    .map(|x| oracle::map(&x.families, id))
+                    .map_err(Clone::clone);
+                let streamed = super::map_text(text.as_bytes(), &opts, id);
+                assert_eq!(
+                    format!("{streamed:?}"),
+                    format!("{slow:?}"),
+                    "{what} ({format:?}, strict {strict}) streamed as {id}"
+                );
+                if let Ok(x) = &parsed
+                    && !strict
+                {
+                    let fast = format!("{:?}", super::map(&x.families, id));
+                    let slow = format!("{:?}", oracle::map(&x.families, id));
+                    assert_eq!(fast, slow, "{what} ({format:?}) as {id}");
+                }
+                checked += 1;
+            }
         }
     }
     checked
@@ -176,8 +193,95 @@ fn shortcuts_map_as_the_oracle_does() {
         "tgi_queue_size 1\nvllm:num_requests_running 2\n",
         "go_goroutines 3\n",
         "",
+        // The model label after other pairs: values that share a prefix,
+        // more pairs after it, an escaped pair before it, none at all.
+        "vllm:num_requests_running{engine=\"0\",model_name=\"a\"} 1\n\
+         vllm:num_requests_running{engine=\"0\",model_name=\"ab\"} 1\n\
+         vllm:num_requests_running{engine=\"0\",model_name=\"a\",x=\"1\"} 1\n\
+         vllm:num_requests_running{engine=\"0\",model_name=\"a\"} 1\n\
+         vllm:num_requests_running{engine=\"0\\\"\",model_name=\"q\"} 1\n\
+         vllm:num_requests_running{engine=\"0\\\"\",model_name=\"r\"} 1\n\
+         vllm:num_requests_running{engine=\"0\"} 1\n\
+         vllm:num_requests_running{engine=\"1\",model_name=\"s\"} 1\n",
+        // A family that comes back after another one, in both formats.
+        "# TYPE vllm:num_requests_running gauge\n\
+         vllm:num_requests_running{model_name=\"a\"} 1\n\
+         # TYPE vllm:num_requests_waiting gauge\n\
+         vllm:num_requests_waiting 2\n\
+         vllm:num_requests_running{model_name=\"b\"} 3\n",
+        "# TYPE vllm:num_requests_running gauge\n\
+         vllm:num_requests_running{model_name=\"a\"} 1\n\
+         # TYPE vllm:num_requests_waiting gauge\n\
+         vllm:num_requests_waiting 2\n\
+         vllm:num_requests_running{model_name=\"b\"} 3\n\
+         # EOF\n",
+        // TYPE after the samples it types (the family's type is final only
+        // at the end), in both formats.
+        "vllm:prompt_tokens_total 4\n\
+         # TYPE vllm:prompt_tokens_total counter\n\
+         vllm:prompt_tokens_total{model_name=\"m\"} 5\n",
+        "vllm:prompt_tokens 4\n\
+         # TYPE vllm:prompt_tokens counter\n\
+         vllm:prompt_tokens_total{model_name=\"m\"} 5\n\
+         # EOF\n",
+        // A family whose type changes: a second TYPE (the first wins), and
+        // a reappearance that declares another type.
+        "# TYPE vllm:generation_tokens_total gauge\n\
+         vllm:generation_tokens_total 1\n\
+         # TYPE vllm:generation_tokens_total counter\n\
+         vllm:generation_tokens_total{model_name=\"x\"} 2\n\
+         # TYPE vllm:num_requests_running gauge\n\
+         vllm:num_requests_running 1\n\
+         # TYPE vllm:generation_tokens_total counter\n\
+         vllm:generation_tokens_total{model_name=\"y\"} 3\n",
+        "vllm:generation_tokens 1\n\
+         # TYPE vllm:generation_tokens counter\n\
+         vllm:generation_tokens_total 2\n\
+         # TYPE vllm:num_requests_running gauge\n\
+         vllm:num_requests_running 1\n\
+         # TYPE vllm:generation_tokens gauge\n\
+         vllm:generation_tokens 3\n\
+         # EOF\n",
+        // An escaped sample before the colon family that declares it (the
+        // pass runs again), and two colon families with one escape.
+        "sglang_num_running_reqs{model_name=\"m\"} 2\n\
+         sglang_prompt_tokens_total 4\n\
+         # TYPE sglang:num_running_reqs gauge\n\
+         sglang_num_running_reqs{model_name=\"n\"} 3\n\
+         # TYPE sglang:prompt_tokens counter\n\
+         sglang_prompt_tokens_total 5\n",
+        "# TYPE sglang:num_running:reqs gauge\n\
+         sglang_num_running_reqs 2\n\
+         # TYPE sglang:num_running_reqs gauge\n\
+         sglang_num_running_reqs 3\n\
+         sglang:num_running_reqs 4\n",
+        "# TYPE sglang:num_running_reqs gauge\n\
+         sglang_num_running_reqs 2\n\
+         # TYPE sglang:num_running:reqs gauge\n\
+         sglang_num_running_reqs 3\n",
+        // Errors: a syntax error after engine samples, metadata after
+        // samples (strict), an interleaved family (strict OpenMetrics).
+        "vllm:num_requests_running 1\nvllm:num_requests_running{ 2\n",
+        "# TYPE vllm:num_requests_running gauge\n\
+         vllm:num_requests_running 1\n\
+         # HELP vllm:num_requests_running late\n\
+         # TYPE vllm:num_requests_running gauge\n",
+        "# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na 2\n# EOF\n",
     ];
     for (i, text) in cases.iter().enumerate() {
         same(text, &format!("case {i}"));
+    }
+}
+
+#[test]
+fn escapes_declared_late_are_caught_and_early_ones_are_not() {
+    let late = "sglang_num_running_reqs 2\n# TYPE sglang:num_running_reqs gauge\n";
+    let early = "# TYPE sglang:num_running_reqs gauge\nsglang_num_running_reqs 2\n\
+                 # TYPE sglang:prompt_tokens counter\nsglang_prompt_tokens_total 4\n";
+    for (text, want) in [(late, true), (early, false)] {
+        let mut ix = super::kept::Kept::new(AUTO, None);
+        let parser = text::Parser::new(text.as_bytes(), &ParseOptions::default());
+        text::parse_into(parser, &mut ix).expect("parses");
+        assert_eq!(ix.late(), want, "{text}");
     }
 }

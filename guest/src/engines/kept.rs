@@ -1,281 +1,417 @@
-//! The one-pass index: the series an engine's alias table names, kept from
-//! one walk over the parsed samples, and the distributions read from them.
+//! The streaming index: the series the engines' alias tables name, kept as
+//! the parser hands each sample over (a [`Sink`]), and the distributions
+//! read from them. No other sample is stored.
 //!
-//! Guarantees: answers exactly what indexing every sample by name would
-//! (the test-only `oracle` does that, and the tests compare the two on every
-//! fixture and on generated expositions): names match exactly, an escaped
-//! sample name is also kept under its declared colon name
+//! Guarantees: answers exactly what indexing every parsed sample by name
+//! would (the test-only `oracle` does that, and the tests compare the two on
+//! every fixture and on generated expositions): names match exactly, an
+//! escaped sample name is also kept under its declared colon name
 //! ([`super::series::unescape`]), samples stay in input order per name, and
-//! sums add in that order. Only names in the engine's [`Table`] are kept: a
-//! fold asking for another name is a bug (checked in debug builds). Label
-//! sets are walked once per kept sample a fold reads; a name is looked up
-//! (a binary search of the table) once per run of equal sample names; no
-//! lookup allocates.
+//! sums add in that order. A family's type is read at the end (it may change
+//! while the parse goes on). Escapes are resolved against the colon families
+//! declared so far; when a colon family turns up after a sample it would
+//! have renamed, the pass says so ([`Kept::late`]) and the caller runs it
+//! again with every escape known up front. Only names in the [`Table`] are
+//! kept, for every engine that may be asked (all of them under `auto`): a
+//! fold asking for another name is a bug (checked in debug builds).
+//! `_bucket` series are summed as read ([`Buckets`]), never stored. A name is
+//! looked up (a binary search of the table) once per run of equal sample
+//! names; no lookup allocates.
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap};
-use std::sync::OnceLock;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::buckets::Buckets;
 use super::distribution::{from_summary, parse_bound};
-use super::series::{DIST_SUFFIXES, Kind, Lookup, sum, unescape};
+use super::series::{Lookup, Point, SUFFIXES, sum, unescape};
 use super::snapshot::Distribution;
-use super::{ENGINES, EngineSpec, PROCESS_START};
-use crate::text::{Family, MetricType, Sample, same_bytes};
+use super::table::Table;
+use super::{AUTO, ENGINES, EngineSnapshot, MapError};
+use crate::text::{Family, MetricType, Sample, Sink, same_bytes};
 
-/// Every series name an engine reads, sorted: each alias-table name (a
-/// distribution's base name and its `_count`, `_sum` and `_bucket` series)
-/// and `process_start_time_seconds`. A name's slot is its position.
-pub(crate) struct Table {
-    names: Vec<String>,
-    /// Per slot, what the name is to a distribution.
-    role: Vec<Role>,
-}
-
-/// What a table name is to a distribution alias.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-struct Role {
-    /// A distribution's base name.
-    base: bool,
-    /// A distribution's `_bucket` series.
-    bucket: bool,
-}
-
-impl Table {
-    fn build(spec: &EngineSpec) -> Table {
-        let mut names: Vec<(String, Role)> = vec![(PROCESS_START.to_string(), Role::default())];
-        for alias in spec.table {
-            let dist = alias.kind == Kind::Distribution;
-            for name in alias.names {
-                let base = Role {
-                    base: dist,
-                    bucket: false,
-                };
-                names.push((name.to_string(), base));
-                if dist {
-                    names.extend(DIST_SUFFIXES.iter().map(|s| {
-                        let role = Role {
-                            base: false,
-                            bucket: *s == "_bucket",
-                        };
-                        (format!("{name}{s}"), role)
-                    }));
-                }
-            }
-        }
-        names.sort_by(|a, b| a.0.cmp(&b.0));
-        // A name listed twice keeps one slot, with every role it has.
-        names.dedup_by(|b, a| {
-            let same = a.0 == b.0;
-            if same {
-                a.1.base |= b.1.base;
-                a.1.bucket |= b.1.bucket;
-            }
-            same
-        });
-        Table {
-            role: names.iter().map(|n| n.1).collect(),
-            names: names.into_iter().map(|n| n.0).collect(),
-        }
-    }
-
-    /// The table of `spec` (built once per process).
-    fn of(spec: &EngineSpec) -> &'static Table {
-        static TABLES: OnceLock<Vec<Table>> = OnceLock::new();
-        let tables = TABLES.get_or_init(|| ENGINES.iter().map(Table::build).collect());
-        let i = ENGINES
-            .iter()
-            .position(|e| e.id == spec.id)
-            .expect("specs come from ENGINES");
-        &tables[i]
-    }
-
-    /// The slot of `name`.
-    fn slot(&self, name: &str) -> Option<usize> {
-        self.names.binary_search_by(|n| n.as_str().cmp(name)).ok()
-    }
-
-    /// The slot of `base` followed by `suffix`, without building the name.
-    fn slot_suffixed(&self, base: &str, suffix: &str) -> Option<usize> {
-        self.names
-            .binary_search_by(|n| cmp_concat(n.as_bytes(), base.as_bytes(), suffix.as_bytes()))
-            .ok()
-    }
-}
-
-/// `name` compared with the concatenation `base` + `suffix`.
-fn cmp_concat(name: &[u8], base: &[u8], suffix: &[u8]) -> Ordering {
-    let k = name.len().min(base.len());
-    match name[..k].cmp(&base[..k]) {
-        Ordering::Equal if name.len() < base.len() => Ordering::Less,
-        Ordering::Equal => name[base.len()..].cmp(suffix),
-        other => other,
-    }
-}
+/// No family yet.
+const NONE: u32 = u32::MAX;
 
 /// What the pass knows about one sample name (computed once per run of
 /// samples with that name).
-#[derive(Default)]
-struct NameFacts {
-    /// The slot of the name itself.
+#[derive(Clone, Default)]
+struct Facts {
+    /// The slot of the name itself, when a wanted engine reads it.
     slot: Option<usize>,
     /// The slot of its declared colon name, when it is an escape of one.
     declared_slot: Option<usize>,
-    /// Names with a blank (quoted UTF-8 names) are not in any table but may
-    /// be asked about by `is_counter` (ratio fields name `a / b`): the name
-    /// itself and the declared name, when they have one.
-    odd: [Option<String>; 2],
-    /// The name (or its declared name) is the engine's: its model label counts.
-    model: bool,
-    /// The name (or its declared name) is one of the engine's `*_created`.
-    created: bool,
+    /// Engines (bit per [`ENGINES`] index) whose model label the name's
+    /// samples carry: the name (or its declared name) is theirs.
+    model: u32,
+    /// Engines of which the name (or its declared name) is a `*_created`.
+    created: u32,
 }
 
 /// How many names' facts the pass keeps besides the current one's.
 const RECENT: usize = 4;
 
-/// The series an engine reads, kept from one pass over the samples.
-pub(crate) struct Kept<'f, 'a> {
+/// The series the engines read, kept while the parser runs.
+pub(crate) struct Kept<'a> {
     table: &'static Table,
-    /// Per slot, the samples of that name in input order.
-    series: Vec<Vec<&'f Sample<'a>>>,
-    /// Per slot, the declared type of the family its first sample was in.
+    /// Engines whose series are kept (bit `i`: `ENGINES[i]`).
+    wanted: u32,
+    /// The engine being read, once [`Kept::finish`] decided it.
+    engine: usize,
+    /// Declared colon family names, escaped → declared (a later family
+    /// with the same escape wins, as when collecting them all).
+    escaped: HashMap<String, String>,
+    /// The first bytes of the keys of `escaped`: a name starting otherwise
+    /// is no escape (saves hashing every plain name six times).
+    escaped_heads: FirstBytes,
+    /// The escapes were given up front: families are not looked at.
+    seeded: bool,
+    /// Unless seeded: every sample name without a colon seen so far, and
+    /// their first bytes.
+    plain: HashSet<Cow<'a, str>>,
+    plain_heads: FirstBytes,
+    late: bool,
+    /// Engines owning a sample name seen.
+    present: u32,
+    /// Per slot, the samples of that name in input order (none for `_bucket`).
+    series: Vec<Vec<Point<'a>>>,
+    /// Per slot, the family of its first sample.
+    first_family: Vec<u32>,
+    /// Per slot, its family's type (filled by `finish`).
     types: Vec<Option<MetricType>>,
-    /// Types of the odd (blank-containing) names, first family wins.
+    /// Names with a blank (quoted UTF-8 names) are in no table but may be
+    /// asked about by `is_counter` (ratio fields name `a / b`): the first
+    /// family of each.
+    odd: Vec<(String, u32)>,
     odd_types: Vec<(String, MetricType)>,
-    /// The earliest finite `*_created` value of the engine's series.
-    created: Option<f64>,
-    /// The engine's model-label values.
-    models: BTreeSet<Cow<'a, str>>,
-    /// Per `_bucket` slot, its buckets summed as the pass read them.
-    buckets: Vec<Option<Buckets<'a>>>,
-    /// Per slot, the distribution of a base name, computed once.
+    /// Per engine, the earliest finite `*_created` value of its series.
+    created: Vec<Option<f64>>,
+    /// Per engine, its model-label values.
+    models: Vec<BTreeSet<Cow<'a, str>>>,
+    /// Per engine, the last model value added, and the raw label text up to
+    /// the end of the last model pair read when every pair up to it is plain
+    /// (`engine="0",model_name="m"`): a label text starting with it has the
+    /// same model.
+    last_model: Vec<Option<Cow<'a, str>>>,
+    model_pair: Vec<Option<&'a str>>,
+    /// Per `_bucket` slot, its buckets summed as the pass read them (boxed:
+    /// most slots have none, and a call should not zero them all).
+    buckets: Vec<Option<Box<Buckets<'a>>>>,
+    /// Per slot, the distribution of a base name, computed once (allocated
+    /// by `finish`).
     dists: Vec<OnceCell<Option<Distribution>>>,
+    last: Option<Cow<'a, str>>,
+    cur: Facts,
+    recent: Vec<(Cow<'a, str>, Facts)>,
 }
 
-impl<'f, 'a> Kept<'f, 'a> {
-    /// One pass over `families`' samples, keeping what `spec` reads.
-    pub(crate) fn new(families: &'f [Family<'a>], spec: &'static EngineSpec) -> Self {
-        let table = Table::of(spec);
-        let slots = table.names.len();
-        let mut k = Kept {
-            table,
-            series: vec![Vec::new(); slots],
-            types: vec![None; slots],
-            odd_types: Vec::new(),
-            created: None,
-            models: BTreeSet::new(),
-            buckets: (0..slots).map(|_| None).collect(),
-            dists: (0..slots).map(|_| OnceCell::new()).collect(),
-        };
-        let escaped: HashMap<String, &'f str> = families
-            .iter()
-            .filter(|f| f.name.contains(':'))
-            .map(|f| (f.name.replace(':', "_"), f.name.as_ref()))
-            .collect();
-        let owned = |name: &str| spec.prefixes.iter().any(|p| name.starts_with(p));
-        let facts = |name: &str| {
-            let declared = (!escaped.is_empty() && !name.contains(':'))
-                .then(|| unescape(&escaped, name))
-                .flatten();
-            let mine = |n: &str| owned(n);
-            let created = |n: &str| n.ends_with("_created") && owned(n);
-            let odd = |n: &str| n.contains(' ').then(|| n.to_string());
-            NameFacts {
-                slot: table.slot(name),
-                declared_slot: declared.as_deref().and_then(|d| table.slot(d)),
-                model: spec.model_label.is_some()
-                    && (mine(name) || declared.as_deref().is_some_and(mine)),
-                created: created(name) || declared.as_deref().is_some_and(created),
-                odd: [odd(name), declared.as_deref().and_then(odd)],
-            }
-        };
-        let mut last: Option<&'f str> = None;
-        let mut cur = NameFacts::default();
-        let mut recent: Vec<(&'f str, NameFacts)> = Vec::with_capacity(RECENT);
-        let mut last_model: Option<Cow<'a, str>> = None;
-        // The raw text of the last model label pair read, `name="value"`.
-        let mut model_pair: Option<&'a str> = None;
-        for family in families {
-            for sample in &family.samples {
-                let name: &'f str = &sample.name;
-                if !last.is_some_and(|l| same_bytes(l.as_bytes(), name.as_bytes())) {
-                    // Histograms cycle through `_bucket`, `_count`, `_sum`:
-                    // the facts of the last few names are kept.
-                    let new = match recent
-                        .iter()
-                        .position(|(n, _)| same_bytes(n.as_bytes(), name.as_bytes()))
-                    {
-                        Some(i) => recent.remove(i).1,
-                        None => facts(name),
-                    };
-                    let old = std::mem::replace(&mut cur, new);
-                    if let Some(l) = last {
-                        if recent.len() == RECENT {
-                            recent.remove(0);
-                        }
-                        recent.push((l, old));
-                    }
-                    last = Some(name);
-                }
-                for slot in [cur.slot, cur.declared_slot].into_iter().flatten() {
-                    k.series[slot].push(sample);
-                    k.types[slot].get_or_insert(family.metric_type);
-                    if table.role[slot].bucket {
-                        k.buckets[slot].get_or_insert_with(Buckets::new).add(sample);
-                    }
-                }
-                for odd in cur.odd.iter().flatten() {
-                    if !k.odd_types.iter().any(|(n, _)| n == odd) {
-                        k.odd_types.push((odd.clone(), family.metric_type));
-                    }
-                }
-                if cur.model
-                    && let Some(label) = spec.model_label
-                    && !model_pair.is_some_and(|p| {
-                        let raw = sample.labels.as_raw_str().as_bytes();
-                        raw.get(..p.len())
-                            .is_some_and(|head| same_bytes(head, p.as_bytes()))
-                    })
-                    && let Some(value) = sample.labels.get(label)
-                {
-                    // When the model label is the first pair and plain, the
-                    // next samples starting with the same pair have it too.
-                    model_pair = sample
-                        .labels
-                        .plain_at(0)
-                        .filter(|(n, v, _)| n == &label && v == &value)
-                        .map(|(n, v, _)| &sample.labels.as_raw_str()[..n.len() + v.len() + 3]);
-                    if last_model.as_ref() != Some(&value) {
-                        k.models.insert(value.clone());
-                        last_model = Some(value);
-                    }
-                }
-                if cur.created && sample.value.is_finite() {
-                    k.created = Some(k.created.map_or(sample.value, |c| c.min(sample.value)));
-                }
-            }
+/// A set of bytes.
+#[derive(Clone, Copy, Default)]
+struct FirstBytes([u64; 4]);
+
+impl FirstBytes {
+    /// Adds the first byte of `s`.
+    fn add(&mut self, s: &str) {
+        if let Some(&b) = s.as_bytes().first() {
+            self.0[usize::from(b >> 6)] |= 1 << (b & 63);
         }
-        k
     }
 
-    /// The samples of slot `slot`.
-    fn at(&self, slot: Option<usize>) -> &[&Sample<'a>] {
+    /// Whether the first byte of `s` was added.
+    fn has(&self, s: &str) -> bool {
+        s.as_bytes()
+            .first()
+            .is_some_and(|&b| self.0[usize::from(b >> 6)] & (1 << (b & 63)) != 0)
+    }
+}
+
+/// The escapes of `families`' colon names, as [`Kept::new`] takes them.
+pub(crate) fn escapes(families: &[Family<'_>]) -> HashMap<String, String> {
+    families
+        .iter()
+        .filter(|f| f.name.contains(':'))
+        .map(|f| (f.name.replace(':', "_"), f.name.to_string()))
+        .collect()
+}
+
+/// `a == b`, inline ([`same_bytes`]).
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// The engines owning `name` by prefix.
+fn owners(name: &str) -> u32 {
+    let first = name.as_bytes().first().copied();
+    let mut bits = 0;
+    for (i, e) in ENGINES.iter().enumerate() {
+        if e.prefixes
+            .iter()
+            .any(|p| p.as_bytes().first().copied() == first && name.starts_with(p))
+        {
+            bits |= 1 << i;
+        }
+    }
+    bits
+}
+
+impl<'a> Kept<'a> {
+    /// An empty index for `requested` (an engine id or `auto`); `escapes`
+    /// when every colon family is known up front ([`escapes`]).
+    pub(crate) fn new(requested: &str, escapes: Option<HashMap<String, String>>) -> Self {
+        let table = Table::get();
+        let slots = table.len();
+        let wanted = if requested == AUTO {
+            (1 << ENGINES.len()) - 1
+        } else {
+            ENGINES
+                .iter()
+                .position(|e| e.id == requested)
+                .map_or(0, |i| 1 << i)
+        };
+        let n = ENGINES.len();
+        let seeded = escapes.is_some();
+        let escaped = escapes.unwrap_or_default();
+        let mut escaped_heads = FirstBytes::default();
+        for key in escaped.keys() {
+            escaped_heads.add(key);
+        }
+        Kept {
+            table,
+            wanted,
+            engine: 0,
+            seeded,
+            escaped,
+            escaped_heads,
+            plain: HashSet::new(),
+            plain_heads: FirstBytes::default(),
+            late: false,
+            present: 0,
+            series: (0..slots).map(|_| Vec::new()).collect(),
+            first_family: vec![NONE; slots],
+            types: Vec::new(),
+            odd: Vec::new(),
+            odd_types: Vec::new(),
+            created: vec![None; n],
+            models: (0..n).map(|_| BTreeSet::new()).collect(),
+            last_model: vec![None; n],
+            model_pair: vec![None; n],
+            buckets: (0..slots).map(|_| None).collect(),
+            dists: Vec::new(),
+            last: None,
+            cur: Facts::default(),
+            recent: Vec::with_capacity(RECENT),
+        }
+    }
+
+    /// A colon family turned up after a sample name its escape would have
+    /// renamed: the pass must be run again with [`escapes`] given.
+    pub(crate) fn late(&self) -> bool {
+        self.late
+    }
+
+    /// The slot of `name` if a wanted engine reads it.
+    fn wanted_slot(&self, name: &str) -> Option<usize> {
+        self.table
+            .slot(name)
+            .filter(|&i| self.table.engines(i) & self.wanted != 0)
+    }
+
+    /// The facts of `s`'s name, first seen in family `family`.
+    fn facts(&mut self, s: &Sample<'a>, family: u32) -> Facts {
+        let name = &s.name;
+        let colon = name.contains(':');
+        if !self.seeded && !colon {
+            self.plain.insert(name.clone());
+            self.plain_heads.add(name);
+        }
+        let declared = (!colon && self.escaped_heads.has(name))
+            .then(|| unescape(&self.escaped, name))
+            .flatten();
+        let mine = owners(name);
+        self.present |= mine;
+        let theirs = declared.as_deref().map_or(0, owners);
+        let created = |n: &str, bits: u32| if n.ends_with("_created") { bits } else { 0 };
+        let mut model = 0;
+        for (i, e) in ENGINES.iter().enumerate() {
+            if e.model_label.is_some() {
+                model |= (mine | theirs) & (1 << i);
+            }
+        }
+        for odd in [Some(name.as_ref()), declared.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if odd.contains(' ') && !self.odd.iter().any(|(n, _)| n == odd) {
+                self.odd.push((odd.to_string(), family));
+            }
+        }
+        Facts {
+            slot: self.wanted_slot(name),
+            declared_slot: declared.as_deref().and_then(|d| self.wanted_slot(d)),
+            model: model & self.wanted,
+            created: (created(name, mine) | declared.as_deref().map_or(0, |d| created(d, theirs)))
+                & self.wanted,
+        }
+    }
+
+    /// Makes the facts of `s`'s name current.
+    #[inline]
+    fn switch(&mut self, s: &Sample<'a>, family: u32) {
+        let name = &s.name;
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|l| same_bytes(l.as_bytes(), name.as_bytes()))
+        {
+            return;
+        }
+        // Histograms cycle through `_bucket`, `_count`, `_sum`: the facts
+        // of the last few names are kept.
+        let new = match self
+            .recent
+            .iter()
+            .position(|(n, _)| same_bytes(n.as_bytes(), name.as_bytes()))
+        {
+            Some(i) => self.recent.remove(i).1,
+            None => self.facts(s, family),
+        };
+        let old = std::mem::replace(&mut self.cur, new);
+        if let Some(l) = self.last.replace(name.clone()) {
+            if self.recent.len() == RECENT {
+                self.recent.remove(0);
+            }
+            self.recent.push((l, old));
+        }
+    }
+
+    /// Takes sample `s` of family `family`.
+    #[inline]
+    pub(crate) fn add(&mut self, family: usize, s: Sample<'a>) {
+        let family = family as u32;
+        self.switch(&s, family);
+        let mut models = self.cur.model;
+        while models != 0 {
+            let e = models.trailing_zeros() as usize;
+            models &= models - 1;
+            self.model(e, &s);
+        }
+        let mut created = self.cur.created;
+        if created != 0 && s.value.is_finite() {
+            while created != 0 {
+                let e = created.trailing_zeros() as usize;
+                created &= created - 1;
+                let c = &mut self.created[e];
+                *c = Some(c.map_or(s.value, |c| c.min(s.value)));
+            }
+        }
+        let point = Point::from(&s);
+        for slot in [self.cur.slot, self.cur.declared_slot]
+            .into_iter()
+            .flatten()
+        {
+            if self.first_family[slot] == NONE {
+                self.first_family[slot] = family;
+            }
+            if self.table.role(slot).bucket {
+                self.buckets[slot]
+                    .get_or_insert_with(|| Box::new(Buckets::new()))
+                    .add(point);
+            } else {
+                self.series[slot].push(point);
+            }
+        }
+    }
+
+    /// Reads engine `e`'s model label off `s`.
+    #[inline]
+    fn model(&mut self, e: usize, s: &Sample<'a>) {
+        let Some(label) = ENGINES[e].model_label else {
+            return;
+        };
+        let raw = s.labels.as_raw_str();
+        if self.model_pair[e].is_some_and(|p| {
+            raw.as_bytes()
+                .get(..p.len())
+                .is_some_and(|head| same_bytes(head, p.as_bytes()))
+        }) {
+            return;
+        }
+        // When the pairs up to the model label's are plain, the next samples
+        // whose label text starts with the same text up to the end of that
+        // pair have the same value.
+        let (value, upto) = match s.labels.find_plain(label) {
+            Some(Some((value, _, after))) => {
+                (Cow::Borrowed(value), raw.get(..raw.len() - after.len()))
+            }
+            Some(None) => return,
+            None => match s.labels.get(label) {
+                Some(value) => (value, None),
+                None => return,
+            },
+        };
+        self.model_pair[e] = upto;
+        if !self.last_model[e].as_ref().is_some_and(|l| same(l, &value)) {
+            self.models[e].insert(value.clone());
+            self.last_model[e] = Some(value);
+        }
+    }
+
+    /// Detects (or checks) the engine over `families`, the families the
+    /// parse found, and maps what was kept.
+    ///
+    /// # Errors
+    /// As [`super::detect`] describes.
+    pub(crate) fn finish(
+        mut self,
+        families: &[Family<'_>],
+        requested: &str,
+    ) -> Result<EngineSnapshot, MapError> {
+        let mut present = self.present;
+        for f in families {
+            present |= owners(&f.name);
+        }
+        let spec = super::detect_bits(present, families, requested)?;
+        self.engine = ENGINES
+            .iter()
+            .position(|e| e.id == spec.id)
+            .expect("specs come from ENGINES");
+        let ty = |i: u32| families.get(i as usize).map(|f| f.metric_type);
+        self.types = self.first_family.iter().map(|&i| ty(i)).collect();
+        self.dists = (0..self.table.len()).map(|_| OnceCell::new()).collect();
+        self.odd_types = std::mem::take(&mut self.odd)
+            .into_iter()
+            .filter_map(|(n, i)| Some((n, ty(i)?)))
+            .collect();
+        Ok(super::finish(spec, &self))
+    }
+
+    /// The slot of `name`, if the engine read reads it.
+    fn slot(&self, name: &str) -> Option<usize> {
+        self.table
+            .slot(name)
+            .filter(|&i| self.table.engines(i) & (1 << self.engine) != 0)
+    }
+
+    /// The slot of `base` followed by `suffix`, if the engine read reads it.
+    fn slot_suffixed(&self, base: &str, suffix: &str) -> Option<usize> {
+        self.table
+            .slot_suffixed(base, suffix)
+            .filter(|&i| self.table.engines(i) & (1 << self.engine) != 0)
+    }
+
+    /// The samples of `slot`.
+    fn at(&self, slot: Option<usize>) -> &[Point<'a>] {
         slot.map_or(&[], |i| self.series[i].as_slice())
     }
 
     /// The distribution of `base`, computed from the kept series.
     fn compute(&self, base: &str) -> Option<Distribution> {
-        let count = sum(self.get_suffixed(base, "_count"));
-        let total = sum(self.get_suffixed(base, "_sum"));
-        let buckets = self.get_suffixed(base, "_bucket");
-        if !buckets.is_empty() {
-            let slot = self.table.slot_suffixed(base, "_bucket")?;
-            return self.buckets[slot]
-                .as_ref()?
-                .distribution(buckets, count, total);
+        let count = sum(self.at(self.slot_suffixed(base, "_count")));
+        let total = sum(self.at(self.slot_suffixed(base, "_sum")));
+        if self.has_suffixed(base, "_bucket") {
+            let slot = self.slot_suffixed(base, "_bucket")?;
+            return self.buckets[slot].as_ref()?.distribution(count, total);
         }
         let quantiles: Vec<(f64, f64)> = self
             .get(base)
@@ -286,25 +422,52 @@ impl<'f, 'a> Kept<'f, 'a> {
     }
 }
 
-impl<'a> Lookup<'a> for Kept<'_, 'a> {
-    fn get(&self, name: &str) -> &[&Sample<'a>] {
-        let slot = self.table.slot(name);
-        debug_assert!(slot.is_some(), "{name} is not in the engine's table");
-        self.at(slot)
+impl<'a> Sink<'a> for Kept<'a> {
+    fn family(&mut self, families: &[Family<'a>], i: usize) {
+        let name = &families[i].name;
+        if self.seeded || !name.contains(':') {
+            return;
+        }
+        let escaped = name.replace(':', "_");
+        if self.plain_heads.has(&escaped)
+            && SUFFIXES
+                .iter()
+                .any(|s| self.plain.contains(format!("{escaped}{s}").as_str()))
+        {
+            self.late = true;
+        }
+        self.escaped_heads.add(&escaped);
+        self.escaped.insert(escaped, name.to_string());
     }
 
-    fn get_suffixed(&self, base: &str, suffix: &str) -> &[&Sample<'a>] {
-        let slot = self.table.slot_suffixed(base, suffix);
+    #[inline]
+    fn sample(&mut self, _: &mut [Family<'a>], i: usize, s: Sample<'a>) {
+        self.add(i, s);
+    }
+}
+
+impl<'a> Lookup<'a> for Kept<'a> {
+    fn get(&self, name: &str) -> &[Point<'a>] {
+        let slot = self.slot(name);
         debug_assert!(
-            slot.is_some(),
-            "{base}{suffix} is not in the engine's table"
+            slot.is_some_and(|i| !self.table.role(i).bucket),
+            "{name} is not a series of the engine's table"
         );
         self.at(slot)
     }
 
+    fn has_suffixed(&self, base: &str, suffix: &str) -> bool {
+        let slot = self.slot_suffixed(base, suffix);
+        debug_assert!(
+            slot.is_some(),
+            "{base}{suffix} is not in the engine's table"
+        );
+        slot.is_some_and(|i| self.first_family[i] != NONE)
+    }
+
     fn is_counter(&self, metric: &str) -> bool {
         let name = metric.split('{').next().unwrap_or(metric);
-        let ty = match self.table.slot(name) {
+        let ty = match self.slot(name) {
             Some(i) => self.types[i],
             None => self
                 .odd_types
@@ -316,17 +479,20 @@ impl<'a> Lookup<'a> for Kept<'_, 'a> {
     }
 
     fn earliest_created(&self) -> Option<f64> {
-        self.created
+        self.created[self.engine]
     }
 
     fn model_names(&self) -> Vec<String> {
-        self.models.iter().map(|m| m.to_string()).collect()
+        self.models[self.engine]
+            .iter()
+            .map(|m| m.to_string())
+            .collect()
     }
 
     fn distribution_of(&self, base: &str) -> Option<Distribution> {
-        let slot = self.table.slot(base);
+        let slot = self.slot(base);
         debug_assert!(
-            slot.is_some_and(|i| self.table.role[i].base),
+            slot.is_some_and(|i| self.table.role(i).base),
             "{base} is not a distribution of the engine's table"
         );
         match slot {

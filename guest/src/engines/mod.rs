@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use crate::text::Family;
+use crate::text::{self, Family, ParseError, ParseOptions, Parser};
 
 mod buckets;
 #[cfg(test)]
@@ -27,6 +27,7 @@ pub mod oracle;
 mod series;
 mod sglang;
 pub mod snapshot;
+mod table;
 mod tgi;
 mod triton;
 mod trtllm_serve;
@@ -169,13 +170,30 @@ pub fn detect(families: &[Family<'_>], requested: &str) -> Result<&'static Engin
             .enumerate()
             .find(|(_, e)| e.id == requested)
             .ok_or_else(|| MapError::UnknownEngine(requested.into()))?;
-        return if present(families, 1 << i) != 0 {
+        return detect_bits(present(families, 1 << i), families, spec.id);
+    }
+    detect_bits(present(families, (1 << ENGINES.len()) - 1), families, AUTO)
+}
+
+/// [`detect`] from the engines present (bit `i`: `ENGINES[i]` owns a family
+/// name or a sample name of `families`).
+pub(crate) fn detect_bits(
+    mask: u32,
+    families: &[Family<'_>],
+    requested: &str,
+) -> Result<&'static EngineSpec, MapError> {
+    if requested != AUTO {
+        let (i, spec) = ENGINES
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.id == requested)
+            .ok_or_else(|| MapError::UnknownEngine(requested.into()))?;
+        return if mask & (1 << i) != 0 {
             Ok(spec)
         } else {
             Err(not_requested(spec, families))
         };
     }
-    let mask = present(families, (1 << ENGINES.len()) - 1);
     let present: Vec<&'static EngineSpec> = ENGINES
         .iter()
         .enumerate()
@@ -246,14 +264,46 @@ pub(crate) fn decide(
 /// Map parsed families to a snapshot of the requested (or detected) engine.
 ///
 /// One pass over the samples keeps the series the engine's alias table names
-/// ([`kept::Kept`]); the engine's fold reads only those.
+/// ([`kept::Kept`]); the engine's fold reads only those. [`map_text`] does
+/// the same without building the families first.
 ///
 /// # Errors
 /// As [`detect`] describes.
 pub fn map(families: &[Family<'_>], engine: &str) -> Result<EngineSnapshot, MapError> {
-    let spec = detect(families, engine)?;
-    let ix = kept::Kept::new(families, spec);
-    Ok(finish(spec, &ix))
+    let mut ix = kept::Kept::new(engine, Some(kept::escapes(families)));
+    for (i, family) in families.iter().enumerate() {
+        for sample in &family.samples {
+            ix.add(i, sample.clone());
+        }
+    }
+    ix.finish(families, engine)
+}
+
+/// Parse `input` and map it to a snapshot of the requested (or detected)
+/// engine in one pass: the parser hands each sample to the index, which
+/// keeps only the series the engines' alias tables name; no family holds
+/// its samples. Answers exactly what [`text::parse`] then [`map`] answer.
+///
+/// # Errors
+/// The outer error is the parse's, as [`text::parse`] describes (it comes
+/// first, whatever the engine id); the inner one is the mapping's, as
+/// [`detect`] describes.
+pub fn map_text(
+    input: &[u8],
+    options: &ParseOptions<'_>,
+    engine: &str,
+) -> Result<Result<EngineSnapshot, MapError>, ParseError> {
+    let mut ix = kept::Kept::new(engine, None);
+    let x = text::parse_into(Parser::new(input, options), &mut ix)?;
+    if ix.late() {
+        // A colon family came after a sample its escape renames: read it
+        // again knowing every escape (rare: prometheus_client declares a
+        // family before its samples).
+        ix = kept::Kept::new(engine, Some(kept::escapes(&x.families)));
+        let again = text::parse_into(Parser::new(input, options), &mut ix)?;
+        return Ok(ix.finish(&again.families, engine));
+    }
+    Ok(ix.finish(&x.families, engine))
 }
 
 /// The engine's fold over `ix`, plus what every engine reports the same way:

@@ -12,10 +12,10 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::distribution::{Bucket, from_histogram, from_summary, parse_bound};
-use super::series::{Lookup, unescape};
+use super::series::{Lookup, Point, unescape};
 use super::snapshot::Distribution;
 use super::{AUTO, ENGINES, EngineSnapshot, EngineSpec, MapError, find};
-use crate::text::{Family, MetricType, Sample};
+use crate::text::{Family, MetricType};
 
 /// Map parsed families as [`super::map`] does, the slow way.
 ///
@@ -52,7 +52,7 @@ pub fn detect(families: &[Family<'_>], requested: &str) -> Result<&'static Engin
 /// Samples of an exposition, grouped by exact series name.
 struct Index<'f, 'a> {
     spec: &'static EngineSpec,
-    by_name: HashMap<Cow<'f, str>, Vec<&'f Sample<'a>>>,
+    by_name: HashMap<Cow<'f, str>, Vec<Point<'a>>>,
     /// The declared type of the family each series name was found in.
     types: HashMap<Cow<'f, str>, MetricType>,
 }
@@ -66,12 +66,15 @@ impl<'f, 'a> Index<'f, 'a> {
             .filter(|f| f.name.contains(':'))
             .map(|f| (f.name.replace(':', "_"), f.name.as_ref()))
             .collect();
-        let mut by_name: HashMap<Cow<'f, str>, Vec<&'f Sample<'a>>> = HashMap::new();
+        let mut by_name: HashMap<Cow<'f, str>, Vec<Point<'a>>> = HashMap::new();
         let mut types: HashMap<Cow<'f, str>, MetricType> = HashMap::new();
         for family in families {
             for sample in &family.samples {
                 let name: &'f str = sample.name.as_ref();
-                by_name.entry(Cow::Borrowed(name)).or_default().push(sample);
+                by_name
+                    .entry(Cow::Borrowed(name))
+                    .or_default()
+                    .push(sample.into());
                 types
                     .entry(Cow::Borrowed(name))
                     .or_insert(family.metric_type);
@@ -85,7 +88,7 @@ impl<'f, 'a> Index<'f, 'a> {
                     by_name
                         .entry(Cow::Owned(declared))
                         .or_default()
-                        .push(sample);
+                        .push(sample.into());
                 }
             }
         }
@@ -102,12 +105,12 @@ impl<'f, 'a> Index<'f, 'a> {
 }
 
 impl<'a> Lookup<'a> for Index<'_, 'a> {
-    fn get(&self, name: &str) -> &[&Sample<'a>] {
+    fn get(&self, name: &str) -> &[Point<'a>] {
         self.by_name.get(name).map_or(&[], |v| v.as_slice())
     }
 
-    fn get_suffixed(&self, base: &str, suffix: &str) -> &[&Sample<'a>] {
-        self.get(&format!("{base}{suffix}"))
+    fn has_suffixed(&self, base: &str, suffix: &str) -> bool {
+        !self.get(&format!("{base}{suffix}")).is_empty()
     }
 
     fn is_counter(&self, metric: &str) -> bool {

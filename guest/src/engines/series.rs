@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::snapshot::{Distribution, LabeledValue, MetricValue};
-use crate::text::Sample;
+use crate::text::{Labels, Sample};
 
 /// How an alias name is looked up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,13 +69,32 @@ pub(crate) const SUFFIXES: [&str; 6] = ["", "_total", "_bucket", "_sum", "_count
 /// 0.23 answering an OpenMetrics `Accept` writes `sglang:num_running_reqs`
 /// as `sglang_num_running_reqs` while `# TYPE` keeps the colon. `escaped`
 /// maps each declared colon family name, escaped, to the declared name.
-pub(crate) fn unescape(escaped: &HashMap<String, &str>, name: &str) -> Option<String> {
+pub(crate) fn unescape<V: AsRef<str>>(escaped: &HashMap<String, V>, name: &str) -> Option<String> {
     SUFFIXES.iter().find_map(|suffix| {
         let base = name.strip_suffix(suffix)?;
         escaped
             .get(base)
-            .map(|declared| format!("{declared}{suffix}"))
+            .map(|declared| format!("{}{suffix}", declared.as_ref()))
     })
+}
+
+/// What a fold reads of a sample: its labels and its value (the name is the
+/// one it was looked up by).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Point<'a> {
+    /// The label set (validated; decoded lazily).
+    pub(crate) labels: Labels<'a>,
+    /// The value.
+    pub(crate) value: f64,
+}
+
+impl<'a> From<&Sample<'a>> for Point<'a> {
+    fn from(s: &Sample<'a>) -> Self {
+        Point {
+            labels: s.labels,
+            value: s.value,
+        }
+    }
 }
 
 /// A field's value and the exposed metric it was read from.
@@ -84,12 +103,13 @@ pub(crate) type Found = (String, MetricValue);
 /// An exposition's series as a fold sees them.
 ///
 /// [`super::kept::Kept`] answers from the series the engine's alias table
-/// names, kept in one pass; the test-only `oracle` answers from every sample.
+/// names, kept while the parser reads them; the test-only `oracle` answers
+/// from every sample.
 pub(crate) trait Lookup<'a> {
     /// Every sample called exactly `name` (empty when absent), in input order.
-    fn get(&self, name: &str) -> &[&Sample<'a>];
-    /// Every sample called exactly `base` followed by `suffix`.
-    fn get_suffixed(&self, base: &str, suffix: &str) -> &[&Sample<'a>];
+    fn get(&self, name: &str) -> &[Point<'a>];
+    /// Whether any sample is called exactly `base` followed by `suffix`.
+    fn has_suffixed(&self, base: &str, suffix: &str) -> bool;
     /// Whether the series `metric` names (a series name, or a selector
     /// `name{label="value"}`) sits in a family declared `counter`.
     fn is_counter(&self, metric: &str) -> bool;
@@ -119,7 +139,7 @@ impl<'a> dyn Lookup<'a> + '_ {
             Kind::Series => self.has(n),
             Kind::Distribution => DIST_SUFFIXES
                 .iter()
-                .any(|suffix| !self.get_suffixed(n, suffix).is_empty()),
+                .any(|suffix| self.has_suffixed(n, suffix)),
         })
     }
 
@@ -176,9 +196,9 @@ impl<'a> dyn Lookup<'a> + '_ {
     }
 
     /// The series called `name` with the largest value (the first on ties).
-    pub(crate) fn argmax(&self, name: &str) -> Option<&Sample<'a>> {
-        let mut best: Option<&Sample<'a>> = None;
-        for &s in self.get(name) {
+    pub(crate) fn argmax(&self, name: &str) -> Option<&Point<'a>> {
+        let mut best: Option<&Point<'a>> = None;
+        for s in self.get(name) {
             if best.is_none_or(|b| s.value > b.value) {
                 best = Some(s);
             }
@@ -262,6 +282,6 @@ impl<'a> dyn Lookup<'a> + '_ {
 }
 
 /// The sum of `samples`' values, `None` when there is none.
-pub(crate) fn sum(samples: &[&Sample<'_>]) -> Option<f64> {
+pub(crate) fn sum(samples: &[Point<'_>]) -> Option<f64> {
     (!samples.is_empty()).then(|| samples.iter().map(|s| s.value).sum())
 }

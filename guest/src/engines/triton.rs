@@ -134,7 +134,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
 /// Σ over models of `tokens_per × max` blocks, pairing the two series of a
 /// model by their `model` label.
 fn capacity(ix: &Index<'_, '_>, name: &str) -> Option<f64> {
-    let of = |s: &&crate::text::Sample<'_>, kind: &str| {
+    let of = |s: &&crate::engines::series::Point<'_>, kind: &str| {
         s.labels.get(BLOCK_TYPE).is_some_and(|v| v == kind)
     };
     let mut total = None;

@@ -325,7 +325,7 @@ fn hit_rate_gauge(ix: &Index<'_, '_>, alias: &Alias) -> Option<Found> {
 /// unless some series carries both as numbers.
 fn capacity_tokens(ix: &Index<'_, '_>) -> Option<f64> {
     let name = ix.resolve(&CACHE_CONFIG)?;
-    let number = |s: &crate::text::Sample<'_>, label: &str| {
+    let number = |s: &crate::engines::series::Point<'_>, label: &str| {
         parse_bound(&s.labels.get(label)?).filter(|v| v.is_finite())
     };
     let mut total = None;

@@ -7,12 +7,16 @@
 //! named after the sample. A reappearing family is merged into its first
 //! occurrence, except in strict OpenMetrics, which rejects it (0.0.4 allows
 //! it: both of Prometheus' Go parsers merge it). Allocation is per family, not
-//! per sample, except for the strict checks.
+//! per sample, except for the strict checks. Where a sample goes is the
+//! [`Sink`]'s business: [`collect`] keeps every sample in its family, a
+//! mapper keeps only the ones it reads; the grouping and its errors are the
+//! same for every sink.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::error::{ErrorKind, ParseError};
+use super::lexer::same_bytes;
 use super::model::{Exposition, Family, Format, MetricType, Sample};
 use super::parser::{Entry, Parser};
 use super::strict::{FamilyCheck, Names};
@@ -45,11 +49,20 @@ pub(crate) fn suffix_in<'s>(
     sample: &'s str,
     bare: bool,
 ) -> Option<&'s str> {
-    let rest = sample.strip_prefix(family)?;
-    if rest.is_empty() {
-        return bare.then_some(rest);
+    // Compared inline: `==` and `strip_prefix` call `memcmp`, a byte loop
+    // on wasm32, for every sample.
+    let head = sample.as_bytes().get(..family.len())?;
+    if !same_bytes(head, family.as_bytes()) {
+        return None;
     }
-    suffixes(ty).contains(&rest).then_some(rest)
+    let rest = sample.as_bytes().get(family.len()..)?;
+    if rest.is_empty() {
+        return bare.then_some("");
+    }
+    suffixes(ty)
+        .iter()
+        .find(|s| same_bytes(s.as_bytes(), rest))
+        .copied()
 }
 
 /// Which metadata a family has seen.
@@ -59,6 +72,32 @@ struct Seen {
     typ: bool,
     unit: bool,
     typ_applied: bool,
+    /// A sample was handed to the sink for the family.
+    sampled: bool,
+}
+
+/// Where the samples of a parse go, once the builder knows their family.
+///
+/// `families` holds every family so far (metadata, and whatever samples the
+/// sink put there); a family's type is final only at the end of the parse.
+pub(crate) trait Sink<'a> {
+    /// Family `i` was just created (`families[i]`: its name, no type yet).
+    fn family(&mut self, families: &[Family<'a>], i: usize);
+    /// Sample `s` belongs to family `i`, in input order.
+    fn sample(&mut self, families: &mut [Family<'a>], i: usize, s: Sample<'a>);
+}
+
+/// The sink that keeps every sample in its family.
+struct All;
+
+impl<'a> Sink<'a> for All {
+    #[inline]
+    fn family(&mut self, _: &[Family<'a>], _: usize) {}
+
+    #[inline]
+    fn sample(&mut self, families: &mut [Family<'a>], i: usize, s: Sample<'a>) {
+        families[i].samples.push(s);
+    }
 }
 
 /// Which metadata line.
@@ -70,7 +109,8 @@ enum Meta {
 }
 
 /// Folds parser entries into families.
-struct Builder<'a> {
+struct Builder<'a, 's, S> {
+    sink: &'s mut S,
     om: bool,
     strict: bool,
     families: Vec<Family<'a>>,
@@ -85,9 +125,19 @@ struct Builder<'a> {
 }
 
 /// Parses everything `parser` yields into an [`Exposition`].
-pub(crate) fn collect<'a>(mut parser: Parser<'a>) -> Result<Exposition<'a>, ParseError> {
+pub(crate) fn collect<'a>(parser: Parser<'a>) -> Result<Exposition<'a>, ParseError> {
+    run(parser, &mut All)
+}
+
+/// Parses everything `parser` yields, handing each sample to `sink`; the
+/// families come back with whatever samples the sink put in them.
+pub(crate) fn run<'a, S: Sink<'a>>(
+    mut parser: Parser<'a>,
+    sink: &mut S,
+) -> Result<Exposition<'a>, ParseError> {
     let format = parser.format();
     let mut b = Builder {
+        sink,
         om: format == Format::OpenMetrics,
         strict: parser.is_strict(),
         families: Vec::new(),
@@ -119,7 +169,7 @@ pub(crate) fn collect<'a>(mut parser: Parser<'a>) -> Result<Exposition<'a>, Pars
     })
 }
 
-impl<'a> Builder<'a> {
+impl<'a, S: Sink<'a>> Builder<'a, '_, S> {
     fn entry(&mut self, entry: Entry<'a>) -> Result<(), ErrorKind> {
         match entry {
             Entry::Sample(s) => self.sample(s),
@@ -198,7 +248,7 @@ impl<'a> Builder<'a> {
             }
             // 0.0.4 lets HELP stand anywhere; TYPE (and UNIT) must come first.
             let late_ok = !self.om && matches!(meta, Meta::Help);
-            if !late_ok && !self.families[i].samples.is_empty() {
+            if !late_ok && self.seen[i].sampled {
                 return Err(ErrorKind::MetadataAfterSamples);
             }
         }
@@ -223,6 +273,7 @@ impl<'a> Builder<'a> {
             samples: Vec::new(),
         });
         self.seen.push(Seen::default());
+        self.sink.family(&self.families, i);
         self.cur = Some(i);
         Ok(i)
     }
@@ -247,7 +298,7 @@ impl<'a> Builder<'a> {
     fn sample(&mut self, s: Sample<'a>) -> Result<(), ErrorKind> {
         let bare = !(self.strict && self.om);
         if let Some(i) = self.cur
-            && let Some(f) = self.families.get_mut(i)
+            && let Some(f) = self.families.get(i)
         {
             let ok = bare || bare_name_allowed(f.metric_type);
             if let Some(suffix) = suffix_in(&f.name, f.metric_type, &s.name, ok) {
@@ -255,7 +306,7 @@ impl<'a> Builder<'a> {
                     self.check
                         .sample(self.om, &f.name, f.metric_type, suffix, &s)?;
                 }
-                f.samples.push(s);
+                self.give(i, s);
                 return Ok(());
             }
         }
@@ -270,25 +321,32 @@ impl<'a> Builder<'a> {
         {
             self.finish()?;
             self.cur = Some(i);
-            let f = &mut self.families[i];
+            let f = &self.families[i];
             if self.strict {
                 let suffix = suffix_in(&f.name, f.metric_type, &s.name, true).unwrap_or("");
                 self.check
                     .sample(self.om, &f.name, f.metric_type, suffix, &s)?;
             }
-            f.samples.push(s);
+            self.give(i, s);
             return Ok(());
         }
         if self.index.contains_key(&s.name) {
             return Err(ErrorKind::InterleavedFamily);
         }
         let i = self.new_family(s.name.clone())?;
-        let f = &mut self.families[i];
+        let f = &self.families[i];
         if self.strict {
             self.check.sample(self.om, &f.name, f.metric_type, "", &s)?;
         }
-        f.samples.push(s);
+        self.give(i, s);
         Ok(())
+    }
+
+    /// Hands `s`, a sample of family `i`, to the sink.
+    #[inline]
+    fn give(&mut self, i: usize, s: Sample<'a>) {
+        self.seen[i].sampled = true;
+        self.sink.sample(&mut self.families, i, s);
     }
 
     /// Lenient: the earlier family that owns `name` (exactly or by suffix).

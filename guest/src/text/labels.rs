@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use super::error::{ErrorKind, ParseError};
-use super::lexer::{Cursor, common_prefix, find_quote_or_backslash, unescape};
+use super::lexer::{Cursor, common_prefix, find_quote_or_backslash, same_bytes, unescape};
 
 /// A validated label set, e.g. the inside of `{model_name="m",engine="0"}`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -57,7 +57,7 @@ impl<'a> Labels<'a> {
         let mut pos = 0;
         while pos < self.raw.len() {
             let (n, value, next) = plain_pair(self.raw, pos)?;
-            if n == name {
+            if same_bytes(n.as_bytes(), name.as_bytes()) {
                 return Some(Some((value, &self.raw[..pos], &self.raw[next..])));
             }
             pos = next;

@@ -226,16 +226,22 @@ fn word(chunk: &[u8]) -> u64 {
 /// Length of the longest common prefix of `a` and `b`, eight bytes at a time.
 #[inline(always)]
 pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    // An index loop: zipping two `chunks_exact` leaves a call to `Zip::new`
+    // (a division per call) in the hot path.
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
     let mut i = 0;
-    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
-        let diff = word(x) ^ word(y);
+    while i + 8 <= n {
+        let diff = word(&a[i..i + 8]) ^ word(&b[i..i + 8]);
         if diff != 0 {
             return i + (diff.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
-    let (a, b) = (a.get(i..).unwrap_or(&[]), b.get(i..).unwrap_or(&[]));
-    i + a.iter().zip(b).take_while(|(x, y)| x == y).count()
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
 }
 
 /// `a == b`, eight bytes at a time: inlined, where `==` calls `memcmp`

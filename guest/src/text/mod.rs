@@ -19,8 +19,9 @@ pub mod synth;
 mod value;
 
 pub use error::{ErrorKind, ParseError};
+pub(crate) use families::{Sink, run as parse_into};
 pub use labels::{LabelIter, Labels};
-pub(crate) use lexer::same_bytes;
+pub(crate) use lexer::{common_prefix, same_bytes};
 pub use model::*;
 pub use parser::{Entry, Parser};
 
