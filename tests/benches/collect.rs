@@ -26,7 +26,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use llm_metrics_guest::engines;
-use llm_metrics_guest::text::{self, Format, ParseOptions};
+use llm_metrics_guest::text::{Format, ParseOptions};
 use llm_metrics_host::engine::engine_config_keep_resident;
 use llm_metrics_host::wit::collector::Target;
 use llm_metrics_host::{
@@ -140,8 +140,9 @@ async fn measure_native(addr: std::net::SocketAddr, calls: usize) -> Figures {
         let response = sender.send_request(request).await.unwrap();
         assert!(response.status().is_success());
         let body = response.into_body().collect().await.unwrap().to_bytes();
-        let exposition = text::parse(&body, &options).expect("parses");
-        let snapshot = engines::map(&exposition.families, "vllm").expect("maps");
+        let snapshot = engines::map_text(&body, &options, "vllm")
+            .expect("parses")
+            .expect("maps");
         let elapsed = t.elapsed();
         assert!(snapshot.load.requests_running.is_some());
         if i >= WARM_UP {
