@@ -6,9 +6,12 @@
 //! syntax does; every label set yields exactly `len()` distinct names; strict
 //! success implies lenient success with the same samples; `map` and `detect`
 //! agree, `map` answers as the slow `engines::oracle` does, the streaming
-//! `map_text` as parsing then `map` do (parse errors included), and a snapshot
-//! holds no figure without observations behind it.
+//! `map_text` as parsing then `map` do (parse errors included), the direct
+//! `compact::parse` as `compact::oracle::build` after parsing does (records,
+//! strings and errors), and a snapshot holds no figure without observations
+//! behind it.
 
+use llm_metrics_guest::compact::{self, CompactError};
 use llm_metrics_guest::engines::{self, Distribution, EngineSnapshot, MetricValue};
 use llm_metrics_guest::text::{
     self, Entry, Exposition, Format, Labels, ParseError, ParseOptions, Parser,
@@ -112,11 +115,21 @@ fn pull(data: &[u8], opts: &ParseOptions<'_>) -> (usize, Option<ParseError>) {
     (n, None)
 }
 
-/// One mode of [`parse`](text::parse) against the pull parser; the samples on success.
+/// One mode of [`parse`](text::parse) against the pull parser and the
+/// direct compact path against its oracle; the samples on success.
 fn one_mode(data: &[u8], format: Format, strict: bool) -> Option<Vec<SampleKey>> {
     let opts = options(format, strict);
     let res = text::parse(data, &opts);
     let (n, pulled) = pull(data, &opts);
+    let slow = res
+        .as_ref()
+        .map_err(|e| CompactError::Parse(*e))
+        .and_then(|x| compact::oracle::build(data, x).map_err(CompactError::TooLarge));
+    assert_eq!(
+        format!("{:?}", compact::parse(data, &opts)),
+        format!("{slow:?}"),
+        "the direct compact path differs from the oracle"
+    );
     match res {
         Ok(x) => {
             assert_eq!(pulled, None, "parse accepted what the pull parser rejects");

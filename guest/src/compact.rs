@@ -3,13 +3,24 @@
 //!
 //! Invariant: every [`Span`] of a [`Compact`] built from `input` reads, in
 //! `input` followed by [`Compact::strings`], exactly the string the
-//! [`Exposition`] holds in the same place: a string borrowed from `input`
-//! points at its bytes there (so it starts and ends on a character boundary),
-//! any other (escapes decoded) is appended to `strings`. Families' sample
-//! ranges follow each other in order, as do samples' label ranges; an
-//! exemplar's labels come right after its sample's.
+//! [`Exposition`](crate::text::Exposition) of [`crate::text::parse`] holds in
+//! the same place: a string borrowed from `input` points at its bytes there
+//! (so it starts and ends on a character boundary), any other (escapes
+//! decoded) is appended to `strings`, in the order family (name, help,
+//! unit), then each of its samples (name, labels, exemplar labels). Families'
+//! sample ranges follow each other in order, as do samples' label ranges; an
+//! exemplar's labels come right after its sample's. [`parse`] builds the
+//! records straight from the parser's samples (`direct`), never the
+//! exposition's; `oracle::build` converts a parsed exposition, the slow
+//! reference it must equal record for record, errors included.
 
-use crate::text::{Exposition, Format, Labels, MetricType};
+#[cfg(test)]
+mod differential;
+mod direct;
+#[cfg(any(test, feature = "oracle"))]
+pub mod oracle;
+
+use crate::text::{self, Format, Labels, MetricType, ParseError, ParseOptions};
 
 /// `len` bytes from `offset` in the input followed by [`Compact::strings`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -104,83 +115,72 @@ impl std::fmt::Display for TooLarge {
 
 impl std::error::Error for TooLarge {}
 
-/// The compact form of `exposition`, which [`crate::text::parse`] read from
-/// `input`; also returns the format it used.
-///
-/// # Errors
-/// [`TooLarge`] when an offset would not fit in a `u32`.
-pub fn build(input: &[u8], exposition: &Exposition<'_>) -> Result<(Format, Compact), TooLarge> {
-    let samples: usize = exposition.families.iter().map(|f| f.samples.len()).sum();
-    let mut b = Builder {
-        base: input.as_ptr() as usize,
-        input_len: input.len(),
-        out: Compact {
-            families: Vec::with_capacity(exposition.families.len()),
-            samples: Vec::with_capacity(samples),
-            // Most samples of LLM servers' expositions carry a few labels.
-            labels: Vec::with_capacity(samples.saturating_mul(4)),
-            exemplars: Vec::new(),
-            strings: String::new(),
-        },
-    };
-    for f in &exposition.families {
-        let samples_start = b.index(b.out.samples.len())?;
-        let name = b.span(&f.name)?;
-        let help = f.help.as_deref().map(|h| b.span(h)).transpose()?;
-        let unit = f.unit.as_deref().map(|u| b.span(u)).transpose()?;
-        for s in &f.samples {
-            let name = b.span(&s.name)?;
-            let (labels_start, labels_len) = b.labels(&s.labels)?;
-            let exemplar = match &s.exemplar {
-                None => None,
-                Some(e) => {
-                    let (labels_start, labels_len) = b.labels(&e.labels)?;
-                    let index = b.index(b.out.exemplars.len())?;
-                    b.out.exemplars.push(Exemplar {
-                        labels_start,
-                        labels_len,
-                        value: e.value,
-                        timestamp_ms: e.timestamp_ms,
-                    });
-                    Some(index)
-                }
-            };
-            b.out.samples.push(Sample {
-                name,
-                labels_start,
-                labels_len,
-                value: s.value,
-                timestamp_ms: s.timestamp_ms,
-                exemplar,
-            });
-        }
-        b.out.families.push(Family {
-            name,
-            metric_type: f.metric_type,
-            help,
-            unit,
-            samples_start,
-            samples_len: b.index(f.samples.len())?,
-        });
-    }
-    Ok((exposition.format, b.out))
+/// Why [`parse`] gave no compact result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompactError {
+    /// The text does not parse: the same error [`crate::text::parse`] gives.
+    Parse(ParseError),
+    /// It parses, but a span or index does not fit in a `u32`.
+    TooLarge(TooLarge),
 }
 
-struct Builder {
+impl std::fmt::Display for CompactError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompactError::Parse(e) => e.fmt(f),
+            CompactError::TooLarge(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for CompactError {}
+
+/// Parses `input` straight into the compact form; also returns the format
+/// it used. The result equals `oracle::build` of [`crate::text::parse`]'s
+/// exposition, but no exposition sample is ever built.
+///
+/// # Errors
+/// [`CompactError::Parse`] with the error [`crate::text::parse`] gives (a
+/// parse error wins over [`TooLarge`]); [`CompactError::TooLarge`] when an
+/// offset or index would not fit in a `u32`.
+pub fn parse(input: &[u8], options: &ParseOptions<'_>) -> Result<(Format, Compact), CompactError> {
+    direct::parse(input, options)
+}
+
+/// Appends records to a [`Compact`], placing strings as the module's
+/// invariant says; shared by the direct path and the oracle so both place
+/// every string the same way.
+pub(crate) struct Writer {
     /// Address of the input's first byte.
     base: usize,
     input_len: usize,
-    out: Compact,
+    pub(crate) out: Compact,
 }
 
-impl Builder {
-    fn index(&self, i: usize) -> Result<u32, TooLarge> {
+impl Writer {
+    /// An empty writer for `input` with room for `samples`, `labels` records.
+    pub(crate) fn new(input: &[u8], samples: usize, labels: usize) -> Writer {
+        Writer {
+            base: input.as_ptr() as usize,
+            input_len: input.len(),
+            out: Compact {
+                families: Vec::new(),
+                samples: Vec::with_capacity(samples),
+                labels: Vec::with_capacity(labels),
+                exemplars: Vec::new(),
+                strings: String::new(),
+            },
+        }
+    }
+
+    #[inline]
+    pub(crate) fn index(&self, i: usize) -> Result<u32, TooLarge> {
         u32::try_from(i).map_err(|_| TooLarge)
     }
 
     /// Where `s` is: in the input if it lies there, else appended to `strings`.
     #[inline]
-    fn span(&mut self, s: &str) -> Result<Span, TooLarge> {
+    pub(crate) fn span(&mut self, s: &str) -> Result<Span, TooLarge> {
         let len = self.index(s.len())?;
         let at = (s.as_ptr() as usize).wrapping_sub(self.base);
         if at <= self.input_len && s.len() <= self.input_len - at {
@@ -206,12 +206,53 @@ impl Builder {
         }
         Ok((start, self.index(labels.len())?))
     }
+
+    /// The family's name, help and unit spans, in that order.
+    pub(crate) fn family_strings(
+        &mut self,
+        f: &text::Family<'_>,
+    ) -> Result<(Span, Option<Span>, Option<Span>), TooLarge> {
+        let name = self.span(&f.name)?;
+        let help = f.help.as_deref().map(|h| self.span(h)).transpose()?;
+        let unit = f.unit.as_deref().map(|u| self.span(u)).transpose()?;
+        Ok((name, help, unit))
+    }
+
+    /// Appends sample `s`: its name, labels, and exemplar (labels after the sample's).
+    #[inline]
+    pub(crate) fn sample(&mut self, s: &text::Sample<'_>) -> Result<(), TooLarge> {
+        let name = self.span(&s.name)?;
+        let (labels_start, labels_len) = self.labels(&s.labels)?;
+        let exemplar = match &s.exemplar {
+            None => None,
+            Some(e) => {
+                let (labels_start, labels_len) = self.labels(&e.labels)?;
+                let index = self.index(self.out.exemplars.len())?;
+                self.out.exemplars.push(Exemplar {
+                    labels_start,
+                    labels_len,
+                    value: e.value,
+                    timestamp_ms: e.timestamp_ms,
+                });
+                Some(index)
+            }
+        };
+        self.out.samples.push(Sample {
+            name,
+            labels_start,
+            labels_len,
+            value: s.value,
+            timestamp_ms: s.timestamp_ms,
+            exemplar,
+        });
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::{self, ParseOptions};
+    use crate::text::ParseOptions;
 
     fn read<'a>(input: &'a str, c: &'a Compact, s: Span) -> &'a str {
         let (at, len) = (s.offset as usize, s.len as usize);
@@ -225,9 +266,7 @@ mod tests {
     fn spans_point_into_the_input_and_escapes_into_strings() {
         let input = "# HELP a Help with \\\\ backslash.\n# TYPE a counter\n\
                      a_total{x=\"plain\",y=\"esc\\\"aped\"} 1 5\nb 2\n";
-        let options = ParseOptions::default();
-        let exposition = text::parse(input.as_bytes(), &options).expect("parses");
-        let (format, c) = build(input.as_bytes(), &exposition).expect("fits");
+        let (format, c) = parse(input.as_bytes(), &ParseOptions::default()).expect("parses");
         assert_eq!(format, Format::Prometheus);
         assert_eq!(c.families.len(), 2);
         let a = c.families[0];
@@ -255,8 +294,7 @@ mod tests {
     fn exemplar_labels_follow_their_samples() {
         let input = "# TYPE h histogram\nh_bucket{le=\"1\"} 2 # {trace_id=\"t\"} 0.5 1.5\n\
                      h_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 1\n# EOF\n";
-        let exposition = text::parse(input.as_bytes(), &ParseOptions::default()).expect("parses");
-        let (format, c) = build(input.as_bytes(), &exposition).expect("fits");
+        let (format, c) = parse(input.as_bytes(), &ParseOptions::default()).expect("parses");
         assert_eq!(format, Format::OpenMetrics);
         let e = c.exemplars[c.samples[0].exemplar.expect("exemplar") as usize];
         assert_eq!((e.labels_start, e.labels_len), (1, 1));

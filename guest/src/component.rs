@@ -104,11 +104,13 @@ impl wit_p::Guest for Component {
             strict: options.strict,
             content_type: options.content_type.as_deref(),
         };
-        let exposition = text::parse(&text, &opts).map_err(parse_error)?;
-        let (format, c) = compact::build(&text, &exposition).map_err(|e| wit::ParseError {
-            line: 1,
-            column: 1,
-            message: e.to_string(),
+        let (format, c) = compact::parse(&text, &opts).map_err(|e| match e {
+            compact::CompactError::Parse(e) => parse_error(e),
+            compact::CompactError::TooLarge(e) => wit::ParseError {
+                line: 1,
+                column: 1,
+                message: e.to_string(),
+            },
         })?;
         Ok(crate::compact_wit::compact_to_wit(format, c))
     }

@@ -307,8 +307,8 @@ fn parse(c: &mut Criterion) {
     };
     g.bench_function("native_lenient_to_compact", |b| {
         b.iter(|| {
-            let exposition = text::parse(black_box(bytes), &native_options).expect("parses");
-            let (_, compact) = llm_metrics_guest::compact::build(bytes, &exposition).expect("fits");
+            let (_, compact) = llm_metrics_guest::compact::parse(black_box(bytes), &native_options)
+                .expect("parses");
             assert_eq!((compact.families.len(), compact.samples.len()), want);
             compact
         })
