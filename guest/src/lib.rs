@@ -6,6 +6,8 @@
 pub mod body;
 pub mod compact;
 pub mod engines;
+#[cfg(test)]
+mod testdata;
 pub mod text;
 pub mod window;
 

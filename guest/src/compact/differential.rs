@@ -37,28 +37,9 @@ fn same(text: &[u8], what: &str) -> usize {
     checked
 }
 
-/// Every file under `dir`, recursively.
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn fixtures_and_seeds_compact_as_the_oracle_does() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut paths = Vec::new();
-    files(&root.join("tests/fixtures"), &mut paths);
-    files(&root.join("fuzz/seeds/text"), &mut paths);
-    paths.sort();
+    let paths = crate::testdata::fixtures_and_seeds();
     let mut checked = 0;
     let mut prom = 0;
     for p in &paths {
@@ -84,7 +65,10 @@ fn fixtures_and_seeds_compact_as_the_oracle_does() {
             prom += 1;
         }
     }
-    assert!(prom >= 13, "only {prom} .prom files found under {root:?}");
+    assert!(
+        prom >= 13,
+        "only {prom} .prom files among the fixtures and seeds"
+    );
     assert!(checked > 500, "{checked}");
 }
 

@@ -4,8 +4,6 @@
 //! every engine id on every fixture, fuzz seed and generated exposition, and
 //! on hand-made texts aimed at the index's shortcuts.
 
-use std::path::{Path, PathBuf};
-
 use super::{AUTO, ENGINES, oracle};
 use crate::text::{self, Format, ParseOptions};
 
@@ -51,28 +49,9 @@ fn same(text: &str, what: &str) -> usize {
     checked
 }
 
-/// Every file under `dir`, recursively.
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn fixtures_and_seeds_map_as_the_oracle_does() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut paths = Vec::new();
-    files(&root.join("tests/fixtures"), &mut paths);
-    files(&root.join("fuzz/seeds/text"), &mut paths);
-    paths.sort();
+    let paths = crate::testdata::fixtures_and_seeds();
     let mut checked = 0;
     let mut mapped = 0;
     for p in &paths {
@@ -102,7 +81,7 @@ fn fixtures_and_seeds_map_as_the_oracle_does() {
     // tests/fixtures holds one exposition per engine and the window series.
     assert!(
         mapped >= 13,
-        "only {mapped} .prom files found under {root:?}"
+        "only {mapped} .prom files among the fixtures and seeds"
     );
     assert!(checked > 500, "{checked}");
 }

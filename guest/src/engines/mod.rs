@@ -164,15 +164,20 @@ fn looked_for() -> String {
 /// none of the requested one's); [`MapError::MixedEngines`] when `auto` sees
 /// more than one engine.
 pub fn detect(families: &[Family<'_>], requested: &str) -> Result<&'static EngineSpec, MapError> {
-    if requested != AUTO {
-        let (i, spec) = ENGINES
-            .iter()
-            .enumerate()
-            .find(|(_, e)| e.id == requested)
-            .ok_or_else(|| MapError::UnknownEngine(requested.into()))?;
-        return detect_bits(present(families, 1 << i), families, spec.id);
-    }
-    detect_bits(present(families, (1 << ENGINES.len()) - 1), families, AUTO)
+    let wanted = match requested {
+        AUTO => (1 << ENGINES.len()) - 1,
+        id => 1 << requested_engine(id)?.0,
+    };
+    detect_bits(present(families, wanted), families, requested)
+}
+
+/// The position in [`ENGINES`] and the spec of engine `id`.
+fn requested_engine(id: &str) -> Result<(usize, &'static EngineSpec), MapError> {
+    ENGINES
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.id == id)
+        .ok_or_else(|| MapError::UnknownEngine(id.into()))
 }
 
 /// [`detect`] from the engines present (bit `i`: `ENGINES[i]` owns a family
@@ -183,11 +188,7 @@ pub(crate) fn detect_bits(
     requested: &str,
 ) -> Result<&'static EngineSpec, MapError> {
     if requested != AUTO {
-        let (i, spec) = ENGINES
-            .iter()
-            .enumerate()
-            .find(|(_, e)| e.id == requested)
-            .ok_or_else(|| MapError::UnknownEngine(requested.into()))?;
+        let (i, spec) = requested_engine(requested)?;
         return if mask & (1 << i) != 0 {
             Ok(spec)
         } else {
