@@ -1,6 +1,6 @@
 //! Test inputs the differential tests share: every fixture and fuzz seed of
 //! the repository, in one stable order (sorted paths), so each test reads
-//! the same set.
+//! the same set, and the escaped-colon variant of a text.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +12,22 @@ pub(crate) fn fixtures_and_seeds() -> Vec<PathBuf> {
     files(&root.join("fuzz/seeds/text"), &mut paths);
     paths.sort();
     paths
+}
+
+/// `text` as prometheus_client writes it for OpenMetrics: colons in sample
+/// names escaped to `_`, kept on `#` lines (`# TYPE`, `# HELP`), so sample
+/// names and their families part ways. Every line ends in a newline.
+pub(crate) fn escape_colons(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with('#') {
+                format!("{l}\n")
+            } else {
+                let cut = l.find(['{', ' ']).unwrap_or(l.len());
+                format!("{}{}\n", l[..cut].replace(':', "_"), &l[cut..])
+            }
+        })
+        .collect()
 }
 
 /// Every file under `dir`, recursively.

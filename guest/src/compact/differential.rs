@@ -47,19 +47,7 @@ fn fixtures_and_seeds_compact_as_the_oracle_does() {
             continue;
         };
         checked += same(&text, &p.display().to_string());
-        // Colons escaped on sample lines (as prometheus_client writes
-        // OpenMetrics), so sample names and families part ways.
-        let escaped: String = String::from_utf8_lossy(&text)
-            .lines()
-            .map(|l| {
-                if l.starts_with('#') {
-                    format!("{l}\n")
-                } else {
-                    let cut = l.find(['{', ' ']).unwrap_or(l.len());
-                    format!("{}{}\n", l[..cut].replace(':', "_"), &l[cut..])
-                }
-            })
-            .collect();
+        let escaped = crate::testdata::escape_colons(&String::from_utf8_lossy(&text));
         checked += same(escaped.as_bytes(), &format!("{} (escaped)", p.display()));
         if p.extension().is_some_and(|e| e == "prom") {
             prom += 1;

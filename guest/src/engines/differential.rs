@@ -59,20 +59,7 @@ fn fixtures_and_seeds_map_as_the_oracle_does() {
             continue;
         };
         checked += same(&text, &p.display().to_string());
-        // The same text as prometheus_client writes it for OpenMetrics:
-        // colon names escaped on sample lines, kept on `# TYPE`/`# HELP`.
-        let escaped: String = text
-            .lines()
-            .map(|l| {
-                if l.starts_with('#') {
-                    l.to_string()
-                } else {
-                    let cut = l.find(['{', ' ']).unwrap_or(l.len());
-                    format!("{}{}\n", l[..cut].replace(':', "_"), &l[cut..])
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let escaped = crate::testdata::escape_colons(&text);
         checked += same(&escaped, &format!("{} (escaped)", p.display()));
         if p.extension().is_some_and(|e| e == "prom") {
             mapped += 1;
