@@ -17,5 +17,6 @@ mod parse;
 mod rebinding;
 mod service;
 mod tls;
+mod wasmtime_serve;
 mod window;
 mod window_prometheus;
