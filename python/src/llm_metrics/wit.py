@@ -110,11 +110,21 @@ def _check_names(path: str, wit: List[str], py: List[str], what: str) -> None:
 
 def lift(vt: ValType, hint: Any, path: str) -> Convert:
     """A converter from the value wasmtime-py lifts for ``vt`` to ``hint``."""
+    return _convert(vt, hint, path, up=True)
+
+
+def lower(vt: ValType, hint: Any, path: str) -> Convert:
+    """A converter from ``hint``'s Python value to what wasmtime-py lowers for ``vt``."""
+    return _convert(vt, hint, path, up=False)
+
+
+def _convert(vt: ValType, hint: Any, path: str, up: bool) -> Convert:
+    """``lift`` (``up``) or ``lower``: the same walk, either direction."""
     inner = _optional(hint)
     if isinstance(vt, OptionType):
         if inner is None:
             raise _mismatch(path, vt, hint)
-        payload = lift(vt.payload, inner, path)
+        payload = _convert(vt.payload, inner, path, up)
         return lambda v: None if v is None else payload(v)
     if inner is not None:
         raise _mismatch(path, vt, hint)
@@ -130,15 +140,17 @@ def lift(vt: ValType, hint: Any, path: str) -> Convert:
         if hint is bytes and isinstance(vt.element, U8):
             return bytes
         if typing.get_origin(hint) is list:
-            element = lift(vt.element, _args(hint)[0], f"{path}[]")
+            element = _convert(vt.element, _args(hint)[0], f"{path}[]", up)
             return lambda v: [element(x) for x in v]
         raise _mismatch(path, vt, hint)
     if isinstance(vt, RecordType) and dataclasses.is_dataclass(hint):
-        return _lift_record(vt, hint, path)
+        return (_lift_record if up else _lower_record)(vt, hint, path)
     if isinstance(vt, TupleType):
-        return _lift_tuple(vt, hint, path)
+        return (_lift_tuple if up else _lower_tuple)(vt, hint, path)
     cases = _cases_of(hint)
     if isinstance(vt, VariantType) and cases is not None:
+        if not up:
+            return _lower_variant(vt, cases, path)
         variant = lift_variant(vt, cases, path)
         return lambda v: variant(v)[1]
     raise _mismatch(path, vt, hint)
@@ -192,41 +204,6 @@ def lift_variant(vt: VariantType, cases: Dict[str, Any], path: str) -> Callable[
         raise ContractError(f"{path}: a {type(v).__name__} matches no case")
 
     return convert
-
-
-def lower(vt: ValType, hint: Any, path: str) -> Convert:
-    """A converter from ``hint``'s Python value to what wasmtime-py lowers for ``vt``."""
-    inner = _optional(hint)
-    if isinstance(vt, OptionType):
-        if inner is None:
-            raise _mismatch(path, vt, hint)
-        payload = lower(vt.payload, inner, path)
-        return lambda v: None if v is None else payload(v)
-    if inner is not None:
-        raise _mismatch(path, vt, hint)
-    if isinstance(vt, Bool) and hint is bool:
-        return bool
-    if isinstance(vt, INTS) and hint is int:
-        return int
-    if isinstance(vt, FLOATS) and hint is float:
-        return float
-    if isinstance(vt, (String, Char, EnumType)) and hint is str:
-        return str
-    if isinstance(vt, ListType):
-        if hint is bytes and isinstance(vt.element, U8):
-            return bytes
-        if typing.get_origin(hint) is list:
-            element = lower(vt.element, _args(hint)[0], f"{path}[]")
-            return lambda v: [element(x) for x in v]
-        raise _mismatch(path, vt, hint)
-    if isinstance(vt, RecordType) and dataclasses.is_dataclass(hint):
-        return _lower_record(vt, hint, path)
-    if isinstance(vt, TupleType):
-        return _lower_tuple(vt, hint, path)
-    cases = _cases_of(hint)
-    if isinstance(vt, VariantType) and cases is not None:
-        return _lower_variant(vt, cases, path)
-    raise _mismatch(path, vt, hint)
 
 
 def _lower_record(vt: RecordType, cls: Any, path: str) -> Convert:

@@ -20,10 +20,11 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::routing::get;
-use llm_metrics_host::{AllowedHost, COMPONENT_PATH, EgressPolicy, json};
+use llm_metrics_host::{COMPONENT_PATH, json};
 use serde_json::Value;
 
-use crate::common::{fixture, plugin, repo_root};
+use crate::common::{fixture, plugin};
+use crate::service::{Answer, FIXTURES, as_sent, assert_problem, collected, timeless, urlencode};
 
 /// The wasmtime version the host crates are built on (Cargo.toml's pin).
 const PINNED: &str = "48.0.8";
@@ -131,17 +132,9 @@ async fn upstream() -> SocketAddr {
     addr
 }
 
-/// What came back: status, the headers we look at, the JSON body.
-struct Reply {
-    status: u16,
-    content_type: String,
-    allow: Option<String>,
-    json: Value,
-}
-
 /// One HTTP/1.1 request (`connection: close`) on a blocking socket, read to
 /// the end. Run off the async runtime, which serves the upstream.
-async fn request(addr: SocketAddr, method: &'static str, path: String, body: Vec<u8>) -> Reply {
+async fn request(addr: SocketAddr, method: &'static str, path: String, body: Vec<u8>) -> Answer {
     tokio::task::spawn_blocking(move || {
         let mut stream = TcpStream::connect(addr).unwrap();
         stream
@@ -163,7 +156,7 @@ async fn request(addr: SocketAddr, method: &'static str, path: String, body: Vec
     .unwrap()
 }
 
-fn parse_reply(raw: &[u8], path: &str) -> Reply {
+fn parse_reply(raw: &[u8], path: &str) -> Answer {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -195,7 +188,7 @@ fn parse_reply(raw: &[u8], path: &str) -> Reply {
     }
     let json = serde_json::from_slice(&body)
         .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {}", String::from_utf8_lossy(&body)));
-    Reply {
+    Answer {
         status,
         content_type,
         allow,
@@ -218,37 +211,6 @@ fn dechunk(mut rest: &[u8]) -> Vec<u8> {
     }
 }
 
-/// The host library's document as the client sees it (printed and parsed
-/// back by the same parser as the answer), without its collection time.
-fn expected(doc: &Value) -> Value {
-    without_time(serde_json::from_str(&doc.to_string()).unwrap())
-}
-
-fn without_time(mut doc: Value) -> Value {
-    let collected = doc.as_object_mut().unwrap().remove("collected_at");
-    assert!(collected.is_some_and(|c| c.is_string()), "{doc}");
-    doc
-}
-
-fn problem(r: &Reply, status: u16, kind: &str) {
-    assert_eq!(r.status, status, "{}", r.json);
-    assert_eq!(r.content_type, "application/problem+json");
-    assert_eq!(r.json["error_kind"], kind, "{}", r.json);
-    assert_eq!(r.json["status"], status);
-    assert!(r.json["detail"].as_str().is_some_and(|d| !d.is_empty()));
-}
-
-fn query(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wasmtime_serve_answers_engines_map_and_collect_as_the_cli() {
     let Some(cli) = wasmtime_cli() else { return };
@@ -260,20 +222,10 @@ async fn wasmtime_serve_answers_engines_map_and_collect_as_the_cli() {
         (engines.status, engines.content_type.as_str()),
         (200, "application/json")
     );
-    let doc = json::engines(&plugin().engines().await.unwrap());
-    assert_eq!(
-        engines.json,
-        serde_json::from_str::<Value>(&doc.to_string()).unwrap()
-    );
+    let expected = json::engines(&plugin().engines().await.unwrap());
+    assert_eq!(engines.json, as_sent(&expected));
 
-    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("tests/fixtures"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".prom"))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 9, "{names:?}");
-    for name in &names {
+    for name in FIXTURES {
         let text = fixture(name);
         let answer = request(addr, "POST", "/map?instance_id=pod-7".into(), text.clone()).await;
         assert_eq!(answer.status, 200, "{name}: {}", answer.json);
@@ -283,8 +235,8 @@ async fn wasmtime_serve_answers_engines_map_and_collect_as_the_cli() {
             .unwrap()
             .unwrap();
         assert_eq!(
-            without_time(answer.json),
-            expected(&json::snapshot(&direct)),
+            timeless(answer.json),
+            timeless(as_sent(&json::snapshot(&direct))),
             "{name}"
         );
     }
@@ -294,7 +246,7 @@ async fn wasmtime_serve_answers_engines_map_and_collect_as_the_cli() {
     let answer = request(
         addr,
         "GET",
-        format!("/collect?url={}", query(&url)),
+        format!("/collect?url={}", urlencode(&url)),
         Vec::new(),
     )
     .await;
@@ -302,21 +254,7 @@ async fn wasmtime_serve_answers_engines_map_and_collect_as_the_cli() {
     assert_eq!(answer.json["endpoint"], url.as_str());
     assert_eq!(answer.json["instance_id"], up.to_string().as_str());
     // The same document the host library's own collect gives.
-    let target = llm_metrics_host::wit::collector::Target {
-        url: url.clone(),
-        instance_id: None,
-        engine: "auto".into(),
-        timeout_ms: 10_000,
-        max_body_bytes: 16 << 20,
-        headers: Vec::new(),
-        include_raw: false,
-    };
-    let egress = EgressPolicy::deny_all().allow(AllowedHost::from_url(&url).unwrap());
-    let direct = plugin().collect(&target, egress).await.unwrap().unwrap();
-    assert_eq!(
-        without_time(answer.json),
-        expected(&json::snapshot(&direct))
-    );
+    assert_eq!(timeless(answer.json), collected(&url, "auto").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,12 +267,12 @@ async fn wasmtime_serve_answers_typed_problems() {
     let collect = |path: &str, extra: &str| {
         format!(
             "/collect?url={}{extra}",
-            query(&format!("http://{up}{path}"))
+            urlencode(&format!("http://{up}{path}"))
         )
     };
 
     let missing = get(collect("/missing", "")).await;
-    problem(&missing, 502, "http-status");
+    assert_problem(&missing, 502, "http-status");
     assert!(missing.json["detail"].as_str().unwrap().contains("404"));
     let started = Instant::now();
     problem(
@@ -357,7 +295,7 @@ async fn wasmtime_serve_answers_typed_problems() {
         400,
         "invalid-parameter",
     );
-    problem(&get("/collect".into()).await, 400, "missing-parameter");
+    assert_problem(&get("/collect".into()).await, 400, "missing-parameter");
     problem(
         &get("/collect?url=ftp%3A%2F%2Fx%2F".into()).await,
         422,
@@ -371,7 +309,7 @@ async fn wasmtime_serve_answers_typed_problems() {
         "unknown-engine",
     );
     let bad = post("/map", b"metric{le=\"1\" 2\n".to_vec()).await;
-    problem(&bad, 422, "parse");
+    assert_problem(&bad, 422, "parse");
     assert!(
         bad.json["detail"]
             .as_str()
@@ -383,8 +321,8 @@ async fn wasmtime_serve_answers_typed_problems() {
         413,
         "body-too-large",
     );
-    problem(&get("/".into()).await, 404, "not-found");
+    assert_problem(&get("/".into()).await, 404, "not-found");
     let wrong = get("/map".into()).await;
-    problem(&wrong, 405, "method-not-allowed");
+    assert_problem(&wrong, 405, "method-not-allowed");
     assert_eq!(wrong.allow.as_deref(), Some("POST"));
 }
