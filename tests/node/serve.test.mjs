@@ -16,7 +16,7 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { startUpstream } from './upstream.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, '..', 'fixtures');
@@ -48,14 +48,7 @@ const freePort = () =>
   });
 
 before(async () => {
-  upstreamWorker = new Worker(new URL('./server.mjs', import.meta.url), {
-    workerData: { body: fixture('vllm_v1.prom') },
-  });
-  const upstreamPort = await new Promise((resolve, reject) => {
-    upstreamWorker.once('message', resolve);
-    upstreamWorker.once('error', reject);
-  });
-  upstream = `http://127.0.0.1:${upstreamPort}`;
+  ({ base: upstream, worker: upstreamWorker } = await startUpstream(fixture('vllm_v1.prom')));
 
   const port = await freePort();
   const jco = join(here, 'node_modules', '.bin', 'jco');

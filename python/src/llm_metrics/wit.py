@@ -146,7 +146,7 @@ def _convert(vt: ValType, hint: Any, path: str, up: bool) -> Convert:
     if isinstance(vt, RecordType) and dataclasses.is_dataclass(hint):
         return (_lift_record if up else _lower_record)(vt, hint, path)
     if isinstance(vt, TupleType):
-        return (_lift_tuple if up else _lower_tuple)(vt, hint, path)
+        return _tuple(vt, hint, path, up)
     cases = _cases_of(hint)
     if isinstance(vt, VariantType) and cases is not None:
         if not up:
@@ -168,18 +168,21 @@ def _lift_record(vt: RecordType, cls: Any, path: str) -> Convert:
     return convert
 
 
-def _lift_tuple(vt: TupleType, hint: Any, path: str) -> Convert:
+def _tuple(vt: TupleType, hint: Any, path: str, up: bool) -> Convert:
     elements = vt.elements
     if dataclasses.is_dataclass(hint):
         # A tuple payload the package names, e.g. `by-label` -> ByLabel.
         py = list(_fields(hint).items())
         if len(py) != len(elements):
             raise _mismatch(path, vt, hint)
-        convs = [lift(e, h, f"{path}.{n}") for e, (n, h) in zip(elements, py)]
-        return lambda v: hint(*(c(x) for c, x in zip(convs, v)))
+        convs = [(n, _convert(e, h, f"{path}.{n}", up)) for e, (n, h) in zip(elements, py)]
+        if up:
+            return lambda v: hint(*(c(x) for (_, c), x in zip(convs, v)))
+        return lambda v: tuple(c(getattr(v, n)) for n, c in convs)
     if typing.get_origin(hint) is tuple and len(_args(hint)) == len(elements):
-        convs = [lift(e, h, f"{path}.{i}") for i, (e, h) in enumerate(zip(elements, _args(hint)))]
-        return lambda v: tuple(c(x) for c, x in zip(convs, v))
+        items = [_convert(e, h, f"{path}.{i}", up)
+                 for i, (e, h) in enumerate(zip(elements, _args(hint)))]
+        return lambda v: tuple(c(x) for c, x in zip(items, v))
     raise _mismatch(path, vt, hint)
 
 
@@ -219,20 +222,6 @@ def _lower_record(vt: RecordType, cls: Any, path: str) -> Convert:
         return r
 
     return convert
-
-
-def _lower_tuple(vt: TupleType, hint: Any, path: str) -> Convert:
-    elements = vt.elements
-    if dataclasses.is_dataclass(hint):
-        py = list(_fields(hint).items())
-        if len(py) != len(elements):
-            raise _mismatch(path, vt, hint)
-        convs = [(n, lower(e, h, f"{path}.{n}")) for e, (n, h) in zip(elements, py)]
-        return lambda v: tuple(c(getattr(v, n)) for n, c in convs)
-    if typing.get_origin(hint) is tuple and len(_args(hint)) == len(elements):
-        convs2 = [lower(e, h, f"{path}.{i}") for i, (e, h) in enumerate(zip(elements, _args(hint)))]
-        return lambda v: tuple(c(x) for c, x in zip(convs2, v))
-    raise _mismatch(path, vt, hint)
 
 
 def _case_of(value: Any, cases: Dict[str, Any]) -> str:

@@ -65,8 +65,8 @@ async fn start(egress: EgressPolicy) -> SocketAddr {
 }
 
 /// An upstream engine on loopback: `/metrics` is vLLM, `/html` a web page,
-/// `/missing` a 404.
-async fn upstream() -> SocketAddr {
+/// `/missing` a 404, `/stall` never answers (within a test's time).
+pub(super) async fn upstream() -> SocketAddr {
     let router = Router::new()
         .route(
             "/metrics",
@@ -81,7 +81,14 @@ async fn upstream() -> SocketAddr {
             "/html",
             get(|| async { ([(header::CONTENT_TYPE, "text/html")], "<html>hi</html>") }),
         )
-        .route("/missing", get(|| async { StatusCode::NOT_FOUND }));
+        .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
+        .route(
+            "/stall",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                ""
+            }),
+        );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

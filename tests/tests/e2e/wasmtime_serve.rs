@@ -17,14 +17,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::http::{StatusCode, header};
-use axum::routing::get;
 use llm_metrics_host::{COMPONENT_PATH, json};
-use serde_json::Value;
 
 use crate::common::{fixture, plugin};
-use crate::service::{Answer, FIXTURES, as_sent, assert_problem, collected, timeless, urlencode};
+use crate::service::{
+    Answer, FIXTURES, as_sent, assert_problem, collected, timeless, upstream, urlencode,
+};
 
 /// The wasmtime version the host crates are built on (Cargo.toml's pin).
 const PINNED: &str = "48.0.8";
@@ -103,33 +101,6 @@ impl Drop for Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// An upstream engine on loopback: `/metrics` vLLM, `/missing` a 404,
-/// `/stall` never answers.
-async fn upstream() -> SocketAddr {
-    let router = Router::new()
-        .route(
-            "/metrics",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    fixture("vllm_v1.prom"),
-                )
-            }),
-        )
-        .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
-        .route(
-            "/stall",
-            get(|| async {
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                ""
-            }),
-        );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    addr
 }
 
 /// One HTTP/1.1 request (`connection: close`) on a blocking socket, read to
