@@ -246,7 +246,7 @@ async fn wasmtime_serve_answers_typed_problems() {
     assert_problem(&missing, 502, "http-status");
     assert!(missing.json["detail"].as_str().unwrap().contains("404"));
     let started = Instant::now();
-    problem(
+    assert_problem(
         &get(collect("/stall", "&timeout_ms=500")).await,
         504,
         "timeout",
@@ -256,25 +256,25 @@ async fn wasmtime_serve_answers_typed_problems() {
         "{:?}",
         started.elapsed()
     );
-    problem(
+    assert_problem(
         &get(collect("/metrics", "&engine=nope")).await,
         404,
         "unknown-engine",
     );
-    problem(
+    assert_problem(
         &get(collect("/metrics", "&timeout_ms=soon")).await,
         400,
         "invalid-parameter",
     );
     assert_problem(&get("/collect".into()).await, 400, "missing-parameter");
-    problem(
+    assert_problem(
         &get("/collect?url=ftp%3A%2F%2Fx%2F".into()).await,
         422,
         "invalid-url",
     );
 
     let post = |path: &str, body: Vec<u8>| request(addr, "POST", path.to_string(), body);
-    problem(
+    assert_problem(
         &post("/map?engine=nope", fixture("tgi.prom")).await,
         404,
         "unknown-engine",
@@ -287,7 +287,7 @@ async fn wasmtime_serve_answers_typed_problems() {
             .unwrap()
             .contains("line 1, column")
     );
-    problem(
+    assert_problem(
         &post("/map", vec![b'#'; (16 << 20) + 1]).await,
         413,
         "body-too-large",
