@@ -115,7 +115,9 @@ def _connection(grant: Grant, deadline: _Deadline,
 
         class Https(Closing, http.client.HTTPSConnection):
             def connect(self) -> None:
+                # Wrapping detaches the plain socket: watch the TLS one.
                 self.sock = tls.wrap_socket(open_socket(), server_hostname=dest.host)
+                deadline.watch(self.sock)
 
         return Https(dest.host, dest.port, timeout=deadline.left("connecting"), context=tls)
 
