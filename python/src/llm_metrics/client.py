@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ssl
+import time
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Union
 
 from . import types as t
 from .allow import Egress
 from .component import Plugin
+from .errors import LlmMetricsError
 from .fetch import get
 
 MAX_TIMEOUT = 300.0
@@ -78,8 +80,12 @@ class LlmMetrics:
         if not 0 < timeout <= MAX_TIMEOUT:
             raise ValueError(f"timeout must be in (0, {MAX_TIMEOUT}] seconds, not {timeout}")
         egress = self.egress if allow is None else Egress(allow)
+        started = time.monotonic()
         grant = egress.check(url, timeout)
-        response = get(grant, timeout, max_body_bytes, headers, self.ssl_context)
+        left = timeout - (time.monotonic() - started)  # one budget for lookup and fetch
+        if left <= 0:
+            raise LlmMetricsError("timeout", "budget ran out looking up the host")
+        response = get(grant, left, max_body_bytes, headers, self.ssl_context)
         snapshot = self.map_exposition(
             response.body, engine,
             instance_id=grant.destination.authority if instance_id is None else instance_id,
