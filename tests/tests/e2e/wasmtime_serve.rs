@@ -32,7 +32,7 @@ fn wasmtime_cli() -> Option<PathBuf> {
     let how = format!(
         "set LLM_METRICS_WASMTIME_CLI to a wasmtime {PINNED} binary, e.g. after \
          `cargo install wasmtime-cli --version {PINNED} --locked --no-default-features \
-         --features serve,run,cranelift,component-model-async --root target/wasmtime-cli` \
+         --features serve,run,cranelift,component-model-async,pooling-allocator --root target/wasmtime-cli` \
          (target/wasmtime-cli/bin/wasmtime)"
     );
     let Some(path) = std::env::var_os("LLM_METRICS_WASMTIME_CLI").map(PathBuf::from) else {
