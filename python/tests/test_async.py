@@ -35,8 +35,9 @@ def test_async_calls_run_concurrently_with_the_loop(client, upstream):
     assert [s.engine for s in snaps] == ["vllm"] * 4 + ["tgi", "sglang"]
     assert parsed.families and engines
     assert isinstance(error, llm_metrics.LlmMetricsError) and error.kind == "timeout"
-    # The loop ran all along: the stalled fetch alone took a second.
-    assert ticks >= 20
+    # The loop ran all along (the stalled fetch alone took a second), not
+    # only between calls.
+    assert ticks >= 5
 
 
 def test_module_level_async_functions(upstream):
