@@ -209,7 +209,7 @@ impl<'a> Parser<'a> {
         // 0.0.4 takes a value right after `}` (`a{b="c"}-Inf`): both Go parsers
         // do (expfmt skips zero or more blanks there; textparse's lexer is in its
         // value state after `}`). OpenMetrics wants the space.
-        if self.sep(c) == 0 && !(braces && !self.om) {
+        if self.sep(c) == 0 && (!braces || self.om) {
             let kind = if c.at_end() || braces {
                 ErrorKind::MissingValue
             } else {
