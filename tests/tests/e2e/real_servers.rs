@@ -9,7 +9,7 @@
 use llm_metrics_host::wit::mapper::{MetricValue, Snapshot, WindowStats};
 use serde_json::Value;
 
-use crate::common::{fixture, plugin};
+use crate::common::{close, fixture, plugin};
 
 /// One recorded run: the ground truth and its captures.
 struct Run {
@@ -151,21 +151,15 @@ impl Run {
     async fn window(&self, from: &str, to: &str) -> WindowStats {
         let a = self.snapshot(self.capture(from)).await;
         let b = self.snapshot(self.capture(to)).await;
-        plugin()
+        let w = plugin()
             .window(&a, &b)
             .await
             .expect("no trap")
-            .unwrap_or_else(|e| panic!("{from} -> {to}: {e:?}"))
+            .unwrap_or_else(|e| panic!("{from} -> {to}: {e:?}"));
+        // One incarnation throughout: no restart may be seen.
+        assert!(!w.restarted, "{from} -> {to}: {:?}", w.resets);
+        w
     }
-}
-
-#[track_caller]
-fn eq(actual: Option<f64>, expected: f64, what: &str) {
-    let a = actual.unwrap_or_else(|| panic!("{what}: null, expected {expected}"));
-    assert!(
-        (a - expected).abs() <= 1e-9 * expected.abs().max(1.0),
-        "{what}: {a} != {expected}"
-    );
 }
 
 #[track_caller]
@@ -197,8 +191,8 @@ async fn load_matches(run: &Run) {
         let what = format!("{}/{}", run.dir, c["name"].as_str().unwrap());
         let running = e.in_flight.min(run.slots());
         assert_eq!(running, e.streaming, "{what}: the recorded streams");
-        eq(s.load.requests_running, running, &format!("{what} running"));
-        eq(
+        close(s.load.requests_running, running, &format!("{what} running"));
+        close(
             s.load.requests_waiting,
             e.in_flight - running,
             &format!("{what} waiting"),
@@ -226,12 +220,12 @@ async fn llamacpp_load_and_tokens_match_the_ground_truth() {
         let cached = engine_number(&s, "cache", "prompt_tokens_cached");
         let processed = s.totals.prompt_tokens;
         if e.aborted == 0.0 {
-            eq(
+            close(
                 cached,
                 e.cached + e.streaming_cached,
                 &format!("{what} cached"),
             );
-            eq(
+            close(
                 processed,
                 e.prompt - e.cached + e.streaming_prompt - e.streaming_cached,
                 &format!("{what} processed prompt tokens"),
@@ -239,7 +233,7 @@ async fn llamacpp_load_and_tokens_match_the_ground_truth() {
         }
         // Every prompt token is in exactly one of the two counters, aborted
         // requests' included (their cached part is not reported to the client).
-        eq(
+        close(
             processed.zip(cached).map(|(p, c)| p + c),
             e.prompt + e.aborted_prompt + e.streaming_prompt,
             &format!("{what} processed + cached"),
@@ -253,42 +247,48 @@ async fn llamacpp_load_and_tokens_match_the_ground_truth() {
             &format!("{what} generation tokens"),
         );
         if e.aborted == 0.0 {
-            eq(s.totals.generation_tokens, e.completion, &what);
+            close(s.totals.generation_tokens, e.completion, &what);
         }
     }
+}
+
+/// The windows idle->done and done->after, checked for what both engines
+/// agree on: the first generated every completion token, the second between
+/// the tokens the aborted requests streamed and their `max_tokens`.
+async fn windows(run: &Run) -> [(WindowStats, Expect); 2] {
+    let done = run.expect(run.capture("done"));
+    let w = run.window("idle", "done").await;
+    close(
+        increase(&w, w.rates.generation_tokens),
+        done.completion,
+        &format!("{} idle->done generation tokens", run.dir),
+    );
+    let after = run.expect(run.capture("after"));
+    let w2 = run.window("done", "after").await;
+    within(
+        increase(&w2, w2.rates.generation_tokens),
+        after.aborted_chunks,
+        after.aborted_max,
+        &format!("{} done->after generation tokens", run.dir),
+    );
+    [(w, done), (w2, after)]
 }
 
 #[tokio::test]
 async fn llamacpp_windows_match_the_ground_truth() {
     let run = Run::load("llamacpp");
-    let done = run.expect(run.capture("done"));
-    let w = run.window("idle", "done").await;
-    assert!(!w.restarted, "{:?}", w.resets);
-    eq(
+    let [(w, done), (w2, after)] = windows(&run).await;
+    close(
         increase(&w, w.rates.prompt_tokens),
         done.prompt - done.cached,
         "idle->done processed prompt tokens",
     );
-    eq(
-        increase(&w, w.rates.generation_tokens),
-        done.completion,
-        "idle->done generation tokens",
-    );
     assert_eq!(w.rates.requests_succeeded, None);
-    let after = run.expect(run.capture("after"));
-    let w = run.window("done", "after").await;
-    assert!(!w.restarted, "{:?}", w.resets);
     within(
-        increase(&w, w.rates.prompt_tokens),
+        increase(&w2, w2.rates.prompt_tokens),
         0.0,
         after.aborted_prompt,
         "done->after prompt tokens of the aborted requests",
-    );
-    within(
-        increase(&w, w.rates.generation_tokens),
-        after.aborted_chunks,
-        after.aborted_max,
-        "done->after generation tokens of the aborted requests",
     );
 }
 
@@ -306,27 +306,27 @@ async fn vllm_load_totals_and_latency_match_the_ground_truth() {
         assert_eq!(s.load.data_parallel_ranks, Some(1), "{what}");
         // `num_gpu_blocks x block_size` from `cache_config_info` is the KV
         // size the server logged at start-up.
-        eq(s.load.kv_cache_capacity_tokens, kv, &format!("{what} KV"));
+        close(s.load.kv_cache_capacity_tokens, kv, &format!("{what} KV"));
         // Completed requests only: vLLM counts no client disconnect, neither
         // as `abort` nor anywhere else, so requests_failed stays 0.
-        eq(
+        close(
             s.totals.requests_succeeded,
             e.finished,
             &format!("{what} succeeded"),
         );
-        eq(s.totals.requests_failed, 0.0, &format!("{what} failed"));
+        close(s.totals.requests_failed, 0.0, &format!("{what} failed"));
         let e2e = s.latency.e2e_request_latency_seconds.as_ref().unwrap();
-        eq(Some(e2e.count), e.finished, &format!("{what} e2e count"));
+        close(Some(e2e.count), e.finished, &format!("{what} e2e count"));
         // Prompt tokens are counted at prefill, every token (cached ones
         // included): the running requests are in, the waiting ones are not;
         // aborted requests had been prefilled.
-        eq(
+        close(
             s.totals.prompt_tokens,
             e.prompt + e.streaming_prompt + e.aborted_prompt,
             &format!("{what} prompt tokens"),
         );
         // Cache hits, in tokens (the engine-specific `prefix_cache_hits`).
-        eq(
+        close(
             engine_number(&s, "cache", "prefix_cache_hits"),
             e.cached + e.streaming_cached,
             &format!("{what} prefix cache hits"),
@@ -346,7 +346,7 @@ async fn vllm_load_totals_and_latency_match_the_ground_truth() {
             );
         }
         if e.aborted == 0.0 && e.in_flight == 0.0 {
-            eq(s.totals.generation_tokens, e.completion, &what);
+            close(s.totals.generation_tokens, e.completion, &what);
         }
     }
 }
@@ -354,58 +354,46 @@ async fn vllm_load_totals_and_latency_match_the_ground_truth() {
 #[tokio::test]
 async fn vllm_windows_match_the_ground_truth() {
     let run = Run::load("vllm");
-    let done = run.expect(run.capture("done"));
-    let w = run.window("idle", "done").await;
-    assert!(!w.restarted, "{:?}", w.resets);
-    eq(
+    let [(w, done), (w2, after)] = windows(&run).await;
+    close(
         increase(&w, w.rates.requests_succeeded),
         done.finished,
         "idle->done succeeded",
     );
-    eq(
+    close(
         increase(&w, w.rates.requests_failed),
         0.0,
         "idle->done failed",
     );
-    eq(
+    close(
         increase(&w, w.rates.prompt_tokens),
         done.prompt,
         "idle->done prompt tokens",
     );
-    eq(
-        increase(&w, w.rates.generation_tokens),
-        done.completion,
-        "idle->done generation tokens",
-    );
     let e2e = w.latency.e2e_request_latency_seconds.as_ref().unwrap();
-    eq(Some(e2e.count), done.finished, "idle->done e2e count");
+    close(Some(e2e.count), done.finished, "idle->done e2e count");
     // The aborted requests: their tokens are counted, the requests are not.
-    let after = run.expect(run.capture("after"));
-    let w = run.window("done", "after").await;
-    assert!(!w.restarted, "{:?}", w.resets);
-    eq(
-        increase(&w, w.rates.requests_succeeded),
+    close(
+        increase(&w2, w2.rates.requests_succeeded),
         0.0,
         "aborts succeeded",
     );
-    eq(increase(&w, w.rates.requests_failed), 0.0, "aborts failed");
-    eq(
-        w.latency
+    close(
+        increase(&w2, w2.rates.requests_failed),
+        0.0,
+        "aborts failed",
+    );
+    close(
+        w2.latency
             .e2e_request_latency_seconds
             .as_ref()
             .map(|d| d.count),
         0.0,
         "aborts in the e2e histogram",
     );
-    eq(
-        increase(&w, w.rates.prompt_tokens),
+    close(
+        increase(&w2, w2.rates.prompt_tokens),
         after.aborted_prompt,
         "done->after prompt tokens",
-    );
-    within(
-        increase(&w, w.rates.generation_tokens),
-        after.aborted_chunks,
-        after.aborted_max,
-        "done->after generation tokens",
     );
 }
