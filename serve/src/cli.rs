@@ -17,7 +17,7 @@ use llm_metrics_host::{ComponentSource, EngineChoice, Limits, Plugin, PluginOpti
 
 use crate::allow::{AllowList, Pattern};
 use crate::config;
-use crate::service::{self, Service, Settings};
+use crate::state::{self, Service, Settings};
 
 /// The service's own options (the plugin's are in [`PluginArgs`]).
 #[derive(Debug, clap::Args)]
@@ -206,7 +206,7 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     // The first line on stdout, for scripts and tests (port 0 picks one).
     println!("listening on http://{addr}");
     tracing::info!(%addr, "serving");
-    axum::serve(listener, service::router(service.clone()))
+    axum::serve(listener, state::router(service.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")?;

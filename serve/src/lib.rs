@@ -11,21 +11,14 @@
 #![deny(missing_docs)]
 
 pub mod allow;
-pub mod api;
-pub mod api_history;
-pub mod api_targets;
-pub mod auth;
 pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod engine;
-pub mod export;
-pub mod export_window;
-pub mod fleet;
 pub mod history;
-pub mod openapi;
 pub mod problem;
+pub mod routes;
 pub mod scheduler;
-pub mod service;
+pub mod state;
 pub mod store;
 pub mod targets;

@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::collect::{self, Failure};
 use crate::history;
-use crate::service::Service;
+use crate::state::Service;
 use crate::targets::Entry;
 
 /// Start `entry`'s loop.

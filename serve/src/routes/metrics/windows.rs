@@ -14,9 +14,9 @@ use std::time::{Duration, SystemTime};
 
 use llm_metrics_host::wit::mapper::{Distribution, Snapshot, WindowStats};
 
-use crate::export::{header, labels, num};
+use crate::routes::metrics::snapshots::{header, labels, num};
 use crate::history;
-use crate::service::Service;
+use crate::state::Service;
 use crate::targets::Entry;
 
 /// The range of the exported windows.

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::history::{self, Point};
 use crate::problem::{ApiPath, ApiQuery, Problem};
-use crate::service::Service;
+use crate::state::Service;
 use crate::store::{Store, StoreError};
 
 /// The most points one history answer has (as Prometheus' query API).

@@ -7,7 +7,8 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{api, api_history, api_targets, fleet, problem};
+use crate::problem;
+use crate::routes::{collect as api, fleet, history as api_history, targets as api_targets};
 
 /// The document's source.
 #[derive(OpenApi)]
@@ -27,7 +28,7 @@ use crate::{api, api_history, api_targets, fleet, problem};
         api_history::target_window,
         api_history::target_history,
         api_history::fleet_window,
-        crate::service::prometheus,
+        crate::state::prometheus,
         document,
     ),
     components(schemas(

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::allow::Refusal;
 use crate::config::{Seconds, Secret, TargetSpec};
 use crate::problem::{ApiJson, ApiPath, Problem};
-use crate::service::Service;
+use crate::state::Service;
 
 /// `PUT /api/v1/targets/{id}` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::problem::{ApiQuery, Problem};
-use crate::service::Service;
+use crate::state::Service;
 
 /// Filters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -21,7 +21,12 @@ use crate::allow::AllowList;
 use crate::config::TargetSpec;
 use crate::store::Store;
 use crate::targets::Registry;
-use crate::{api, api_history, api_targets, auth, export, fleet, openapi, problem, scheduler};
+use crate::problem;
+use crate::routes::metrics::snapshots as export;
+use crate::routes::{
+    auth, collect as api, fleet, history as api_history, openapi, targets as api_targets,
+};
+use crate::scheduler;
 
 /// Service-wide settings.
 #[derive(Clone, Debug)]
@@ -183,7 +188,7 @@ pub async fn prometheus(
     axum::extract::State(service): axum::extract::State<Arc<Service>>,
 ) -> impl axum::response::IntoResponse {
     let mut text = export::render(&service.targets.all());
-    text.push_str(&crate::export_window::render(&service).await);
+    text.push_str(&crate::routes::metrics::windows::render(&service).await);
     (
         [(axum::http::header::CONTENT_TYPE, export::CONTENT_TYPE)],
         text,

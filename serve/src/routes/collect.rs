@@ -22,7 +22,7 @@ use crate::allow::Destination;
 use crate::collect::{self, Failure};
 use crate::engine;
 use crate::problem::{ApiJson, ApiPath, ApiQuery, Problem, ProblemBody};
-use crate::service::Service;
+use crate::state::Service;
 
 /// The longest instance id accepted.
 const MAX_INSTANCE_ID: usize = 256;

@@ -1,0 +1,4 @@
+//! `GET /metrics`: the Prometheus re-export.
+
+pub mod snapshots;
+pub mod windows;
