@@ -1,32 +1,22 @@
-//! The service's shared state and its HTTP routes.
+//! The service's shared state: what every route and scrape loop reads.
 //!
 //! Invariant: one pre-instantiated [`Plugin`] serves every request and
-//! scrape; every route answers JSON (success documents or problem
-//! documents), and request bodies are capped at [`Settings::max_request_bytes`].
-//! Scrapes in flight never exceed [`Settings::concurrency`] and ad-hoc
-//! collections never exceed [`Settings::adhoc_concurrency`] (separate pools,
-//! so callers cannot starve the scraper), so the plugin's memory in use stays
-//! within their sum × the per-call memory budget.
+//! scrape. Scrapes in flight never exceed [`Settings::concurrency`] and
+//! ad-hoc collections never exceed [`Settings::adhoc_concurrency`]
+//! (separate pools, so callers cannot starve the scraper), so the plugin's
+//! memory in use stays within their sum × the per-call memory budget. This
+//! module is a leaf of the service: it names no route and no scrape loop
+//! (those are [`crate::routes`] and [`crate::scheduler`], which read it).
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use llm_metrics_host::Plugin;
 use tokio::sync::Semaphore;
 
 use crate::allow::AllowList;
-use crate::config::TargetSpec;
 use crate::store::Store;
 use crate::targets::Registry;
-use crate::problem;
-use crate::routes::metrics::snapshots as export;
-use crate::routes::{
-    auth, collect as api, fleet, history as api_history, openapi, targets as api_targets,
-};
-use crate::scheduler;
 
 /// Service-wide settings.
 #[derive(Clone, Debug)]
@@ -115,82 +105,8 @@ impl Service {
         })
     }
 
-    /// Register (or replace) a target and start its scrape loop. Returns
-    /// whether it replaced one.
-    pub fn add_target(self: &Arc<Self>, spec: TargetSpec) -> bool {
-        let (entry, replaced) = self.targets.put(spec);
-        scheduler::spawn(self.clone(), entry);
-        replaced
-    }
-
-    /// Stop every scrape loop and wait up to `deadline` for scrapes in
-    /// flight to finish. True if they all did.
-    pub async fn drain(&self, deadline: Duration) -> bool {
-        self.targets.stop_all();
-        let all = u32::try_from(self.settings.concurrency.clamp(1, Semaphore::MAX_PERMITS))
-            .unwrap_or(u32::MAX);
-        tokio::time::timeout(deadline, self.scrape_permits.acquire_many(all))
-            .await
-            .is_ok_and(|p| p.is_ok())
-    }
-
     /// A copy of the current allow-list (never held across an await).
     pub fn allow_list(&self) -> AllowList {
         self.allow.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
-}
-
-/// All routes.
-pub fn router(service: Arc<Service>) -> Router {
-    let limit = service.settings.max_request_bytes;
-    Router::new()
-        .route("/api/v1/collect/{engine}", post(api::collect))
-        .route("/api/v1/metrics/{engine}/{instance_id}", get(api::metrics))
-        .route("/api/v1/targets", get(api_targets::list))
-        .route("/api/v1/fleet", get(fleet::fleet))
-        .route("/api/v1/fleet/window", get(api_history::fleet_window))
-        .route(
-            "/api/v1/targets/{id}/window",
-            get(api_history::target_window),
-        )
-        .route(
-            "/api/v1/targets/{id}/history",
-            get(api_history::target_history),
-        )
-        .route("/metrics", get(prometheus))
-        .route("/openapi.json", get(openapi::document))
-        .route(
-            "/api/v1/targets/{id}",
-            get(api_targets::show)
-                .put(api_targets::put)
-                .delete(api_targets::remove),
-        )
-        .fallback(problem::no_route)
-        .method_not_allowed_fallback(problem::wrong_method)
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(
-            service.clone(),
-            auth::require_token,
-        ))
-        .with_state(service)
-}
-
-/// `GET /metrics`: the fleet as Prometheus text.
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    responses(
-        (status = 200, description = "Every target as Prometheus text 0.0.4", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"),
-        (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-    )
-)]
-pub async fn prometheus(
-    axum::extract::State(service): axum::extract::State<Arc<Service>>,
-) -> impl axum::response::IntoResponse {
-    let mut text = export::render(&service.targets.all());
-    text.push_str(&crate::routes::metrics::windows::render(&service).await);
-    (
-        [(axum::http::header::CONTENT_TYPE, export::CONTENT_TYPE)],
-        text,
-    )
 }

@@ -1,6 +1,7 @@
 //! Windowed figures for `GET /metrics`: per target, the rates and latency
 //! quantiles over the last [`RANGE`], from the stored history through the
-//! plugin's `window`, for readers that do not run PromQL themselves.
+//! plugin's `window` ([`stored`]), for readers that do not run PromQL
+//! themselves.
 //!
 //! Invariant: every family is a gauge (a window is a current value, not a
 //! cumulative one), carries the same labels as the rest of the export, and
@@ -14,8 +15,9 @@ use std::time::{Duration, SystemTime};
 
 use llm_metrics_host::wit::mapper::{Distribution, Snapshot, WindowStats};
 
-use crate::routes::metrics::snapshots::{header, labels, num};
+use super::snapshots::{header, labels, num};
 use crate::history;
+use crate::routes::stored;
 use crate::state::Service;
 use crate::targets::Entry;
 
@@ -84,19 +86,14 @@ async fn window_of(
 ) -> Option<(Arc<Snapshot>, WindowStats)> {
     let store = service.history.as_ref()?;
     let range = i64::try_from(RANGE.as_millis()).unwrap_or(i64::MAX);
-    let points = history::points(store, &entry.spec.id, now - range, now)
+    let (earlier, later) = stored::edges(store, &entry.spec.id, now, range)
         .await
         .ok()??;
-    let (a, b) = history::window_pair(&points, now, range)?;
-    let snaps = history::snapshots(store, vec![a.id, b.id]).await.ok()?;
-    let _permit = service.adhoc_permits.acquire().await;
-    let w = service
-        .plugin
-        .window(&snaps[&a.id], &snaps[&b.id])
+    let w = stored::compute(service, &earlier, &later)
         .await
         .ok()?
         .ok()?;
-    Some((snaps[&b.id].clone(), w))
+    Some((later, w))
 }
 
 /// The windowed families for every target (empty without a history).
