@@ -1,7 +1,8 @@
 //! `GET /metrics`: every target as Prometheus text 0.0.4, so an existing
 //! Prometheus stores and federates the fleet: each target's latest snapshot
 //! and scrape health ([`snapshots`]), then its window over the last five
-//! minutes from the stored history ([`windows`]).
+//! minutes from the stored history ([`windows`]), both written with the
+//! same text rules ([`text`]).
 //!
 //! Invariant: the answer is one valid strict 0.0.4 exposition (each family
 //! once, `# HELP` and `# TYPE` first, label values escaped, a final line
@@ -18,6 +19,7 @@ use axum::routing::get;
 use crate::state::Service;
 
 pub mod snapshots;
+pub mod text;
 pub mod windows;
 
 /// This room's part of the OpenAPI document.
@@ -43,5 +45,5 @@ pub fn router() -> Router<Arc<Service>> {
 pub async fn prometheus(State(service): State<Arc<Service>>) -> impl IntoResponse {
     let mut text = snapshots::render(&service.targets.all());
     text.push_str(&windows::render(&service).await);
-    ([(header::CONTENT_TYPE, snapshots::CONTENT_TYPE)], text)
+    ([(header::CONTENT_TYPE, text::CONTENT_TYPE)], text)
 }

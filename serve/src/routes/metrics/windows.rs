@@ -9,13 +9,12 @@
 //! scrapes in the range, or snapshots the plugin refuses to compare, give
 //! no series, never 0. The output keeps the export's strict 0.0.4 rules.
 
-use std::fmt::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use llm_metrics_host::wit::mapper::{Distribution, Snapshot, WindowStats};
 
-use super::snapshots::{header, labels, num};
+use super::text::{family, labels, num};
 use crate::history;
 use crate::routes::stored;
 use crate::state::Service;
@@ -106,57 +105,52 @@ pub async fn render(service: &Service) -> String {
         }
     }
     let mut out = String::new();
-    header(
+    family(
         &mut out,
         "llm_metrics_window_seconds",
         "gauge",
         "Length of the window the llm_metrics_window_* figures cover (the stored scrapes at its edges).",
+        windows
+            .iter()
+            .map(|(e, s, w)| (labels(e, Some(s), &[]), num(w.seconds))),
     );
-    for (e, s, w) in &windows {
-        let _ = writeln!(
-            out,
-            "llm_metrics_window_seconds{} {}",
-            labels(e, Some(s), &[]),
-            num(w.seconds)
-        );
-    }
-    header(
+    family(
         &mut out,
         "llm_metrics_window_restarted",
         "gauge",
         "1 if the server restarted within the window.",
+        windows
+            .iter()
+            .map(|(e, s, w)| (labels(e, Some(s), &[]), u8::from(w.restarted))),
     );
-    for (e, s, w) in &windows {
-        let _ = writeln!(
-            out,
-            "llm_metrics_window_restarted{} {}",
-            labels(e, Some(s), &[]),
-            u8::from(w.restarted)
+    for (name, help, pick) in RATES {
+        family(
+            &mut out,
+            name,
+            "gauge",
+            help,
+            windows
+                .iter()
+                .filter_map(|(e, s, w)| Some((labels(e, Some(s), &[]), num(pick(w)?)))),
         );
     }
-    for (name, help, pick) in RATES {
-        header(&mut out, name, "gauge", help);
-        for (e, s, w) in &windows {
-            if let Some(v) = pick(w) {
-                let _ = writeln!(out, "{name}{} {}", labels(e, Some(s), &[]), num(v));
-            }
-        }
-    }
     for (name, help, pick) in DISTRIBUTIONS {
-        header(&mut out, name, "gauge", help);
-        for (e, s, w) in &windows {
-            let Some(d) = pick(w) else { continue };
-            for (q, v) in [("0.5", d.p50), ("0.9", d.p90), ("0.99", d.p99)] {
-                if let Some(v) = v {
-                    let _ = writeln!(
-                        out,
-                        "{name}{} {}",
-                        labels(e, Some(s), &[("quantile", q)]),
-                        num(v)
-                    );
-                }
-            }
-        }
+        let quantiles = windows
+            .iter()
+            .filter_map(|(e, s, w)| Some((e, s, pick(w)?)));
+        family(
+            &mut out,
+            name,
+            "gauge",
+            help,
+            quantiles.flat_map(|(e, s, d)| {
+                [("0.5", d.p50), ("0.9", d.p90), ("0.99", d.p99)]
+                    .into_iter()
+                    .filter_map(move |(q, v)| {
+                        Some((labels(e, Some(s), &[("quantile", q)]), num(v?)))
+                    })
+            }),
+        );
     }
     out
 }
