@@ -60,6 +60,15 @@ pub struct PutTarget {
     pub labels: BTreeMap<String, String>,
 }
 
+/// 422 `invalid-target`, saying why (with its causes).
+fn invalid_target(e: anyhow::Error) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-target",
+        format!("{e:#}"),
+    )
+}
+
 /// Every target with its health.
 #[utoipa::path(get, path = "/api/v1/targets", tag = "api_targets", responses(
     (status = 200, description = "`{\"targets\": [...]}`", body = Object),
@@ -118,13 +127,7 @@ pub async fn put(
             Ok((n.to_ascii_lowercase(), Secret(v)))
         })
         .collect::<anyhow::Result<Vec<_>>>()
-        .map_err(|e| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-target",
-                e.to_string(),
-            )
-        })?;
+        .map_err(invalid_target)?;
     let mut spec = TargetSpec::new(
         id,
         body.url,
@@ -134,21 +137,10 @@ pub async fn put(
         headers,
         body.labels,
     )
-    .map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-target",
-            format!("{e:#}"),
-        )
-    })?;
+    .map_err(invalid_target)?;
     spec.from_api = true;
-    spec.check_engine(&service.engines).map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-target",
-            format!("{e:#}"),
-        )
-    })?;
+    spec.check_engine(&service.engines)
+        .map_err(invalid_target)?;
     if let Err(refusal) = service.allow_list().check(&spec.url).await {
         let (status, kind) = match &refusal {
             Refusal::InvalidUrl(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-url"),
