@@ -17,6 +17,7 @@ mod cpu;
 pub mod describe;
 pub mod engine;
 pub mod json;
+mod origin;
 pub mod plugin;
 pub mod policy;
 pub mod sender;
