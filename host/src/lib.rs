@@ -22,6 +22,7 @@ pub mod plugin;
 pub mod policy;
 pub mod sender;
 pub mod service;
+pub mod startup;
 mod stats;
 
 pub use compact::CompactExposition;
