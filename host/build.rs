@@ -14,7 +14,6 @@
 use std::env;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use wit_parser::{Resolve, WorldItem};
 
@@ -95,46 +94,10 @@ fn write_worlds(root: &Path, out_dir: &Path) {
 
 /// Build the guest with `features` and copy the component to `dest`.
 fn build_guest(root: &Path, target_dir: &Path, features: &[&str], dest: &Path) -> PathBuf {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .args([
-            "build",
-            "--locked",
-            "--package",
-            "llm-metrics-guest",
-            "--lib",
-        ])
-        .args(features)
-        .args(["--target", "wasm32-wasip2", "--profile", "wasm-release"])
-        .env("CARGO_TARGET_DIR", target_dir);
-    // Flags meant for the host build (coverage, sanitizers, target-cpu) would
-    // break or bloat the wasm build.
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (key, _) in env::vars_os() {
-        let key = key.to_string_lossy();
-        if key.starts_with("CARGO_PROFILE_") || key.starts_with("CARGO_FEATURE_") {
-            cmd.env_remove(key.as_ref());
-        }
-    }
-
-    let status = cmd
-        .status()
-        .expect("failed to run cargo for the guest build");
-    if !status.success() {
-        panic!(
-            "building the guest component failed (see above). If the error mentions a missing \
-             `wasm32-wasip2` target, run: rustup target add wasm32-wasip2"
-        );
-    }
-    let wasm = target_dir.join("wasm32-wasip2/wasm-release/llm_metrics_guest.wasm");
+    let args = [&["--package", "llm-metrics-guest", "--lib"], features].concat();
+    let out = llm_metrics_witdeps::nested::build_wasm(root, target_dir, &args)
+        .unwrap_or_else(|e| panic!("building the guest component: {e}"));
+    let wasm = out.join("llm_metrics_guest.wasm");
     let bytes = std::fs::read(&wasm)
         .unwrap_or_else(|e| panic!("guest build produced no {}: {e}", wasm.display()));
     if std::fs::read(dest).ok().as_deref() != Some(&bytes[..]) {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use llm_metrics_host::describe::{collect_error, parse_error};
@@ -19,6 +19,8 @@ use llm_metrics_host::wit::collector::{Header, Target};
 use llm_metrics_host::wit::mapper::{CollectError, Snapshot};
 use llm_metrics_host::wit::types::{Format, ParseOptions};
 use llm_metrics_serve::cli::PluginArgs;
+
+use crate::output::{OutputArg, broken_pipe_or, write_json};
 
 const EXIT_NOTES: &str =
     "Exit status: 0 success; 1 invalid input or failed collection; 2 usage error.";
@@ -169,15 +171,6 @@ pub enum FormatArg {
     Prometheus,
     /// OpenMetrics 1.0.
     Openmetrics,
-}
-
-/// `--output`.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum OutputArg {
-    /// The snapshot as JSON.
-    Json,
-    /// A readable table.
-    Table,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -516,29 +509,5 @@ fn print_snapshot(
             eprintln!("error: {}", collect_error(&e));
             Ok(ExitCode::from(1))
         }
-    }
-}
-
-/// Print one JSON document and a line feed; `Ok(true)` when stdout was
-/// closed (`| head`), which is not an error.
-pub(crate) fn write_json(value: &serde_json::Value) -> anyhow::Result<bool> {
-    let mut out = io::BufWriter::new(io::stdout().lock());
-    let result = serde_json::to_writer(&mut out, value)
-        .map_err(io::Error::from)
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush());
-    match result {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => bail!(e),
-        Err(_) => Ok(true),
-        Ok(()) => Ok(false),
-    }
-}
-
-/// A closed pipe (`| head`) is not an error.
-fn broken_pipe_or(e: io::Error) -> anyhow::Result<ExitCode> {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        Err(e.into())
     }
 }

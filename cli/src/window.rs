@@ -20,7 +20,7 @@ use llm_metrics_host::policy::EgressPolicy;
 use llm_metrics_host::wit::collector::Target;
 use llm_metrics_host::wit::mapper::{Snapshot, WindowError, WindowStats};
 
-use crate::cli::{OutputArg, write_json};
+use crate::output::{OutputArg, write_json};
 
 /// The window between two saved scrapes.
 pub async fn files(

@@ -54,7 +54,10 @@ const ROWS: &[Row] = &[
     ("quoted name alone", b"{\"a.b\"} 1\n", A, A, A, A),
     ("quoted name first", b"{\"a.b\",c=\"d\"} 1\n", A, A, A, A),
     ("quoted name first, blanks (issue 6)", b"{ \"x\", q= \"1.0\", a= \"b\", } 1\n", A, A, A, A),
-    ("quoted name after a label", b"{c=\"d\",\"a.b\"} 1\n", R, A, R, A),
+    // expfmt's own test table, case 10 ("Quoted metric name, not the first
+    // element in the label set"); textparse's parseLVals takes it anywhere.
+    ("quoted name after a label", b"{c=\"d\",\"a.b\"} 1\n", A, A, A, A),
+    ("quoted name after a label, blank", b"{c=\"d\", \"a.b\"} 1\n", A, A, A, A),
     ("two quoted names", b"{\"a\",\"b\"} 1\n", R, R, R, R),
     ("bare and quoted name", b"a{\"b\"} 1\n", R, R, R, R),
     ("no name at all", b"{} 1\n", R, R, R, R),
@@ -84,6 +87,10 @@ const ROWS: &[Row] = &[
     ),
     ("the same series twice", b"a 1\na 2\n", A, A, A, A),
     // Values and timestamps (both use Go's ParseFloat without p, P or _).
+    // expfmt skips zero or more blanks after `}`; textparse's lexer enters its
+    // value state at `}` and reads `[^{ \t\n]+` as the value.
+    ("value right after }", b"a{b=\"c\"}-Inf\n", A, A, A, A),
+    ("value right after } of a quoted name", b"{\"a.b\"}1\n", A, A, A, A),
     ("special values", b"a NaN\na nan\na +Inf\na -Inf\na Inf\na inf\na infinity\n", A, A, A, A),
     ("signs and bare dots", b"a +1.5\na .5\na 5.\na -0\na 1e3\n", A, A, A, A),
     ("underscore in a value", b"a 1_000\n", R, R, R, R),

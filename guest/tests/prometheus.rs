@@ -152,6 +152,14 @@ fn values_and_timestamps() {
         "a untyped\n  a{} NaN\n  a{} inf\n  a{} -inf\n  a{} inf\n  a{} inf\n  a{} 1000.0\n  \
          a{} -0.0025\n  a{} 0.5\n  a{} 7.0 @1700000000000\n  a{} 8.0 @-1000\n  a{} 9.0 @5\n  a{} 12.0\n",
     );
+    // No blank needed between `}` and the value in 0.0.4 (both Go parsers);
+    // OpenMetrics wants the space.
+    accept(
+        "a{b=\"c\"}-Inf\na{}1\n",
+        "a untyped\n  a{b=\"c\"} -inf\n  a{} 1.0\n",
+    );
+    let e = error(b"a{}1\n# EOF\n", &om(false));
+    assert_eq!(e.kind, ErrorKind::MissingValue);
 }
 
 #[test]
@@ -165,6 +173,11 @@ fn names_with_colons_and_quoted_names() {
          {\"my.metric\", a=\"b\"} 1\n{\"my.metric\", \"label.x\"=\"v\", c=\"d\"} 2\n{\"my.metric\"} 3\n",
         "my.metric gauge help=\"Dotted.\"\n  my.metric{a=\"b\"} 1.0\n  \
          my.metric{label.x=\"v\",c=\"d\"} 2.0\n  my.metric{} 3.0\n",
+    );
+    // The quoted name may come after a label (expfmt's own test case 10).
+    accept(
+        "{labelname=\"value\", \"my.noncompliant.metric\"} 1\n",
+        "my.noncompliant.metric untyped\n  my.noncompliant.metric{labelname=\"value\"} 1.0\n",
     );
     let e = parse(b"{\"my.metric\", \"label.x\"=\"v\"} 1\n", &prom(false)).unwrap();
     let s = &e.families[0].samples[0];
@@ -355,7 +368,7 @@ fn reject_rows() {
         ("a\n", MissingValue, 1, 2),
         ("a \n", MissingValue, 1, 3),
         ("a{} \n", MissingValue, 1, 5),
-        ("a{}1\n", MissingValue, 1, 4),
+        ("a{}\n", MissingValue, 1, 4),
         ("a{1=\"x\"} 1\n", ExpectedLabelName, 1, 3),
         ("a{b:c=\"x\"} 1\n", ExpectedEquals, 1, 4),
         ("a{b} 1\n", ExpectedEquals, 1, 4),

@@ -11,8 +11,6 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::plugin::Limits;
-
 /// How often the epoch advances: how often a running guest's CPU meter is
 /// checked (what is charged is measured exactly, see [`crate::cpu`]).
 pub const TICK: Duration = Duration::from_millis(10);
@@ -56,12 +54,13 @@ pub enum Ticker {
 }
 
 impl EngineChoice {
-    /// The engine, with its ticker running.
-    pub(crate) fn engine(&self, limits: &Limits) -> anyhow::Result<Engine> {
+    /// The engine, with its ticker running; a pooled one caps each memory
+    /// at `memory_bytes` (the calls' [`Limits::memory_bytes`](crate::Limits::memory_bytes)).
+    pub(crate) fn engine(&self, memory_bytes: usize) -> anyhow::Result<Engine> {
         match self {
             EngineChoice::Shared => shared_engine(),
             EngineChoice::Pooled { slots } => {
-                let engine = Engine::new(&engine_config(Some((*slots, limits.memory_bytes))))?;
+                let engine = Engine::new(&engine_config(Some((*slots, memory_bytes))))?;
                 spawn_ticker(&engine);
                 Ok(engine)
             }

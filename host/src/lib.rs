@@ -17,10 +17,12 @@ mod cpu;
 pub mod describe;
 pub mod engine;
 pub mod json;
+mod origin;
 pub mod plugin;
 pub mod policy;
 pub mod sender;
 pub mod service;
+pub mod startup;
 mod stats;
 
 pub use compact::CompactExposition;

@@ -172,7 +172,7 @@ pub struct Plugin {
 impl Plugin {
     /// Compile (or load from cache) and link the component.
     pub fn new(source: &ComponentSource, options: &PluginOptions) -> anyhow::Result<Self> {
-        let engine = options.engine.engine(&options.limits)?;
+        let engine = options.engine.engine(options.limits.memory_bytes)?;
         let bytes: std::borrow::Cow<'_, [u8]> = match source {
             ComponentSource::Embedded => EMBEDDED_COMPONENT.into(),
             ComponentSource::File(path) => std::fs::read(path)

@@ -20,12 +20,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use http::uri::{Scheme, Uri};
+use http::uri::Uri;
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 pub use crate::address::AddressRules;
-use crate::sender::Sender;
+use crate::origin::{effective_port, normalize_host};
+use crate::sender::{self, Sender};
 
 /// One allowed destination: a host name or IP, optionally with a port.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,7 +103,7 @@ impl EgressPolicy {
     /// Clamp for connect, first-byte and between-bytes waits when neither the
     /// embedder nor a fetch budget sets one. The default sender would
     /// otherwise wait 600 s for each.
-    pub const DEFAULT_MAX_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_MAX_TIMEOUT: Duration = sender::DEFAULT_WAIT;
     /// Default response body cap.
     pub const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -263,23 +264,6 @@ impl WasiHttpHooks for CallEgress {
             Ok((response, Box::new(async { Ok(()) }) as IoFuture))
         })
     }
-}
-
-/// Lower-case, without IPv6 brackets, so `[::1]` and `::1` compare equal.
-pub(crate) fn normalize_host(host: &str) -> String {
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_ascii_lowercase()
-}
-
-/// The URI's port, or its scheme's default.
-pub(crate) fn effective_port(uri: &Uri) -> u16 {
-    uri.port_u16()
-        .unwrap_or(if uri.scheme() == Some(&Scheme::HTTPS) {
-            443
-        } else {
-            80
-        })
 }
 
 #[cfg(test)]

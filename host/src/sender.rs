@@ -39,7 +39,14 @@ use tokio::time::{Instant, Sleep};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
 use crate::address::AddressRules;
-use crate::policy::{effective_port, normalize_host};
+use crate::origin::{effective_port, normalize_host};
+
+/// How long the sender waits to connect, for the first byte and between
+/// bytes when a request's options leave a wait unset (the egress policy
+/// sets them all, clamped to at most this by default:
+/// [`EgressPolicy::DEFAULT_MAX_TIMEOUT`](crate::EgressPolicy::DEFAULT_MAX_TIMEOUT)).
+/// wasmtime's own default sender would wait 600 s for each.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
 /// Bounds on the idle connections a [`Sender`] keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,7 +180,7 @@ impl Sender {
         rules: &AddressRules,
         options: RequestOptions,
     ) -> Result<http::Response<WasiBody>, HttpError> {
-        let max = crate::policy::EgressPolicy::DEFAULT_MAX_TIMEOUT;
+        let max = DEFAULT_WAIT;
         let connect_budget = options.connect_timeout.unwrap_or(max);
         let first_byte = options.first_byte_timeout.unwrap_or(max);
         let between_bytes = options.between_bytes_timeout.unwrap_or(max);

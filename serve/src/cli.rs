@@ -17,7 +17,9 @@ use llm_metrics_host::{ComponentSource, EngineChoice, Limits, Plugin, PluginOpti
 
 use crate::allow::{AllowList, Pattern};
 use crate::config;
-use crate::service::{self, Service, Settings};
+use crate::routes;
+use crate::scheduler;
+use crate::state::{Service, Settings};
 
 /// The service's own options (the plugin's are in [`PluginArgs`]).
 #[derive(Debug, clap::Args)]
@@ -197,7 +199,7 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     }
     let service = Service::with_history(plugin, allow, settings, engines, Some(store));
     for spec in targets {
-        service.add_target(spec);
+        scheduler::start(&service, spec);
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -206,11 +208,11 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     // The first line on stdout, for scripts and tests (port 0 picks one).
     println!("listening on http://{addr}");
     tracing::info!(%addr, "serving");
-    axum::serve(listener, service::router(service.clone()))
+    axum::serve(listener, routes::router(service.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")?;
-    if service.drain(args.shutdown_grace).await {
+    if scheduler::drain(&service, args.shutdown_grace).await {
         tracing::info!("stopped; every scrape in flight finished");
     } else {
         tracing::warn!(grace = ?args.shutdown_grace, "stopped; scrapes still in flight were abandoned");

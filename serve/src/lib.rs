@@ -2,30 +2,25 @@
 //! library. Other components ask it over HTTP to collect from an inference
 //! server; the plugin does all fetching, parsing and mapping in its sandbox.
 //!
-//! [`service::router`] is the HTTP API; [`allow`] is the SSRF allow-list
-//! that every ad-hoc URL must pass; [`collect`] runs one collection and
-//! names its failures; [`engine`] is the only place engine names live.
-//! [`config`] reads targets, [`targets`] keeps their snapshots and health,
-//! and [`scheduler`] scrapes them. [`store`] keeps every scrape in SQLite,
-//! [`history`] reads it back and [`api_history`] serves windows and history.
+//! The service's floors, from the bottom: [`allow`] is the SSRF allow-list
+//! that every ad-hoc URL must pass; [`engine`] is the only place engine
+//! names live; [`config`] reads targets; [`collect`] runs one collection and
+//! names its failures; [`store`] keeps every scrape in SQLite and
+//! [`history`] records and reads them back; [`targets`] keeps each target's
+//! snapshot and health. [`state`] is what every route and scrape loop
+//! shares; [`scheduler`] runs the scrape loops; [`routes`] is the HTTP API,
+//! one room per group of routes, assembled there; [`cli`] starts it all.
 #![deny(missing_docs)]
 
 pub mod allow;
-pub mod api;
-pub mod api_history;
-pub mod api_targets;
-pub mod auth;
 pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod engine;
-pub mod export;
-pub mod export_window;
-pub mod fleet;
 pub mod history;
-pub mod openapi;
 pub mod problem;
+pub mod routes;
 pub mod scheduler;
-pub mod service;
+pub mod state;
 pub mod store;
 pub mod targets;

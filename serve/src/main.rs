@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use llm_metrics_host::startup;
 use llm_metrics_serve::cli::{self, PluginArgs};
 
 /// Serve the llm-metrics collection API.
@@ -29,12 +30,8 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    // Host error values reach the guest as text; a captured backtrace would
-    // hand the plugin this machine's paths. Still single-threaded here.
-    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
-        // SAFETY: no other thread exists yet to read or write the environment.
-        unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
-    }
+    // SAFETY: first thing in `main`: no other thread exists yet.
+    unsafe { startup::hide_backtraces() };
     let args = Cli::parse();
     cli::init_tracing();
     let plugin = PluginArgs {
@@ -43,21 +40,8 @@ fn main() -> ExitCode {
         memory_bytes: args.memory_mib.saturating_mul(1 << 20),
         cpu_time: args.cpu_time,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: starting the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(cli::run(args.service, plugin)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
-        }
-    }
+    startup::block_on(async move {
+        cli::run(args.service, plugin).await?;
+        Ok(ExitCode::SUCCESS)
+    })
 }

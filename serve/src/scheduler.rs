@@ -1,4 +1,4 @@
-//! The scrape loops: one task per target.
+//! The scrape loops: one task per target, started, run and drained here.
 //!
 //! Invariants: a target's scrapes never overlap (its loop awaits each one
 //! before scheduling the next, skipping ticks it missed rather than
@@ -16,13 +16,33 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Semaphore;
 
 use crate::collect::{self, Failure};
+use crate::config::TargetSpec;
 use crate::history;
-use crate::service::Service;
+use crate::state::Service;
 use crate::targets::Entry;
 
-/// Start `entry`'s loop.
-pub fn spawn(service: Arc<Service>, entry: Arc<Entry>) {
-    tokio::spawn(run(service, entry));
+/// Register (or replace) a target and start its scrape loop. Returns
+/// whether it replaced one.
+pub fn start(service: &Arc<Service>, spec: TargetSpec) -> bool {
+    let (entry, replaced) = service.targets.put(spec);
+    tokio::spawn(run(service.clone(), entry));
+    replaced
+}
+
+/// Stop every scrape loop and wait up to `deadline` for scrapes in flight
+/// to finish. True if they all did.
+pub async fn drain(service: &Service, deadline: Duration) -> bool {
+    service.targets.stop_all();
+    let all = u32::try_from(
+        service
+            .settings
+            .concurrency
+            .clamp(1, Semaphore::MAX_PERMITS),
+    )
+    .unwrap_or(u32::MAX);
+    tokio::time::timeout(deadline, service.scrape_permits.acquire_many(all))
+        .await
+        .is_ok_and(|p| p.is_ok())
 }
 
 async fn run(service: Arc<Service>, entry: Arc<Entry>) {

@@ -380,3 +380,49 @@ async fn openapi_document_lists_every_route() {
         serde_json::json!(["instance_id", "endpoint"])
     );
 }
+
+/// The OpenAPI document's exact set of paths with their methods, and of
+/// schema names: the document is assembled from the rooms' fragments, and
+/// this pins what the whole service documents, so a room that drops (or
+/// grows) a route shows here.
+#[tokio::test]
+async fn openapi_document_pins_its_paths_methods_and_schemas() {
+    let serve = Serve::start(&[]).await;
+    let r = serve.get("/openapi.json").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let doc = r.json();
+    let mut operations: Vec<String> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations.push(format!("{method} {path}"));
+        }
+    }
+    operations.sort();
+    assert_eq!(
+        operations,
+        [
+            "delete /api/v1/targets/{id}",
+            "get /api/v1/fleet",
+            "get /api/v1/fleet/window",
+            "get /api/v1/metrics/{engine}/{instance_id}",
+            "get /api/v1/targets",
+            "get /api/v1/targets/{id}",
+            "get /api/v1/targets/{id}/history",
+            "get /api/v1/targets/{id}/window",
+            "get /metrics",
+            "get /openapi.json",
+            "post /api/v1/collect/{engine}",
+            "put /api/v1/targets/{id}",
+        ]
+    );
+    let schemas: Vec<&str> = doc["components"]["schemas"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        schemas,
+        ["CollectBody", "Envelope", "ProblemBody", "PutTarget"]
+    );
+}

@@ -13,10 +13,15 @@
 //! is only rewritten when its content differs, so builds stay incremental, and
 //! each write goes through a unique temporary file and a rename, so build
 //! scripts running at the same time never see a half-written file.
+//!
+//! [`nested`] is the other half of what those build scripts share: the
+//! nested `cargo build` of a package for `wasm32-wasip2`.
 #![deny(missing_docs)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+pub mod nested;
 
 /// The crate whose `wit/deps/` we copy: it implements the interfaces, so its
 /// WIT is exactly what the host links.

@@ -281,9 +281,6 @@ pub(crate) struct LabelSyntax {
     /// Only `\\`, `\"` and `\n` after a backslash (strict 0.0.4); otherwise
     /// any other escape is kept as written, as Prometheus' scraper does.
     pub strict_escapes: bool,
-    /// A quoted metric name after a label (Prometheus 3's scraper takes it;
-    /// `expfmt` and strict mode want it first).
-    pub late_name: bool,
 }
 
 impl LabelSyntax {
@@ -293,7 +290,6 @@ impl LabelSyntax {
         trailing_comma: true,
         quoted_names: true,
         strict_escapes: false,
-        late_name: true,
     };
 }
 
@@ -399,11 +395,7 @@ fn parse_into<'a>(
         if syn.ws {
             c.skip_ws();
         }
-        if was_quoted
-            && allow_name
-            && (count == 0 || syn.late_name)
-            && matches!(c.peek(), Some(b',' | b'}'))
-        {
+        if was_quoted && allow_name && matches!(c.peek(), Some(b',' | b'}')) {
             // A quoted string without `=`: the metric name (Prometheus 3 allows it
             // anywhere in the braces). Before any label it is left out of the
             // span; later, the decoder skips it by the same rule.

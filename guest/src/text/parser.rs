@@ -162,7 +162,6 @@ impl<'a> Parser<'a> {
             trailing_comma: loose,
             quoted_names: loose,
             strict_escapes: self.strict && !self.om,
-            late_name: !self.strict,
         }
     }
 
@@ -207,7 +206,10 @@ impl<'a> Parser<'a> {
         let Some(name) = name else {
             return Err(c.err_at(ErrorKind::ExpectedMetricName, name_at));
         };
-        if self.sep(c) == 0 {
+        // 0.0.4 takes a value right after `}` (`a{b="c"}-Inf`): both Go parsers
+        // do (expfmt skips zero or more blanks there; textparse's lexer is in its
+        // value state after `}`). OpenMetrics wants the space.
+        if self.sep(c) == 0 && (!braces || self.om) {
             let kind = if c.at_end() || braces {
                 ErrorKind::MissingValue
             } else {

@@ -75,3 +75,14 @@ pub fn conformance_suite() -> Option<PathBuf> {
     eprintln!("SKIPPED conformance: {msg}");
     None
 }
+
+/// `actual` is present and equal to `expected` within 1e-9 relative (figures
+/// that went through rates and sums); `what` names it in the failure.
+#[track_caller]
+pub fn close(actual: Option<f64>, expected: f64, what: &str) {
+    let a = actual.unwrap_or_else(|| panic!("{what}: absent, expected {expected}"));
+    assert!(
+        (a - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+        "{what}: {a} != {expected}"
+    );
+}

@@ -13,7 +13,7 @@ use llm_metrics_host::wit::mapper::{CollectError, MetricValue, Snapshot};
 use llm_metrics_host::{AllowedHost, EgressPolicy};
 use tokio::net::TcpListener;
 
-use crate::common::{fixture, plugin};
+use crate::common::{close, fixture, plugin};
 
 /// prometheus_client ≥ 0.23 (SGLang, trtllm-serve).
 const PYTHON_CT: &str = "text/plain; version=1.0.0; charset=utf-8";
@@ -62,15 +62,6 @@ async fn collect_fixture(content_type: &'static str, name: &str) -> Snapshot {
     collect_body(content_type, fixture(name), "auto")
         .await
         .unwrap_or_else(|e| panic!("{name}: {e:?}"))
-}
-
-#[track_caller]
-fn close(actual: Option<f64>, expected: f64, what: &str) {
-    let a = actual.unwrap_or_else(|| panic!("{what}: absent, expected {expected}"));
-    assert!(
-        (a - expected).abs() <= 1e-9 * expected.abs().max(1.0),
-        "{what}: {a} != {expected}"
-    );
 }
 
 #[track_caller]

@@ -14,6 +14,7 @@ mod imports;
 mod keepalive;
 mod memory;
 mod parse;
+mod real_servers;
 mod rebinding;
 mod service;
 mod tls;

@@ -4,7 +4,7 @@
 
 use llm_metrics_host::wit::mapper::{Distribution, Snapshot, WindowError, WindowStats};
 
-use crate::common::{fixture, plugin};
+use crate::common::{close, fixture, plugin};
 
 /// 0 s, 10 s, 30 s (after a restart), 50 s.
 const MS: [u64; 4] = [
@@ -27,15 +27,6 @@ async fn mapped(name: &str, at_ms: u64) -> Snapshot {
 
 async fn window(a: &Snapshot, b: &Snapshot) -> Result<WindowStats, WindowError> {
     plugin().window(a, b).await.expect("no trap")
-}
-
-#[track_caller]
-fn close(actual: Option<f64>, expected: f64, what: &str) {
-    let a = actual.unwrap_or_else(|| panic!("{what}: absent, expected {expected}"));
-    assert!(
-        (a - expected).abs() <= 1e-9 * expected.abs().max(1.0),
-        "{what}: {a} != {expected}"
-    );
 }
 
 #[track_caller]

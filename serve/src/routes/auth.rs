@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::problem::Problem;
-use crate::service::Service;
+use crate::state::Service;
 
 /// Equal without an early exit (the length is not secret).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

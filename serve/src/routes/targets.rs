@@ -9,17 +9,34 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::allow::Refusal;
 use crate::config::{Seconds, Secret, TargetSpec};
 use crate::problem::{ApiJson, ApiPath, Problem};
-use crate::service::Service;
+use crate::scheduler;
+use crate::state::Service;
+
+/// This room's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, show, put, remove),
+    components(schemas(PutTarget, crate::problem::ProblemBody))
+)]
+pub struct Api;
+
+/// This room's routes.
+pub fn router() -> Router<Arc<Service>> {
+    Router::new()
+        .route("/api/v1/targets", get(list))
+        .route("/api/v1/targets/{id}", get(show).put(put).delete(remove))
+}
 
 /// `PUT /api/v1/targets/{id}` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -43,8 +60,17 @@ pub struct PutTarget {
     pub labels: BTreeMap<String, String>,
 }
 
+/// 422 `invalid-target`, saying why (with its causes).
+fn invalid_target(e: anyhow::Error) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-target",
+        format!("{e:#}"),
+    )
+}
+
 /// Every target with its health.
-#[utoipa::path(get, path = "/api/v1/targets", responses(
+#[utoipa::path(get, path = "/api/v1/targets", tag = "api_targets", responses(
     (status = 200, description = "`{\"targets\": [...]}`", body = Object),
     (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
 ))]
@@ -59,7 +85,7 @@ pub async fn list(State(service): State<Arc<Service>>) -> Json<Value> {
 }
 
 /// One target with its health and latest snapshot.
-#[utoipa::path(get, path = "/api/v1/targets/{id}", params(("id" = String, Path)), responses(
+#[utoipa::path(get, path = "/api/v1/targets/{id}", tag = "api_targets", params(("id" = String, Path)), responses(
     (status = 200, description = "Definition, health and `metrics`", body = Object),
     (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     (status = 404, description = "No such target", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
@@ -76,7 +102,7 @@ pub async fn show(
 }
 
 /// Add or replace a target: 201 when new, 200 when replaced.
-#[utoipa::path(put, path = "/api/v1/targets/{id}", params(("id" = String, Path)), request_body = PutTarget, responses(
+#[utoipa::path(put, path = "/api/v1/targets/{id}", tag = "api_targets", params(("id" = String, Path)), request_body = PutTarget, responses(
     (status = 200, description = "Replaced", body = Object),
     (status = 201, description = "Added", body = Object),
     (status = 400, description = "Malformed JSON", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
@@ -101,13 +127,7 @@ pub async fn put(
             Ok((n.to_ascii_lowercase(), Secret(v)))
         })
         .collect::<anyhow::Result<Vec<_>>>()
-        .map_err(|e| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-target",
-                e.to_string(),
-            )
-        })?;
+        .map_err(invalid_target)?;
     let mut spec = TargetSpec::new(
         id,
         body.url,
@@ -117,21 +137,10 @@ pub async fn put(
         headers,
         body.labels,
     )
-    .map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-target",
-            format!("{e:#}"),
-        )
-    })?;
+    .map_err(invalid_target)?;
     spec.from_api = true;
-    spec.check_engine(&service.engines).map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-target",
-            format!("{e:#}"),
-        )
-    })?;
+    spec.check_engine(&service.engines)
+        .map_err(invalid_target)?;
     if let Err(refusal) = service.allow_list().check(&spec.url).await {
         let (status, kind) = match &refusal {
             Refusal::InvalidUrl(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-url"),
@@ -141,7 +150,7 @@ pub async fn put(
         return Err(Problem::new(status, kind, refusal.to_string()));
     }
     let id = spec.id.clone();
-    let replaced = service.add_target(spec);
+    let replaced = scheduler::start(&service, spec);
     tracing::info!(target_id = %id, replaced, "target added through the API");
     let view = service
         .targets
@@ -156,7 +165,7 @@ pub async fn put(
 }
 
 /// Remove a target: 204, or 404 if there was none.
-#[utoipa::path(delete, path = "/api/v1/targets/{id}", params(("id" = String, Path)), responses(
+#[utoipa::path(delete, path = "/api/v1/targets/{id}", tag = "api_targets", params(("id" = String, Path)), responses(
     (status = 204, description = "Removed"),
     (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     (status = 404, description = "No such target", body = crate::problem::ProblemBody, content_type = "application/problem+json"),

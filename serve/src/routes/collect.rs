@@ -10,10 +10,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -22,7 +23,22 @@ use crate::allow::Destination;
 use crate::collect::{self, Failure};
 use crate::engine;
 use crate::problem::{ApiJson, ApiPath, ApiQuery, Problem, ProblemBody};
-use crate::service::Service;
+use crate::state::Service;
+
+/// This room's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(collect, metrics),
+    components(schemas(CollectBody, Envelope, ProblemBody))
+)]
+pub struct Api;
+
+/// This room's routes.
+pub fn router() -> Router<Arc<Service>> {
+    Router::new()
+        .route("/api/v1/collect/{engine}", post(collect))
+        .route("/api/v1/metrics/{engine}/{instance_id}", get(metrics))
+}
 
 /// The longest instance id accepted.
 const MAX_INSTANCE_ID: usize = 256;
@@ -130,6 +146,7 @@ pub fn now_rfc3339() -> String {
 #[utoipa::path(
     post,
     path = "/api/v1/collect/{engine}",
+    tag = "api",
     params(("engine" = String, Path, description = "auto, or an engine id the plugin lists (vllm, tgi, …)")),
     request_body = CollectBody,
     responses(
@@ -177,6 +194,7 @@ pub async fn collect(
 #[utoipa::path(
     get,
     path = "/api/v1/metrics/{engine}/{instance_id}",
+    tag = "api",
     params(
         ("engine" = String, Path, description = "auto, or an engine id the plugin lists (vllm, tgi, …)"),
         ("instance_id" = String, Path, description = "The caller's name for the server"),

@@ -1,6 +1,7 @@
 //! Windowed figures for `GET /metrics`: per target, the rates and latency
 //! quantiles over the last [`RANGE`], from the stored history through the
-//! plugin's `window`, for readers that do not run PromQL themselves.
+//! plugin's `window` ([`stored`]), for readers that do not run PromQL
+//! themselves.
 //!
 //! Invariant: every family is a gauge (a window is a current value, not a
 //! cumulative one), carries the same labels as the rest of the export, and
@@ -8,15 +9,15 @@
 //! scrapes in the range, or snapshots the plugin refuses to compare, give
 //! no series, never 0. The output keeps the export's strict 0.0.4 rules.
 
-use std::fmt::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use llm_metrics_host::wit::mapper::{Distribution, Snapshot, WindowStats};
 
-use crate::export::{header, labels, num};
+use super::text::{family, labels, num};
 use crate::history;
-use crate::service::Service;
+use crate::routes::stored;
+use crate::state::Service;
 use crate::targets::Entry;
 
 /// The range of the exported windows.
@@ -84,19 +85,14 @@ async fn window_of(
 ) -> Option<(Arc<Snapshot>, WindowStats)> {
     let store = service.history.as_ref()?;
     let range = i64::try_from(RANGE.as_millis()).unwrap_or(i64::MAX);
-    let points = history::points(store, &entry.spec.id, now - range, now)
+    let (earlier, later) = stored::edges(store, &entry.spec.id, now, range)
         .await
         .ok()??;
-    let (a, b) = history::window_pair(&points, now, range)?;
-    let snaps = history::snapshots(store, vec![a.id, b.id]).await.ok()?;
-    let _permit = service.adhoc_permits.acquire().await;
-    let w = service
-        .plugin
-        .window(&snaps[&a.id], &snaps[&b.id])
+    let w = stored::compute(service, &earlier, &later)
         .await
         .ok()?
         .ok()?;
-    Some((snaps[&b.id].clone(), w))
+    Some((later, w))
 }
 
 /// The windowed families for every target (empty without a history).
@@ -109,57 +105,52 @@ pub async fn render(service: &Service) -> String {
         }
     }
     let mut out = String::new();
-    header(
+    family(
         &mut out,
         "llm_metrics_window_seconds",
         "gauge",
         "Length of the window the llm_metrics_window_* figures cover (the stored scrapes at its edges).",
+        windows
+            .iter()
+            .map(|(e, s, w)| (labels(e, Some(s), &[]), num(w.seconds))),
     );
-    for (e, s, w) in &windows {
-        let _ = writeln!(
-            out,
-            "llm_metrics_window_seconds{} {}",
-            labels(e, Some(s), &[]),
-            num(w.seconds)
-        );
-    }
-    header(
+    family(
         &mut out,
         "llm_metrics_window_restarted",
         "gauge",
         "1 if the server restarted within the window.",
+        windows
+            .iter()
+            .map(|(e, s, w)| (labels(e, Some(s), &[]), u8::from(w.restarted))),
     );
-    for (e, s, w) in &windows {
-        let _ = writeln!(
-            out,
-            "llm_metrics_window_restarted{} {}",
-            labels(e, Some(s), &[]),
-            u8::from(w.restarted)
+    for (name, help, pick) in RATES {
+        family(
+            &mut out,
+            name,
+            "gauge",
+            help,
+            windows
+                .iter()
+                .filter_map(|(e, s, w)| Some((labels(e, Some(s), &[]), num(pick(w)?)))),
         );
     }
-    for (name, help, pick) in RATES {
-        header(&mut out, name, "gauge", help);
-        for (e, s, w) in &windows {
-            if let Some(v) = pick(w) {
-                let _ = writeln!(out, "{name}{} {}", labels(e, Some(s), &[]), num(v));
-            }
-        }
-    }
     for (name, help, pick) in DISTRIBUTIONS {
-        header(&mut out, name, "gauge", help);
-        for (e, s, w) in &windows {
-            let Some(d) = pick(w) else { continue };
-            for (q, v) in [("0.5", d.p50), ("0.9", d.p90), ("0.99", d.p99)] {
-                if let Some(v) = v {
-                    let _ = writeln!(
-                        out,
-                        "{name}{} {}",
-                        labels(e, Some(s), &[("quantile", q)]),
-                        num(v)
-                    );
-                }
-            }
-        }
+        let quantiles = windows
+            .iter()
+            .filter_map(|(e, s, w)| Some((e, s, pick(w)?)));
+        family(
+            &mut out,
+            name,
+            "gauge",
+            help,
+            quantiles.flat_map(|(e, s, d)| {
+                [("0.5", d.p50), ("0.9", d.p90), ("0.99", d.p99)]
+                    .into_iter()
+                    .filter_map(move |(q, v)| {
+                        Some((labels(e, Some(s), &[("quantile", q)]), num(v?)))
+                    })
+            }),
+        );
     }
     out
 }

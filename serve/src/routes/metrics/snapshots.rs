@@ -1,68 +1,18 @@
-//! `GET /metrics`: every target's normalized view as Prometheus text 0.0.4,
-//! so an existing Prometheus stores and federates the fleet.
+//! Each target's latest snapshot and scrape health as Prometheus families:
+//! `llm_metrics_target_up`, `…_stale`, scrape figures, the snapshot's load
+//! and totals, and its latency distributions as histograms.
 //!
-//! Invariant: the output is valid strict 0.0.4 text: each family appears
-//! once, `# HELP` and `# TYPE` first, every label value escaped, label names
-//! from [`crate::config::valid_label_name`] (never clashing with `instance`,
-//! `engine`, `model`, `kind` or `quantile`), a final line feed. Absent snapshot
-//! values are absent series, never 0.
+//! Invariant: absent snapshot values are absent series, never 0; a target
+//! without a snapshot has only its health series.
 
 use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Instant;
 
 use llm_metrics_host::wit::mapper::{Distribution, Snapshot};
 
+use super::text::{family, header, labels, num};
 use crate::targets::Entry;
-
-/// The exposition's content type.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// A number as the format spells it.
-pub(crate) fn num(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
-
-fn escape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// `{instance="…",engine="…",model="…",label="…"…}` plus `extra`.
-pub(crate) fn labels(entry: &Entry, snapshot: Option<&Snapshot>, extra: &[(&str, &str)]) -> String {
-    let mut s = format!("instance=\"{}\"", escape(&entry.spec.id));
-    let engine = snapshot.map_or(entry.spec.engine.as_str(), |s| s.engine.as_str());
-    let _ = write!(s, ",engine=\"{}\"", escape(engine));
-    if let Some(snap) = snapshot {
-        let _ = write!(s, ",model=\"{}\"", escape(&snap.model_names.join(",")));
-    }
-    for (k, v) in &entry.spec.labels {
-        let _ = write!(s, ",{k}=\"{}\"", escape(v));
-    }
-    for (k, v) in extra {
-        let _ = write!(s, ",{k}=\"{}\"", escape(v));
-    }
-    format!("{{{s}}}")
-}
-
-pub(crate) fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
 
 type Pick = fn(&Snapshot) -> Option<f64>;
 type PickDist = fn(&Snapshot) -> Option<&Distribution>;
@@ -176,114 +126,83 @@ fn histogram(out: &mut String, name: &str, e: &Entry, s: &Snapshot, d: &Distribu
 }
 
 /// Render every target.
-pub fn render(entries: &[std::sync::Arc<Entry>]) -> String {
-    let now = std::time::Instant::now();
+pub fn render(entries: &[Arc<Entry>]) -> String {
+    let now = Instant::now();
     let state: Vec<_> = entries
         .iter()
         .map(|e| (e, e.health(), e.snapshot()))
         .collect();
     let mut out = String::new();
-
-    header(
+    family(
         &mut out,
         "llm_metrics_target_up",
         "gauge",
         "1 if the target's last scrape succeeded.",
+        state.iter().map(|(e, h, _)| {
+            let up = h.scrapes > 0 && h.consecutive_failures == 0;
+            (labels(e, None, &[]), u8::from(up))
+        }),
     );
-    for (e, h, _) in &state {
-        let up = h.scrapes > 0 && h.consecutive_failures == 0;
-        let _ = writeln!(
-            out,
-            "llm_metrics_target_up{} {}",
-            labels(e, None, &[]),
-            u8::from(up)
-        );
-    }
-    header(
+    family(
         &mut out,
         "llm_metrics_target_stale",
         "gauge",
         "1 if the target had no successful scrape within 3 intervals.",
+        state
+            .iter()
+            .map(|(e, h, _)| (labels(e, None, &[]), u8::from(e.is_stale(h, now)))),
     );
-    for (e, h, _) in &state {
-        let _ = writeln!(
-            out,
-            "llm_metrics_target_stale{} {}",
-            labels(e, None, &[]),
-            u8::from(e.is_stale(h, now))
-        );
-    }
-    header(
+    family(
         &mut out,
         "llm_metrics_scrape_duration_seconds",
         "gauge",
         "How long the target's last scrape took.",
+        state.iter().filter_map(|(e, h, _)| {
+            let d = h.last_duration?;
+            Some((labels(e, None, &[]), num(d.as_secs_f64())))
+        }),
     );
-    for (e, h, _) in &state {
-        if let Some(d) = h.last_duration {
-            let _ = writeln!(
-                out,
-                "llm_metrics_scrape_duration_seconds{} {}",
-                labels(e, None, &[]),
-                num(d.as_secs_f64())
-            );
-        }
-    }
-    header(
+    family(
         &mut out,
         "llm_metrics_scrapes_total",
         "counter",
         "Scrapes of the target.",
+        state
+            .iter()
+            .map(|(e, h, _)| (labels(e, None, &[]), h.scrapes)),
     );
-    for (e, h, _) in &state {
-        let _ = writeln!(
-            out,
-            "llm_metrics_scrapes_total{} {}",
-            labels(e, None, &[]),
-            h.scrapes
-        );
-    }
-    header(
+    family(
         &mut out,
         "llm_metrics_scrape_errors_total",
         "counter",
         "Failed scrapes of the target, by error kind.",
+        state.iter().flat_map(|(e, h, _)| {
+            h.errors_by_kind
+                .iter()
+                .map(|(kind, n)| (labels(e, None, &[("kind", kind)]), *n))
+        }),
     );
-    for (e, h, _) in &state {
-        for (kind, n) in &h.errors_by_kind {
-            let _ = writeln!(
-                out,
-                "llm_metrics_scrape_errors_total{} {n}",
-                labels(e, None, &[("kind", kind)])
-            );
-        }
-    }
-    header(
+    family(
         &mut out,
         "llm_metrics_snapshot_age_seconds",
         "gauge",
         "Seconds since the target's last successful scrape.",
+        state.iter().filter_map(|(e, h, _)| {
+            let age = now.saturating_duration_since(h.last_success_at?);
+            Some((labels(e, None, &[]), num(age.as_secs_f64())))
+        }),
     );
-    for (e, h, _) in &state {
-        if let Some(t) = h.last_success_at {
-            let age = now.saturating_duration_since(t).as_secs_f64();
-            let _ = writeln!(
-                out,
-                "llm_metrics_snapshot_age_seconds{} {}",
-                labels(e, None, &[]),
-                num(age)
-            );
-        }
-    }
     for (name, kind, help, pick) in VALUES {
-        header(&mut out, name, kind, help);
-        for (e, _, snap) in &state {
-            if let Some(s) = snap.as_deref()
-                && let Some(v) = pick(s)
-            {
-                let _ = writeln!(out, "{name}{} {}", labels(e, Some(s), &[]), num(v));
-            }
-        }
+        family(
+            &mut out,
+            name,
+            kind,
+            help,
+            state.iter().filter_map(|(e, _, snap)| {
+                let s = snap.as_deref()?;
+                Some((labels(e, Some(s), &[]), num(pick(s)?)))
+            }),
+        );
     }
     for (name, help, pick) in DISTRIBUTIONS {
         header(&mut out, name, "histogram", help);
