@@ -144,7 +144,7 @@ def _convert(vt: ValType, hint: Any, path: str, up: bool) -> Convert:
             return lambda v: [element(x) for x in v]
         raise _mismatch(path, vt, hint)
     if isinstance(vt, RecordType) and dataclasses.is_dataclass(hint):
-        return (_lift_record if up else _lower_record)(vt, hint, path)
+        return _record(vt, hint, path, up)
     if isinstance(vt, TupleType):
         return _tuple(vt, hint, path, up)
     cases = _cases_of(hint)
@@ -156,14 +156,19 @@ def _convert(vt: ValType, hint: Any, path: str, up: bool) -> Convert:
     raise _mismatch(path, vt, hint)
 
 
-def _lift_record(vt: RecordType, cls: Any, path: str) -> Convert:
+def _record(vt: RecordType, cls: Any, path: str, up: bool) -> Convert:
     py = _fields(cls)
     wit = vt.fields
     _check_names(f"{path} ({cls.__name__})", [snake(n) for n, _ in wit], list(py), "fields")
-    convs = [(n, snake(n), lift(ty, py[snake(n)], f"{path}.{snake(n)}")) for n, ty in wit]
+    convs = [(n, snake(n), _convert(ty, py[snake(n)], f"{path}.{snake(n)}", up)) for n, ty in wit]
+    if up:
+        return lambda v: cls(**{p: c(getattr(v, w)) for w, p, c in convs})
 
-    def convert(v: Any) -> Any:
-        return cls(**{p: c(getattr(v, w)) for w, p, c in convs})
+    def convert(v: Any) -> Record:
+        r = Record()
+        for w, p, c in convs:
+            setattr(r, w, c(getattr(v, p)))
+        return r
 
     return convert
 
@@ -205,21 +210,6 @@ def lift_variant(vt: VariantType, cases: Dict[str, Any], path: str) -> Callable[
             if isinstance(v, classes):
                 return name, convs[name](v)
         raise ContractError(f"{path}: a {type(v).__name__} matches no case")
-
-    return convert
-
-
-def _lower_record(vt: RecordType, cls: Any, path: str) -> Convert:
-    py = _fields(cls)
-    wit = vt.fields
-    _check_names(f"{path} ({cls.__name__})", [snake(n) for n, _ in wit], list(py), "fields")
-    convs = [(n, snake(n), lower(ty, py[snake(n)], f"{path}.{snake(n)}")) for n, ty in wit]
-
-    def convert(v: Any) -> Record:
-        r = Record()
-        for w, p, c in convs:
-            setattr(r, w, c(getattr(v, p)))
-        return r
 
     return convert
 
