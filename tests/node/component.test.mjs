@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { startUpstream } from './upstream.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, '..', 'fixtures');
@@ -24,14 +24,7 @@ let server;
 let base;
 
 before(async () => {
-  server = new Worker(new URL('./server.mjs', import.meta.url), {
-    workerData: { body: fixture('vllm_v1.prom') },
-  });
-  const port = await new Promise((resolve, reject) => {
-    server.once('message', resolve);
-    server.once('error', reject);
-  });
-  base = `http://127.0.0.1:${port}`;
+  ({ base, worker: server } = await startUpstream(fixture('vllm_v1.prom')));
 });
 
 after(async () => {

@@ -18,5 +18,6 @@ mod real_servers;
 mod rebinding;
 mod service;
 mod tls;
+mod wasmtime_serve;
 mod window;
 mod window_prometheus;

@@ -22,7 +22,8 @@ use wasmtime_wasi_http::io::TokioIo;
 
 use crate::common::{component, fixture, plugin};
 
-const FIXTURES: &[&str] = &[
+/// Every exposition fixture.
+pub(super) const FIXTURES: &[&str] = &[
     "llamacpp_b5000.prom",
     "llamacpp_recent.prom",
     "sglang_v0_4.prom",
@@ -64,8 +65,8 @@ async fn start(egress: EgressPolicy) -> SocketAddr {
 }
 
 /// An upstream engine on loopback: `/metrics` is vLLM, `/html` a web page,
-/// `/missing` a 404.
-async fn upstream() -> SocketAddr {
+/// `/missing` a 404, `/stall` never answers (within a test's time).
+pub(super) async fn upstream() -> SocketAddr {
     let router = Router::new()
         .route(
             "/metrics",
@@ -80,18 +81,26 @@ async fn upstream() -> SocketAddr {
             "/html",
             get(|| async { ([(header::CONTENT_TYPE, "text/html")], "<html>hi</html>") }),
         )
-        .route("/missing", get(|| async { StatusCode::NOT_FOUND }));
+        .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
+        .route(
+            "/stall",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                ""
+            }),
+        );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     addr
 }
 
-struct Answer {
-    status: u16,
-    content_type: String,
-    allow: Option<String>,
-    json: Value,
+/// An HTTP answer: status, the headers the tests look at, the JSON body.
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) content_type: String,
+    pub(super) allow: Option<String>,
+    pub(super) json: Value,
 }
 
 /// One real HTTP/1.1 request over a fresh loopback connection.
@@ -136,18 +145,18 @@ async fn send(addr: SocketAddr, method: &str, path: &str, body: Vec<u8>) -> Answ
 /// The host's document as the client sees it: printed and parsed back with
 /// the same parser as the service's answer (serde_json's default float
 /// parser may land one ulp off, the same way for the same text).
-fn as_sent(doc: &Value) -> Value {
+pub(super) fn as_sent(doc: &Value) -> Value {
     serde_json::from_str(&doc.to_string()).unwrap()
 }
 
 /// The snapshot without its collection time, which differs between calls.
-fn timeless(mut doc: Value) -> Value {
+pub(super) fn timeless(mut doc: Value) -> Value {
     let collected = doc.as_object_mut().unwrap().remove("collected_at");
     assert!(collected.is_some_and(|c| c.is_string()), "{doc}");
     doc
 }
 
-fn assert_problem(a: &Answer, status: u16, kind: &str) {
+pub(super) fn assert_problem(a: &Answer, status: u16, kind: &str) {
     assert_eq!(a.status, status, "{}", a.json);
     assert_eq!(a.content_type, "application/problem+json");
     assert_eq!(a.json["error_kind"], kind, "{}", a.json);
@@ -286,21 +295,7 @@ async fn collect_through_the_egress_hook() {
     assert_eq!(ok.json["endpoint"], url.as_str());
     assert_eq!(ok.json["instance_id"], up.to_string().as_str());
     // The same document the host's own collect gives, time aside.
-    let target = llm_metrics_host::wit::collector::Target {
-        url: url.clone(),
-        instance_id: None,
-        engine: "vllm".into(),
-        timeout_ms: 10_000,
-        max_body_bytes: 16 << 20,
-        headers: Vec::new(),
-        include_raw: false,
-    };
-    let egress = EgressPolicy::deny_all().allow(AllowedHost::from_url(&url).unwrap());
-    let direct = plugin().collect(&target, egress).await.unwrap().unwrap();
-    assert_eq!(
-        timeless(ok.json),
-        timeless(as_sent(&json::snapshot(&direct)))
-    );
+    assert_eq!(timeless(ok.json), collected(&url, "vllm").await);
 
     let named = format!("/collect?url={}&instance_id=gpu-3", urlencode(&url));
     assert_eq!(
@@ -341,6 +336,23 @@ async fn collect_through_the_egress_hook() {
         404,
         "unknown-engine",
     );
+}
+
+/// What the host library's own `collect` of `url` gives, as a client reads
+/// it (see `as_sent`), without its collection time.
+pub(super) async fn collected(url: &str, engine: &str) -> Value {
+    let target = llm_metrics_host::wit::collector::Target {
+        url: url.to_string(),
+        instance_id: None,
+        engine: engine.into(),
+        timeout_ms: 10_000,
+        max_body_bytes: 16 << 20,
+        headers: Vec::new(),
+        include_raw: false,
+    };
+    let egress = EgressPolicy::deny_all().allow(AllowedHost::from_url(url).unwrap());
+    let direct = plugin().collect(&target, egress).await.unwrap().unwrap();
+    timeless(as_sent(&json::snapshot(&direct)))
 }
 
 /// A destination the host does not allow is refused before any connection:
@@ -387,7 +399,7 @@ async fn egress_the_host_does_not_allow_is_denied_without_a_connection() {
     assert_eq!(send(addr, "GET", &ok, Vec::new()).await.status, 200);
 }
 
-fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
