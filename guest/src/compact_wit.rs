@@ -4,8 +4,9 @@
 //! [`crate::compact`] counterpart, unchanged, so the spans and ranges the
 //! builder checked are the ones the host reads.
 
+use crate::bindings::wit_p;
 use crate::compact;
-use crate::component::{format_to_wit, metric_type, wit_p};
+use crate::convert::{format_to_wit, metric_type};
 use crate::text;
 
 fn span(s: compact::Span) -> wit_p::Span {

@@ -7,8 +7,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::component::wit;
-use crate::component::wit_c::{Distribution, EngineInfo, MetricValue, Snapshot};
+use crate::bindings::wit;
+use crate::bindings::wit_c::{Distribution, EngineInfo, MetricValue, Snapshot};
 
 /// A number, or its exposition spelling when it is not finite.
 fn number(v: f64) -> Value {

@@ -21,9 +21,8 @@ use wasip2::http::types::{
 };
 use wasip2::io::streams::StreamError;
 
-use crate::component::{Component, wit_c, wit_col};
-use wit_c::Guest as _;
-use wit_col::Guest as _;
+use crate::bindings::{wit_c, wit_col};
+use crate::calls;
 
 /// Defaults for `collect`, as the CLI's.
 const DEFAULT_TIMEOUT_MS: u32 = 10_000;
@@ -110,7 +109,7 @@ fn route(request: &IncomingRequest) -> Reply {
         Err(reply) => return reply,
     };
     match path.as_str() {
-        "/engines" => Reply::ok(crate::json::engines(&Component::engines())),
+        "/engines" => Reply::ok(crate::json::engines(&calls::engines())),
         "/collect" => collect(&params),
         _ => map(request, &params),
     }
@@ -207,7 +206,7 @@ fn collect(params: &Params) -> Reply {
         headers: Vec::new(),
         include_raw: params.raw,
     };
-    match Component::collect(target) {
+    match calls::collect(target) {
         Ok(snapshot) => Reply::ok(crate::json::snapshot(&snapshot)),
         Err(e) => {
             let status = match &e {
@@ -242,7 +241,7 @@ fn map(request: &IncomingRequest, params: &Params) -> Reply {
     };
     let engine = params.engine.clone().unwrap_or_else(|| "auto".into());
     let instance_id = params.instance_id.clone().unwrap_or_default();
-    let mapped = crate::component::snapshot(
+    let mapped = crate::convert::snapshot(
         &text,
         content_type.as_deref(),
         &engine,

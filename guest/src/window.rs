@@ -15,8 +15,8 @@
 
 use std::fmt;
 
-use crate::engines::distribution::{Bucket, from_histogram};
-use crate::engines::{
+use crate::distribution::{Bucket, from_histogram};
+use crate::snapshot::{
     Distribution, EngineField, EngineGroup, EngineSnapshot, Incarnation, LabeledValue, Latency,
     MetricValue, Totals,
 };

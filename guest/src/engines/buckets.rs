@@ -2,7 +2,7 @@
 //! each label set's bounds kept to check that the layouts agree.
 //!
 //! Guarantees: the result is exactly what collecting every bucket and
-//! calling [`super::distribution::from_histogram`] gives (the oracle does
+//! calling [`crate::distribution::from_histogram`] gives (the oracle does
 //! that): each bound's sum starts at its first count and adds the others in
 //! input order, as `sum_by_le` does; bounds are told apart by their bits,
 //! and the one case where `sum_by_le` merges two (`-0` and `+0`) is added
@@ -13,9 +13,9 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::distribution::{Bucket, from_summed, parse_bound};
 use super::series::Point;
-use super::snapshot::Distribution;
+use crate::distribution::{Bucket, from_summed, parse_bound};
+use crate::snapshot::Distribution;
 use crate::text::same_bytes;
 
 /// A label set as sorted, distinct `(name, value)` pairs.

@@ -23,11 +23,11 @@ use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::buckets::Buckets;
-use super::distribution::{from_summary, parse_bound};
 use super::series::{Lookup, Point, SUFFIXES, sum, unescape};
-use super::snapshot::Distribution;
 use super::table::Table;
 use super::{AUTO, ENGINES, EngineSnapshot, MapError};
+use crate::distribution::{from_summary, parse_bound};
+use crate::snapshot::Distribution;
 use crate::text::{Family, MetricType, Sample, Sink, same_bytes};
 
 /// No family yet.

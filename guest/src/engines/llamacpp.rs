@@ -11,8 +11,8 @@
 //! counters, so latency and succeeded/failed are `None`.
 
 use super::series::{Alias, Found, Index, series};
-use super::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 use super::{EngineSpec, GroupBuilder};
+use crate::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 
 /// The prefix every llama.cpp family carries.
 pub(crate) const PREFIX: &str = "llamacpp:";

@@ -19,21 +19,22 @@ use crate::text::{self, Family, ParseError, ParseOptions, Parser};
 mod buckets;
 #[cfg(test)]
 mod differential;
-pub mod distribution;
 mod kept;
 mod llamacpp;
 #[cfg(any(test, feature = "oracle"))]
 pub mod oracle;
 mod series;
 mod sglang;
-pub mod snapshot;
 mod table;
 mod tgi;
 mod triton;
 mod trtllm_serve;
 mod vllm;
 
-pub use snapshot::{
+// The snapshot types and the quantile math sit below the engines (`window`
+// reads them without the mappers); re-exported so `engines::` keeps naming them.
+pub use crate::distribution;
+pub use crate::snapshot::{
     Bucket, Distribution, EngineField, EngineGroup, EngineSnapshot, Incarnation, LabeledValue,
     Latency, Load, MetricValue, Totals,
 };

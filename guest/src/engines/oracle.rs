@@ -11,10 +11,10 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::distribution::{Bucket, from_histogram, from_summary, parse_bound};
 use super::series::{Lookup, Point, unescape};
-use super::snapshot::Distribution;
 use super::{AUTO, ENGINES, EngineSnapshot, EngineSpec, MapError, find};
+use crate::distribution::{Bucket, from_histogram, from_summary, parse_bound};
+use crate::snapshot::Distribution;
 use crate::text::{Family, MetricType};
 
 /// Map parsed families as [`super::map`] does, the slow way.

@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::snapshot::{Distribution, LabeledValue, MetricValue};
+use crate::snapshot::{Distribution, LabeledValue, MetricValue};
 use crate::text::{Labels, Sample};
 
 /// How an alias name is looked up.

@@ -14,10 +14,10 @@
 //! value and never read as histogram buckets. Anything not exposed is `None`
 //! or left out.
 
-use super::distribution::parse_bound;
 use super::series::{Alias, Found, Index, dist, series};
-use super::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 use super::{EngineSpec, GroupBuilder};
+use crate::distribution::parse_bound;
+use crate::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 
 /// The prefix every SGLang family carries.
 pub(crate) const PREFIX: &str = "sglang:";

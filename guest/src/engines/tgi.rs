@@ -8,8 +8,8 @@
 //! and TTFT is `None`. Anything not exposed is `None` or left out.
 
 use super::series::{Alias, Found, Index, dist, series};
-use super::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 use super::{EngineSpec, GroupBuilder};
+use crate::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 
 /// The prefix every TGI family carries.
 pub(crate) const PREFIX: &str = "tgi_";

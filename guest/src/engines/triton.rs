@@ -13,8 +13,8 @@
 //! out.
 
 use super::series::{Alias, Found, Index, dist, series};
-use super::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 use super::{EngineSpec, GroupBuilder};
+use crate::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 
 /// Triton in the engine list.
 pub(crate) const SPEC: EngineSpec = EngineSpec {

@@ -9,8 +9,8 @@
 //! exposed is `None` or left out.
 
 use super::series::{Alias, Index, dist, series};
-use super::snapshot::{EngineSnapshot, Latency, Load, Totals};
 use super::{EngineSpec, GroupBuilder};
+use crate::snapshot::{EngineSnapshot, Latency, Load, Totals};
 
 /// The prefix every trtllm-serve family carries.
 pub(crate) const PREFIX: &str = "trtllm_";

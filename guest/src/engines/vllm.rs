@@ -9,10 +9,10 @@
 //! mean over series (see [`map`]). A metric the server does not expose leaves
 //! its figure `None` and its field out of its group.
 
-use super::distribution::parse_bound;
 use super::series::{Alias, Found, Index, dist, series};
-use super::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 use super::{EngineSpec, GroupBuilder};
+use crate::distribution::parse_bound;
+use crate::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 
 /// The prefix every vLLM engine family carries.
 pub(crate) const PREFIX: &str = "vllm:";

@@ -21,18 +21,6 @@ use super::model::{Exposition, Family, Format, MetricType, Sample};
 use super::parser::{Entry, Parser};
 use super::strict::{FamilyCheck, Names};
 
-/// The sample-name suffixes a family of type `ty` owns (besides its bare name).
-pub(crate) fn suffixes(ty: MetricType) -> &'static [&'static str] {
-    match ty {
-        MetricType::Counter => &["_total", "_created"],
-        MetricType::Histogram => &["_bucket", "_sum", "_count", "_created"],
-        MetricType::GaugeHistogram => &["_bucket", "_gsum", "_gcount"],
-        MetricType::Summary => &["_sum", "_count", "_created"],
-        MetricType::Info => &["_info"],
-        _ => &[],
-    }
-}
-
 /// Whether strict OpenMetrics lets a family of type `ty` own a sample with its bare name.
 fn bare_name_allowed(ty: MetricType) -> bool {
     matches!(
@@ -59,7 +47,7 @@ pub(crate) fn suffix_in<'s>(
     if rest.is_empty() {
         return bare.then_some("");
     }
-    suffixes(ty)
+    ty.suffixes()
         .iter()
         .find(|s| same_bytes(s.as_bytes(), rest))
         .copied()
@@ -357,7 +345,9 @@ impl<'a, S: Sink<'a>> Builder<'a, '_, S> {
         let cut = name.rfind('_')?;
         let (head, suffix) = name.split_at(cut);
         let &i = self.index.get(head)?;
-        suffixes(self.families[i].metric_type)
+        self.families[i]
+            .metric_type
+            .suffixes()
             .contains(&suffix)
             .then_some(i)
     }

@@ -24,6 +24,7 @@ pub use labels::{LabelIter, Labels};
 pub(crate) use lexer::{common_prefix, same_bytes};
 pub use model::*;
 pub use parser::{Entry, Parser};
+pub(crate) use value::parse_value;
 
 /// Parses a whole exposition into families.
 ///

@@ -56,6 +56,18 @@ pub enum MetricType {
 }
 
 impl MetricType {
+    /// The sample-name suffixes a family of this type owns (besides its bare name).
+    pub(crate) fn suffixes(self) -> &'static [&'static str] {
+        match self {
+            MetricType::Counter => &["_total", "_created"],
+            MetricType::Histogram => &["_bucket", "_sum", "_count", "_created"],
+            MetricType::GaugeHistogram => &["_bucket", "_gsum", "_gcount"],
+            MetricType::Summary => &["_sum", "_count", "_created"],
+            MetricType::Info => &["_info"],
+            _ => &[],
+        }
+    }
+
     /// The lower-case name the formats use.
     pub fn as_str(self) -> &'static str {
         match self {

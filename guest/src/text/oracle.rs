@@ -387,7 +387,7 @@ fn generate(r: &mut Rng, om: bool) -> String {
             .map(|i| (format!("l{i}"), label_value(r)))
             .collect();
         for _ in 0..r.below(8) {
-            let suffix = match super::families::suffixes(ty) {
+            let suffix = match ty.suffixes() {
                 [] => "",
                 s => s[r.below(s.len())],
             };

@@ -10,7 +10,6 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::error::ErrorKind;
-use super::families::suffixes;
 use super::labels::Labels;
 use super::model::{MetricType, Sample};
 use super::value::parse_value;
@@ -25,7 +24,7 @@ pub(crate) struct Names {
 impl Names {
     /// Records family `name`'s names; any already taken is a clash.
     pub(crate) fn register(&mut self, name: &str, ty: MetricType) -> Result<(), ErrorKind> {
-        for suffix in std::iter::once(&"").chain(suffixes(ty)) {
+        for suffix in std::iter::once(&"").chain(ty.suffixes()) {
             if !self.seen.insert(format!("{name}{suffix}")) {
                 return Err(ErrorKind::NameClash);
             }

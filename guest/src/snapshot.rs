@@ -6,7 +6,14 @@
 //! converts these one-to-one into WIT records and adds what only it knows
 //! (instance id, endpoint, collection time, raw families).
 
-pub use super::distribution::Bucket;
+/// One cumulative histogram bucket: `count` observations were ≤ `le`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bucket {
+    /// The upper bound (`le` label); `f64::INFINITY` for `+Inf`.
+    pub le: f64,
+    /// Cumulative count of observations ≤ `le`.
+    pub count: f64,
+}
 
 /// A histogram (or summary) reduced to the figures dashboards use.
 /// Quantiles are interpolated linearly inside the bucket, as Prometheus'
@@ -152,7 +159,7 @@ pub struct EngineSnapshot {
     /// Engine-specific detail; groups without any exposed field are omitted.
     pub engine_metrics: Vec<EngineGroup>,
     /// What identifies the server's incarnation (filled in by
-    /// [`super::map`] for every engine).
+    /// [`crate::engines::map`] for every engine).
     pub incarnation: Incarnation,
 }
 

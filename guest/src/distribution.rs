@@ -9,16 +9,8 @@
 //! `engine` and `model_name`, TGI's `method`). Nothing here invents a value:
 //! no observations, no `+Inf` bucket or no quantile series gives `None`.
 
-use super::snapshot::Distribution;
-
-/// One cumulative histogram bucket: `count` observations were ≤ `le`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Bucket {
-    /// The upper bound (`le` label); `f64::INFINITY` for `+Inf`.
-    pub le: f64,
-    /// Cumulative count of observations ≤ `le`.
-    pub count: f64,
-}
+pub use crate::snapshot::Bucket;
+use crate::snapshot::Distribution;
 
 /// The `q`-quantile (0 ≤ q ≤ 1) of cumulative `buckets`, as Prometheus'
 /// `histogram_quantile` computes it. The buckets may come in any order and may
@@ -170,33 +162,11 @@ fn mean(sum: f64, count: f64) -> Option<f64> {
 }
 
 /// Parse an `le` or `quantile` label value as Prometheus does (Go's
-/// `ParseFloat`): a decimal or exponent float, or `NaN`/`[+-]Inf`/`[+-]Infinity`
-/// in any case. Hex floats, `_` separators and whitespace are refused, so
-/// `str::parse` only ever sees a plain decimal spelling.
-// TODO: use the parser's `text::value::parse_value` once `text` exports it
-// (it is `pub(crate)` inside a private module today), so that one function
-// turns exposition text into numbers.
+/// `ParseFloat`): the exposition's own number spellings, through the parser's
+/// one number reader (`text::parse_value`), so label bounds and sample values
+/// can never disagree on what a number is.
 pub fn parse_bound(text: &str) -> Option<f64> {
-    let (negative, unsigned) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
-        return Some(if negative {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
-    }
-    if text.eq_ignore_ascii_case("nan") {
-        return Some(f64::NAN);
-    }
-    let plain = unsigned.bytes().any(|b| b.is_ascii_digit())
-        && unsigned
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b".eE+-".contains(&b));
-    if plain { text.parse().ok() } else { None }
+    crate::text::parse_value(text.as_bytes())
 }
 
 #[cfg(test)]
