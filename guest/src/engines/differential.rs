@@ -4,7 +4,8 @@
 //! every engine id on every fixture, fuzz seed and generated exposition, and
 //! on hand-made texts aimed at the index's shortcuts.
 
-use super::{AUTO, ENGINES, oracle};
+use super::list::{AUTO, ENGINES};
+use super::oracle;
 use crate::text::{self, Format, ParseOptions};
 
 /// Both mappers' answers for every engine id, as Debug text (NaN == NaN),

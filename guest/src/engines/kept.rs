@@ -23,9 +23,10 @@ use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::buckets::Buckets;
+use super::kit::EngineSpec;
+use super::list::{ALL, AUTO, ENGINES, EngineBits};
 use super::series::{Lookup, Point, SUFFIXES, sum, unescape};
 use super::table::Table;
-use super::{AUTO, ENGINES, EngineSnapshot, MapError};
 use crate::distribution::{from_summary, parse_bound};
 use crate::snapshot::Distribution;
 use crate::text::{Family, MetricType, Sample, Sink, same_bytes};
@@ -43,9 +44,9 @@ struct Facts {
     declared_slot: Option<usize>,
     /// Engines (bit per [`ENGINES`] index) whose model label the name's
     /// samples carry: the name (or its declared name) is theirs.
-    model: u32,
+    model: EngineBits,
     /// Engines of which the name (or its declared name) is a `*_created`.
-    created: u32,
+    created: EngineBits,
 }
 
 /// How many names' facts the pass keeps besides the current one's.
@@ -55,8 +56,8 @@ const RECENT: usize = 4;
 pub(crate) struct Kept<'a> {
     table: &'static Table,
     /// Engines whose series are kept (bit `i`: `ENGINES[i]`).
-    wanted: u32,
-    /// The engine being read, once [`Kept::finish`] decided it.
+    wanted: EngineBits,
+    /// The engine being read, once [`Kept::select`] was told it.
     engine: usize,
     /// Declared colon family names, escaped → declared (a later family
     /// with the same escape wins, as when collecting them all).
@@ -72,12 +73,12 @@ pub(crate) struct Kept<'a> {
     plain_heads: FirstBytes,
     late: bool,
     /// Engines owning a sample name seen.
-    present: u32,
+    present: EngineBits,
     /// Per slot, the samples of that name in input order (none for `_bucket`).
     series: Vec<Vec<Point<'a>>>,
     /// Per slot, the family of its first sample.
     first_family: Vec<u32>,
-    /// Per slot, its family's type (filled by `finish`).
+    /// Per slot, its family's type (filled by `select`).
     types: Vec<Option<MetricType>>,
     /// Names with a blank (quoted UTF-8 names) are in no table but may be
     /// asked about by `is_counter` (ratio fields name `a / b`): the first
@@ -98,7 +99,7 @@ pub(crate) struct Kept<'a> {
     /// most slots have none, and a call should not zero them all).
     buckets: Vec<Option<Box<Buckets<'a>>>>,
     /// Per slot, the distribution of a base name, computed once (allocated
-    /// by `finish`).
+    /// by `select`).
     dists: Vec<OnceCell<Option<Distribution>>>,
     last: Option<Cow<'a, str>>,
     cur: Facts,
@@ -141,7 +142,7 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 /// The engines owning `name` by prefix.
-fn owners(name: &str) -> u32 {
+fn owners(name: &str) -> EngineBits {
     let first = name.as_bytes().first().copied();
     let mut bits = 0;
     for (i, e) in ENGINES.iter().enumerate() {
@@ -162,7 +163,7 @@ impl<'a> Kept<'a> {
         let table = Table::get();
         let slots = table.len();
         let wanted = if requested == AUTO {
-            (1 << ENGINES.len()) - 1
+            ALL
         } else {
             ENGINES
                 .iter()
@@ -231,7 +232,7 @@ impl<'a> Kept<'a> {
         let mine = owners(name);
         self.present |= mine;
         let theirs = declared.as_deref().map_or(0, owners);
-        let created = |n: &str, bits: u32| if n.ends_with("_created") { bits } else { 0 };
+        let created = |n: &str, bits: EngineBits| if n.ends_with("_created") { bits } else { 0 };
         let mut model = 0;
         for (i, e) in ENGINES.iter().enumerate() {
             if e.model_label.is_some() {
@@ -357,21 +358,17 @@ impl<'a> Kept<'a> {
         }
     }
 
-    /// Detects (or checks) the engine over `families`, the families the
-    /// parse found, and maps what was kept.
-    ///
-    /// # Errors
-    /// As [`super::detect`] describes.
-    pub(crate) fn finish(
-        mut self,
-        families: &[Family<'_>],
-        requested: &str,
-    ) -> Result<EngineSnapshot, MapError> {
-        let mut present = self.present;
-        for f in families {
-            present |= owners(&f.name);
-        }
-        let spec = super::detect_bits(present, families, requested)?;
+    /// The engines whose families appear: owners of a sample name seen, or
+    /// of a family name among `families` (the families the parse found).
+    pub(crate) fn present(&self, families: &[Family<'_>]) -> EngineBits {
+        families
+            .iter()
+            .fold(self.present, |bits, f| bits | owners(&f.name))
+    }
+
+    /// The index ready for `spec`'s fold: reads go to `spec`'s series, and
+    /// the types of their families are read off `families`.
+    pub(crate) fn select(mut self, spec: &EngineSpec, families: &[Family<'_>]) -> Self {
         self.engine = ENGINES
             .iter()
             .position(|e| e.id == spec.id)
@@ -383,7 +380,7 @@ impl<'a> Kept<'a> {
             .into_iter()
             .filter_map(|(n, i)| Some((n, ty(i)?)))
             .collect();
-        Ok(super::finish(spec, &self))
+        self
     }
 
     /// The slot of `name`, if the engine read reads it.

@@ -10,8 +10,8 @@
 //! no labels (except `position`), no model name, no histograms and no request
 //! counters, so latency and succeeded/failed are `None`.
 
+use super::kit::{EngineSpec, GroupBuilder};
 use super::series::{Alias, Found, Index, series};
-use super::{EngineSpec, GroupBuilder};
 use crate::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 
 /// The prefix every llama.cpp family carries.
@@ -131,7 +131,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
 }
 
 /// The `request`, `cache`, `throughput` and `speculative` groups.
-fn groups(ix: &Index<'_, '_>) -> Vec<super::EngineGroup> {
+fn groups(ix: &Index<'_, '_>) -> Vec<crate::snapshot::EngineGroup> {
     let mut out = Vec::new();
 
     let mut g = GroupBuilder::new("request");

@@ -11,10 +11,13 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::detect::{self, MapError};
+use super::kit::EngineSpec;
+use super::list::{AUTO, ENGINES, find};
 use super::series::{Lookup, Point, unescape};
-use super::{AUTO, ENGINES, EngineSnapshot, EngineSpec, MapError, find};
 use crate::distribution::{Bucket, from_histogram, from_summary, parse_bound};
 use crate::snapshot::Distribution;
+use crate::snapshot::EngineSnapshot;
 use crate::text::{Family, MetricType};
 
 /// Map parsed families as [`super::map`] does, the slow way.
@@ -24,7 +27,7 @@ use crate::text::{Family, MetricType};
 pub fn map(families: &[Family<'_>], engine: &str) -> Result<EngineSnapshot, MapError> {
     let spec = detect(families, engine)?;
     let ix = Index::new(families, spec);
-    Ok(super::finish(spec, &ix))
+    Ok(spec.fold(&ix))
 }
 
 /// Detection by counting each engine's families.
@@ -42,11 +45,11 @@ pub fn detect(families: &[Family<'_>], requested: &str) -> Result<&'static Engin
         return if count(spec) > 0 {
             Ok(spec)
         } else {
-            Err(super::not_requested(spec, families))
+            Err(detect::not_requested(spec, families))
         };
     }
     let present: Vec<&'static EngineSpec> = ENGINES.iter().filter(|e| count(e) > 0).collect();
-    super::decide(&present, families)
+    detect::decide(&present, families)
 }
 
 /// Samples of an exposition, grouped by exact series name.

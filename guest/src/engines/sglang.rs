@@ -14,8 +14,8 @@
 //! value and never read as histogram buckets. Anything not exposed is `None`
 //! or left out.
 
+use super::kit::{EngineSpec, GroupBuilder};
 use super::series::{Alias, Found, Index, dist, series};
-use super::{EngineSpec, GroupBuilder};
 use crate::distribution::parse_bound;
 use crate::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 
@@ -263,7 +263,7 @@ fn number(found: Option<(String, f64)>) -> Option<Found> {
 }
 
 /// The `request`, `cache`, `throughput` and `engine` groups.
-fn groups(ix: &Index<'_, '_>) -> Vec<super::EngineGroup> {
+fn groups(ix: &Index<'_, '_>) -> Vec<crate::snapshot::EngineGroup> {
     let mut out = Vec::new();
 
     let mut g = GroupBuilder::new("request");

@@ -7,8 +7,8 @@
 //! model label and no time-to-first-token metric, so `model_names` is empty
 //! and TTFT is `None`. Anything not exposed is `None` or left out.
 
+use super::kit::{EngineSpec, GroupBuilder};
 use super::series::{Alias, Found, Index, dist, series};
-use super::{EngineSpec, GroupBuilder};
 use crate::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 
 /// The prefix every TGI family carries.
@@ -170,7 +170,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
 }
 
 /// The `request` and `generation` groups.
-fn groups(ix: &Index<'_, '_>) -> Vec<super::EngineGroup> {
+fn groups(ix: &Index<'_, '_>) -> Vec<crate::snapshot::EngineGroup> {
     let mut out = Vec::new();
 
     let mut g = GroupBuilder::new("request");

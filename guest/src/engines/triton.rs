@@ -12,8 +12,8 @@
 //! over a window (Δduration / Δcount). Anything not exposed is `None` or left
 //! out.
 
+use super::kit::{EngineSpec, GroupBuilder};
 use super::series::{Alias, Found, Index, dist, series};
-use super::{EngineSpec, GroupBuilder};
 use crate::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 
 /// Triton in the engine list.
@@ -180,7 +180,7 @@ fn max_one(ix: &Index<'_, '_>, name: &str, label: &str, value: &str) -> Option<f
 }
 
 /// The `request`, `cache`, `duration` and `backend` groups.
-fn groups(ix: &Index<'_, '_>) -> Vec<super::EngineGroup> {
+fn groups(ix: &Index<'_, '_>) -> Vec<crate::snapshot::EngineGroup> {
     let mut out = Vec::new();
 
     let mut g = GroupBuilder::new("request");

@@ -8,8 +8,8 @@
 //! summed over labels; a fraction is the mean over series. Anything not
 //! exposed is `None` or left out.
 
+use super::kit::{EngineSpec, GroupBuilder};
 use super::series::{Alias, Index, dist, series};
-use super::{EngineSpec, GroupBuilder};
 use crate::snapshot::{EngineSnapshot, Latency, Load, Totals};
 
 /// The prefix every trtllm-serve family carries.
@@ -123,7 +123,7 @@ fn capacity(ix: &Index<'_, '_>) -> Option<f64> {
 }
 
 /// The `request` and `cache` groups.
-fn groups(ix: &Index<'_, '_>) -> Vec<super::EngineGroup> {
+fn groups(ix: &Index<'_, '_>) -> Vec<crate::snapshot::EngineGroup> {
     let mut out = Vec::new();
 
     let mut g = GroupBuilder::new("request");

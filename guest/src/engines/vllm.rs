@@ -9,8 +9,8 @@
 //! mean over series (see [`map`]). A metric the server does not expose leaves
 //! its figure `None` and its field out of its group.
 
+use super::kit::{EngineSpec, GroupBuilder};
 use super::series::{Alias, Found, Index, dist, series};
-use super::{EngineSpec, GroupBuilder};
 use crate::distribution::parse_bound;
 use crate::snapshot::{EngineSnapshot, Latency, Load, MetricValue, Totals};
 
@@ -230,7 +230,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
 }
 
 /// The `request`, `cache`, `throughput` and `engine` groups.
-fn groups(ix: &Index<'_, '_>) -> Vec<super::EngineGroup> {
+fn groups(ix: &Index<'_, '_>) -> Vec<crate::snapshot::EngineGroup> {
     let mut out = Vec::new();
 
     let mut g = GroupBuilder::new("request");
