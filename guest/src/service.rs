@@ -21,7 +21,9 @@ use wasip2::http::types::{
 };
 use wasip2::io::streams::StreamError;
 
-use crate::bindings::{wit_c, wit_col};
+use llm_metrics_contract::CollectKind;
+
+use crate::bindings::wit_col;
 use crate::calls;
 
 /// Defaults for `collect`, as the CLI's.
@@ -209,14 +211,8 @@ fn collect(params: &Params) -> Reply {
     match calls::collect(target) {
         Ok(snapshot) => Reply::ok(crate::json::snapshot(&snapshot)),
         Err(e) => {
-            let status = match &e {
-                wit_c::CollectError::Denied(_) => 403,
-                wit_c::CollectError::InvalidUrl(_) => 422,
-                wit_c::CollectError::Timeout(_) => 504,
-                wit_c::CollectError::UnknownEngine(_) => 404,
-                _ => 502,
-            };
-            collect_problem(status, &e)
+            let (kind, detail) = crate::json::collect_error(&e, "engine=");
+            Reply::problem(kind.collect_status(), kind.name(), detail)
         }
     }
 }
@@ -252,49 +248,16 @@ fn map(request: &IncomingRequest, params: &Params) -> Reply {
     match mapped {
         Ok(snapshot) => Reply::ok(crate::json::snapshot(&snapshot)),
         Err(e) => {
-            let status = match &e {
-                wit_c::CollectError::UnknownEngine(_) => 404,
+            // A body that cannot be mapped is the caller's: 422, unless the
+            // engine id is unknown (404, as for a collect).
+            let (kind, detail) = crate::json::collect_error(&e, "engine=");
+            let status = match kind {
+                CollectKind::UnknownEngine => kind.collect_status(),
                 _ => 422,
             };
-            collect_problem(status, &e)
+            Reply::problem(status, kind.name(), detail)
         }
     }
-}
-
-/// A problem document for a failed collection or mapping; the detail reads
-/// like the CLI's error line.
-fn collect_problem(status: u16, e: &wit_c::CollectError) -> Reply {
-    use wit_c::CollectError as E;
-    let (kind, detail) = match e {
-        E::InvalidUrl(m) => ("invalid-url", format!("invalid URL: {m}")),
-        E::Denied(m) => ("denied", format!("denied: {m}")),
-        E::Connect(m) => ("connect", format!("connect failed: {m}")),
-        E::Timeout(m) => ("timeout", format!("timeout: {m}")),
-        E::HttpStatus(code) => ("http-status", format!("HTTP status {code}")),
-        E::BodyTooLarge(cap) => (
-            "body-too-large",
-            format!("body too large: over the {cap}-byte cap"),
-        ),
-        E::NotAnExposition(m) => ("not-an-exposition", format!("not an exposition: {m}")),
-        E::Parse(p) => (
-            "parse",
-            format!(
-                "invalid exposition: line {}, column {}: {}",
-                p.line, p.column, p.message
-            ),
-        ),
-        E::UnrecognizedEngine(m) => ("unrecognized-engine", format!("unrecognized engine: {m}")),
-        E::UnknownEngine(m) => ("unknown-engine", format!("unknown engine: {m}")),
-        E::MixedEngines(ids) => (
-            "mixed-engines",
-            format!(
-                "mixed engines: families of {} in one exposition; pass engine= to pick one",
-                ids.join(" and ")
-            ),
-        ),
-        E::Transport(m) => ("transport", format!("transport error: {m}")),
-    };
-    Reply::problem(status, kind, detail)
 }
 
 /// The request body, refused with 413 once it passes `cap` bytes.

@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use llm_metrics_host::describe::CollectKind;
 use llm_metrics_host::wit::collector::{Header, Target};
 use llm_metrics_host::wit::mapper::{CollectError, Snapshot};
 use llm_metrics_host::{AddressRules, AllowedHost, CallError, EgressPolicy, Plugin};
@@ -54,28 +55,15 @@ impl Failure {
     /// names, plus the host's budget failures.
     pub fn kind(&self) -> &'static str {
         match self {
-            Failure::Refused(Refusal::InvalidUrl(_)) => "invalid-url",
-            Failure::Refused(Refusal::Denied(_)) => "denied",
-            Failure::Refused(Refusal::Resolve(_)) => "connect",
-            Failure::Collect(e) => match e {
-                CollectError::InvalidUrl(_) => "invalid-url",
-                CollectError::Denied(_) => "denied",
-                CollectError::Connect(_) => "connect",
-                CollectError::Timeout(_) => "timeout",
-                CollectError::HttpStatus(_) => "http-status",
-                CollectError::BodyTooLarge(_) => "body-too-large",
-                CollectError::NotAnExposition(_) => "not-an-exposition",
-                CollectError::Parse(_) => "parse",
-                CollectError::UnrecognizedEngine(_) => "unrecognized-engine",
-                CollectError::UnknownEngine(_) => "unknown-engine",
-                CollectError::MixedEngines(_) => "mixed-engines",
-                CollectError::Transport(_) => "transport",
-            },
+            Failure::Refused(Refusal::InvalidUrl(_)) => CollectKind::InvalidUrl.name(),
+            Failure::Refused(Refusal::Denied(_)) => CollectKind::Denied.name(),
+            Failure::Refused(Refusal::Resolve(_)) => CollectKind::Connect.name(),
+            Failure::Collect(e) => llm_metrics_host::describe::collect_kind(e).name(),
             Failure::Call(e) => match e {
                 CallError::CpuBudget { .. } => "cpu-budget",
                 CallError::StackOverflow => "stack-overflow",
                 CallError::ResultTooLarge(_) => "result-too-large",
-                CallError::WallClock(_) => "timeout",
+                CallError::WallClock(_) => CollectKind::Timeout.name(),
                 CallError::Memory(_) => "memory-budget",
                 CallError::Trap(_) => "plugin-trap",
             },
@@ -87,13 +75,17 @@ impl Failure {
     /// (including an unreachable upstream, or a body that exhausts the
     /// plugin's CPU or memory budget), 500 only for a plugin trap.
     pub fn status(&self) -> StatusCode {
-        match self.kind() {
-            "denied" => StatusCode::FORBIDDEN,
-            "invalid-url" => StatusCode::UNPROCESSABLE_ENTITY,
-            "timeout" => StatusCode::GATEWAY_TIMEOUT,
-            "plugin-trap" => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_GATEWAY,
-        }
+        let kind = match self {
+            Failure::Collect(e) => llm_metrics_host::describe::collect_kind(e),
+            Failure::Refused(Refusal::InvalidUrl(_)) => CollectKind::InvalidUrl,
+            Failure::Refused(Refusal::Denied(_)) => CollectKind::Denied,
+            Failure::Refused(Refusal::Resolve(_)) => CollectKind::Connect,
+            Failure::Call(CallError::Trap(_)) => return StatusCode::INTERNAL_SERVER_ERROR,
+            Failure::Call(CallError::WallClock(_)) => CollectKind::Timeout,
+            // A body that exhausts a budget is the upstream's doing.
+            Failure::Call(_) => return StatusCode::BAD_GATEWAY,
+        };
+        StatusCode::from_u16(kind.collect_status()).unwrap_or(StatusCode::BAD_GATEWAY)
     }
 }
 

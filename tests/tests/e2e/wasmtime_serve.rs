@@ -164,6 +164,7 @@ fn parse_reply(raw: &[u8], path: &str) -> Answer {
         content_type,
         allow,
         json,
+        text: String::from_utf8_lossy(&body).into_owned(),
     }
 }
 
