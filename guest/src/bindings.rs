@@ -5,55 +5,43 @@
 
 // The world's WASI imports are the `wasip2` crate's bindings (`with`), so
 // there is one copy of them, shared with `fetch` and `service`. Every key
-// must be an import of the world, so the two worlds list their own.
+// must be an import of the world: both worlds import these, and `service`
+// also `wasi:http`.
+macro_rules! generate {
+    ($world:literal, { $($http:tt)* }) => {
+        wit_bindgen::generate!({
+            path: "../wit",
+            world: $world,
+            with: {
+                "wasi:cli/environment@0.2.12": wasip2::cli::environment,
+                "wasi:cli/exit@0.2.12": wasip2::cli::exit,
+                "wasi:cli/stdin@0.2.12": wasip2::cli::stdin,
+                "wasi:cli/stdout@0.2.12": wasip2::cli::stdout,
+                "wasi:cli/stderr@0.2.12": wasip2::cli::stderr,
+                "wasi:cli/terminal-input@0.2.12": wasip2::cli::terminal_input,
+                "wasi:cli/terminal-output@0.2.12": wasip2::cli::terminal_output,
+                "wasi:cli/terminal-stdin@0.2.12": wasip2::cli::terminal_stdin,
+                "wasi:cli/terminal-stdout@0.2.12": wasip2::cli::terminal_stdout,
+                "wasi:cli/terminal-stderr@0.2.12": wasip2::cli::terminal_stderr,
+                "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+                "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
+                "wasi:random/insecure-seed@0.2.12": wasip2::random::insecure_seed,
+                "wasi:io/error@0.2.12": wasip2::io::error,
+                "wasi:io/poll@0.2.12": wasip2::io::poll,
+                "wasi:io/streams@0.2.12": wasip2::io::streams,
+                $($http)*
+            },
+        });
+    };
+}
+
 #[cfg(feature = "service")]
-wit_bindgen::generate!({
-    path: "../wit",
-    world: "service",
-    with: {
-        "wasi:cli/environment@0.2.12": wasip2::cli::environment,
-        "wasi:cli/exit@0.2.12": wasip2::cli::exit,
-        "wasi:cli/stdin@0.2.12": wasip2::cli::stdin,
-        "wasi:cli/stdout@0.2.12": wasip2::cli::stdout,
-        "wasi:cli/stderr@0.2.12": wasip2::cli::stderr,
-        "wasi:cli/terminal-input@0.2.12": wasip2::cli::terminal_input,
-        "wasi:cli/terminal-output@0.2.12": wasip2::cli::terminal_output,
-        "wasi:cli/terminal-stdin@0.2.12": wasip2::cli::terminal_stdin,
-        "wasi:cli/terminal-stdout@0.2.12": wasip2::cli::terminal_stdout,
-        "wasi:cli/terminal-stderr@0.2.12": wasip2::cli::terminal_stderr,
-        "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
-        "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
-        "wasi:random/insecure-seed@0.2.12": wasip2::random::insecure_seed,
-        "wasi:io/error@0.2.12": wasip2::io::error,
-        "wasi:io/poll@0.2.12": wasip2::io::poll,
-        "wasi:io/streams@0.2.12": wasip2::io::streams,
-        "wasi:http/types@0.2.12": wasip2::http::types,
-        "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
-    },
+generate!("service", {
+    "wasi:http/types@0.2.12": wasip2::http::types,
+    "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
 });
 #[cfg(not(feature = "service"))]
-wit_bindgen::generate!({
-    path: "../wit",
-    world: "mapping",
-    with: {
-        "wasi:cli/environment@0.2.12": wasip2::cli::environment,
-        "wasi:cli/exit@0.2.12": wasip2::cli::exit,
-        "wasi:cli/stdin@0.2.12": wasip2::cli::stdin,
-        "wasi:cli/stdout@0.2.12": wasip2::cli::stdout,
-        "wasi:cli/stderr@0.2.12": wasip2::cli::stderr,
-        "wasi:cli/terminal-input@0.2.12": wasip2::cli::terminal_input,
-        "wasi:cli/terminal-output@0.2.12": wasip2::cli::terminal_output,
-        "wasi:cli/terminal-stdin@0.2.12": wasip2::cli::terminal_stdin,
-        "wasi:cli/terminal-stdout@0.2.12": wasip2::cli::terminal_stdout,
-        "wasi:cli/terminal-stderr@0.2.12": wasip2::cli::terminal_stderr,
-        "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
-        "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
-        "wasi:random/insecure-seed@0.2.12": wasip2::random::insecure_seed,
-        "wasi:io/error@0.2.12": wasip2::io::error,
-        "wasi:io/poll@0.2.12": wasip2::io::poll,
-        "wasi:io/streams@0.2.12": wasip2::io::streams,
-    },
-});
+generate!("mapping", {});
 
 #[cfg(feature = "service")]
 pub(crate) use exports::llm_metrics::plugin::collector as wit_col;
