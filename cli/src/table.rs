@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use llm_metrics_host::json::timestamp;
 use llm_metrics_host::wit::mapper::{
-    Distribution, EngineGroup, EngineInfo, MetricValue, Snapshot, WindowStats,
+    Bounds, Distribution, EngineGroup, EngineInfo, MetricValue, Snapshot, WindowStats,
 };
 
 fn num(v: Option<f64>) -> String {
@@ -29,10 +29,22 @@ fn dist(d: &Distribution) -> String {
         fmt(d.count),
         fmt(d.sum),
         num(d.mean),
-        num(d.p50),
-        num(d.p90),
-        num(d.p99)
+        quantile(d.p50, d.p50_bucket),
+        quantile(d.p90, d.p90_bucket),
+        quantile(d.p99, d.p99_bucket)
     )
+}
+
+/// A quantile as precise as its bucket makes it: `≤ 0.3` when it lies in the
+/// first bucket (the interpolated value, e.g. 0.15, would be invented), `>
+/// 10` in the `+Inf` bucket, else the interpolated value (the JSON keeps it
+/// and the bucket).
+fn quantile(v: Option<f64>, bucket: Option<Bounds>) -> String {
+    match bucket {
+        Some(b) if b.upper == f64::INFINITY => format!("> {}", fmt(b.lower)),
+        Some(b) if b.lower <= 0.0 => format!("≤ {}", fmt(b.upper)),
+        _ => num(v),
+    }
 }
 
 /// Render `s` as aligned `name  value` lines.
@@ -72,7 +84,12 @@ pub fn snapshot(s: &Snapshot) -> String {
             num(s.totals.requests_succeeded),
         ),
         ("requests failed".into(), num(s.totals.requests_failed)),
+        ("requests rejected".into(), num(s.totals.requests_rejected)),
         ("prompt tokens".into(), num(s.totals.prompt_tokens)),
+        (
+            "prompt tokens cached".into(),
+            num(s.totals.prompt_tokens_cached),
+        ),
         ("generation tokens".into(), num(s.totals.generation_tokens)),
         ("preemptions".into(), num(s.totals.preemptions)),
     ];
@@ -152,7 +169,15 @@ pub fn window(w: &WindowStats) -> String {
             per_s(w.rates.requests_succeeded),
         ),
         ("requests failed /s".into(), per_s(w.rates.requests_failed)),
+        (
+            "requests rejected /s".into(),
+            per_s(w.rates.requests_rejected),
+        ),
         ("prompt tokens /s".into(), per_s(w.rates.prompt_tokens)),
+        (
+            "prompt tokens cached /s".into(),
+            per_s(w.rates.prompt_tokens_cached),
+        ),
         (
             "generation tokens /s".into(),
             per_s(w.rates.generation_tokens),

@@ -109,8 +109,16 @@ macro_rules! json_writer {
             Value::Array(fs.iter().map(family).collect())
         }
 
-        /// `{"count","sum","mean","p50","p90","p99","buckets":[{"le","count"}]}`
-        /// (`le` of the last bucket is `"+Inf"`).
+        /// `{"lower","upper"}` of the bucket a quantile lies in, or `null`.
+        fn bounds(b: &Option<mapper::Bounds>) -> Value {
+            b.as_ref().map_or(Value::Null, |b| {
+                json!({"lower": number(b.lower), "upper": number(b.upper)})
+            })
+        }
+
+        /// `{"count","sum","mean","p50","p90","p99","p50_bucket","p90_bucket",
+        /// "p99_bucket","buckets":[{"le","count"}]}` (`le` of the last bucket
+        /// is `"+Inf"`; a `pNN_bucket` is `{"lower","upper"}` or `null`).
         #[allow(dead_code)]
         pub fn distribution(d: &mapper::Distribution) -> Value {
             json!({
@@ -120,6 +128,9 @@ macro_rules! json_writer {
                 "p50": opt_number(d.p50),
                 "p90": opt_number(d.p90),
                 "p99": opt_number(d.p99),
+                "p50_bucket": bounds(&d.p50_bucket),
+                "p90_bucket": bounds(&d.p90_bucket),
+                "p99_bucket": bounds(&d.p99_bucket),
                 "buckets": d.buckets.iter().map(|b| json!({
                     "le": number(b.le),
                     "count": number(b.count),
@@ -209,7 +220,9 @@ macro_rules! json_writer {
                 "rates": {
                     "requests_succeeded": opt_number(w.rates.requests_succeeded),
                     "requests_failed": opt_number(w.rates.requests_failed),
+                    "requests_rejected": opt_number(w.rates.requests_rejected),
                     "prompt_tokens": opt_number(w.rates.prompt_tokens),
+                    "prompt_tokens_cached": opt_number(w.rates.prompt_tokens_cached),
                     "generation_tokens": opt_number(w.rates.generation_tokens),
                     "preemptions": opt_number(w.rates.preemptions),
                 },
@@ -268,7 +281,9 @@ macro_rules! json_writer {
                 "totals": {
                     "requests_succeeded": opt_number(s.totals.requests_succeeded),
                     "requests_failed": opt_number(s.totals.requests_failed),
+                    "requests_rejected": opt_number(s.totals.requests_rejected),
                     "prompt_tokens": opt_number(s.totals.prompt_tokens),
+                    "prompt_tokens_cached": opt_number(s.totals.prompt_tokens_cached),
                     "generation_tokens": opt_number(s.totals.generation_tokens),
                     "preemptions": opt_number(s.totals.preemptions),
                 },

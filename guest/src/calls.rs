@@ -123,7 +123,9 @@ pub(crate) fn window(
         rates: wit_c::Rates {
             requests_succeeded: w.rates.requests_succeeded,
             requests_failed: w.rates.requests_failed,
+            requests_rejected: w.rates.requests_rejected,
             prompt_tokens: w.rates.prompt_tokens,
+            prompt_tokens_cached: w.rates.prompt_tokens_cached,
             generation_tokens: w.rates.generation_tokens,
             preemptions: w.rates.preemptions,
         },

@@ -66,7 +66,9 @@ pub(crate) fn snapshot(
         totals: wit_c::Totals {
             requests_succeeded: mapped.totals.requests_succeeded,
             requests_failed: mapped.totals.requests_failed,
+            requests_rejected: mapped.totals.requests_rejected,
             prompt_tokens: mapped.totals.prompt_tokens,
+            prompt_tokens_cached: mapped.totals.prompt_tokens_cached,
             generation_tokens: mapped.totals.generation_tokens,
             preemptions: mapped.totals.preemptions,
         },
@@ -108,7 +110,9 @@ impl From<wit_c::Snapshot> for Owned {
             totals: engines::Totals {
                 requests_succeeded: s.totals.requests_succeeded,
                 requests_failed: s.totals.requests_failed,
+                requests_rejected: s.totals.requests_rejected,
                 prompt_tokens: s.totals.prompt_tokens,
+                prompt_tokens_cached: s.totals.prompt_tokens_cached,
                 generation_tokens: s.totals.generation_tokens,
                 preemptions: s.totals.preemptions,
             },
@@ -183,6 +187,18 @@ fn distribution_from_wit(d: wit_c::Distribution) -> engines::Distribution {
         p50: d.p50,
         p90: d.p90,
         p99: d.p99,
+        p50_bucket: d.p50_bucket.map(|b| engines::Bounds {
+            lower: b.lower,
+            upper: b.upper,
+        }),
+        p90_bucket: d.p90_bucket.map(|b| engines::Bounds {
+            lower: b.lower,
+            upper: b.upper,
+        }),
+        p99_bucket: d.p99_bucket.map(|b| engines::Bounds {
+            lower: b.lower,
+            upper: b.upper,
+        }),
         buckets: d
             .buckets
             .into_iter()
@@ -199,6 +215,13 @@ fn now_ms() -> u64 {
     now.seconds * 1000 + u64::from(now.nanoseconds / 1_000_000)
 }
 
+fn bounds(b: engines::Bounds) -> wit_c::Bounds {
+    wit_c::Bounds {
+        lower: b.lower,
+        upper: b.upper,
+    }
+}
+
 pub(crate) fn distribution(d: engines::Distribution) -> wit_c::Distribution {
     wit_c::Distribution {
         count: d.count,
@@ -207,6 +230,9 @@ pub(crate) fn distribution(d: engines::Distribution) -> wit_c::Distribution {
         p50: d.p50,
         p90: d.p90,
         p99: d.p99,
+        p50_bucket: d.p50_bucket.map(bounds),
+        p90_bucket: d.p90_bucket.map(bounds),
+        p99_bucket: d.p99_bucket.map(bounds),
         buckets: d
             .buckets
             .into_iter()

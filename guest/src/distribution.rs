@@ -10,7 +10,7 @@
 //! no observations, no `+Inf` bucket or no quantile series gives `None`.
 
 pub use crate::snapshot::Bucket;
-use crate::snapshot::Distribution;
+use crate::snapshot::{Bounds, Distribution};
 
 /// The `q`-quantile (0 ≤ q ≤ 1) of cumulative `buckets`, as Prometheus'
 /// `histogram_quantile` computes it. The buckets may come in any order and may
@@ -22,7 +22,7 @@ pub fn histogram_quantile(q: f64, buckets: &[Bucket]) -> Option<f64> {
         return None;
     }
     let merged = merge(buckets);
-    quantile_sorted(q, &merged)
+    quantile_sorted(q, &merged).map(|(v, _)| v)
 }
 
 /// Sort by bound, add up equal bounds, and force the counts to be monotonic
@@ -54,8 +54,9 @@ pub fn sum_by_le(buckets: &[Bucket]) -> Vec<Bucket> {
     merged
 }
 
-/// `histogram_quantile` over buckets already sorted, merged and monotonic.
-fn quantile_sorted(q: f64, buckets: &[Bucket]) -> Option<f64> {
+/// `histogram_quantile` over buckets already sorted, merged and monotonic,
+/// with the bucket the value was interpolated in.
+fn quantile_sorted(q: f64, buckets: &[Bucket]) -> Option<(f64, Bounds)> {
     let last = buckets.last()?;
     if last.le != f64::INFINITY || buckets.len() < 2 {
         return None;
@@ -72,10 +73,21 @@ fn quantile_sorted(q: f64, buckets: &[Bucket]) -> Option<f64> {
         .position(|bk| bk.count >= rank)
         .unwrap_or(buckets.len() - 1);
     if b == buckets.len() - 1 {
-        return Some(buckets[buckets.len() - 2].le);
+        // In the +Inf bucket: the highest finite bound, though the value is
+        // above it.
+        let highest = buckets[buckets.len() - 2].le;
+        let bucket = Bounds {
+            lower: highest,
+            upper: f64::INFINITY,
+        };
+        return Some((highest, bucket));
     }
     if b == 0 && buckets[0].le <= 0.0 {
-        return Some(buckets[0].le);
+        let bucket = Bounds {
+            lower: f64::NEG_INFINITY,
+            upper: buckets[0].le,
+        };
+        return Some((buckets[0].le, bucket));
     }
     let end = buckets[b].le;
     let mut start = 0.0;
@@ -88,7 +100,11 @@ fn quantile_sorted(q: f64, buckets: &[Bucket]) -> Option<f64> {
     // Infinite counts or an `le="-Inf"` bucket make the interpolation NaN,
     // where Prometheus answers NaN too: no quantile, rather than a NaN one.
     let v = start + (end - start) * (rank / count);
-    (!v.is_nan()).then_some(v)
+    let bucket = Bounds {
+        lower: start,
+        upper: end,
+    };
+    (!v.is_nan()).then_some((v, bucket))
 }
 
 /// A distribution from cumulative buckets plus `_count` and `_sum`. `count`
@@ -123,13 +139,17 @@ pub(crate) fn from_summed(
             None
         }
     };
+    let (p50, p90, p99) = (quantile(0.5), quantile(0.9), quantile(0.99));
     Some(Distribution {
         count,
         sum,
         mean: mean(sum, count),
-        p50: quantile(0.5),
-        p90: quantile(0.9),
-        p99: quantile(0.99),
+        p50: p50.map(|(v, _)| v),
+        p90: p90.map(|(v, _)| v),
+        p99: p99.map(|(v, _)| v),
+        p50_bucket: p50.map(|(_, b)| b),
+        p90_bucket: p90.map(|(_, b)| b),
+        p99_bucket: p99.map(|(_, b)| b),
         buckets: summed,
     })
 }
@@ -153,6 +173,9 @@ pub fn from_summary(quantiles: &[(f64, f64)], count: f64, sum: f64) -> Distribut
         p50: pick(0.5),
         p90: pick(0.9),
         p99: pick(0.99),
+        p50_bucket: None,
+        p90_bucket: None,
+        p99_bucket: None,
         buckets: Vec::new(),
     }
 }

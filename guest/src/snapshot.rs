@@ -15,6 +15,16 @@ pub struct Bucket {
     pub count: f64,
 }
 
+/// The bucket a quantile lies in: `lower < value ≤ upper` (`upper` may be
+/// `+Inf`; `lower` is 0 below a positive first bound, `-Inf` below one ≤ 0).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bounds {
+    /// The previous bucket's `le`, or 0 (see above).
+    pub lower: f64,
+    /// The bucket's `le`.
+    pub upper: f64,
+}
+
 /// A histogram (or summary) reduced to the figures dashboards use.
 /// Quantiles are interpolated linearly inside the bucket, as Prometheus'
 /// `histogram_quantile` does; `None` when there are no observations.
@@ -32,6 +42,12 @@ pub struct Distribution {
     pub p90: Option<f64>,
     /// 99th percentile.
     pub p99: Option<f64>,
+    /// The bucket `p50` was interpolated in; `None` for a summary.
+    pub p50_bucket: Option<Bounds>,
+    /// The bucket `p90` was interpolated in; `None` for a summary.
+    pub p90_bucket: Option<Bounds>,
+    /// The bucket `p99` was interpolated in; `None` for a summary.
+    pub p99_bucket: Option<Bounds>,
     /// Cumulative buckets sorted by `le` with `+Inf` last, summed per `le`
     /// over every other label; empty for a summary, or when the series'
     /// bucket layouts disagree.
@@ -65,10 +81,14 @@ pub struct Load {
 pub struct Totals {
     /// Requests that finished normally.
     pub requests_succeeded: Option<f64>,
-    /// Requests that failed or were aborted.
+    /// Admitted requests that finished with an error.
     pub requests_failed: Option<f64>,
-    /// Prompt tokens processed.
+    /// Requests refused before admission.
+    pub requests_rejected: Option<f64>,
+    /// Every prompt token, computed or served from the prefix cache.
     pub prompt_tokens: Option<f64>,
+    /// The prompt tokens served from the prefix cache.
+    pub prompt_tokens_cached: Option<f64>,
     /// Tokens generated.
     pub generation_tokens: Option<f64>,
     /// Preemptions.

@@ -165,6 +165,9 @@ impl Deltas {
                 p50: None,
                 p90: None,
                 p99: None,
+                p50_bucket: None,
+                p90_bucket: None,
+                p99_bucket: None,
                 buckets: Vec::new(),
             }));
         }
@@ -242,7 +245,17 @@ pub fn window(earlier: &Point<'_>, later: &Point<'_>) -> Result<Window, WindowEr
             tb.requests_succeeded,
         ),
         requests_failed: rate("requests_failed", ta.requests_failed, tb.requests_failed),
+        requests_rejected: rate(
+            "requests_rejected",
+            ta.requests_rejected,
+            tb.requests_rejected,
+        ),
         prompt_tokens: rate("prompt_tokens", ta.prompt_tokens, tb.prompt_tokens),
+        prompt_tokens_cached: rate(
+            "prompt_tokens_cached",
+            ta.prompt_tokens_cached,
+            tb.prompt_tokens_cached,
+        ),
         generation_tokens: rate(
             "generation_tokens",
             ta.generation_tokens,

@@ -295,7 +295,10 @@ fn llamacpp_current() {
     approx(s.load.requests_running, 4.0);
     approx(s.load.requests_waiting, 2.0);
     assert_eq!(s.load.kv_cache_usage, None);
-    assert_eq!(s.totals.prompt_tokens, Some(4_096_010.0));
+    // Every prompt token: the processed ones (4_096_010) plus the cache hits.
+    assert_eq!(s.totals.prompt_tokens, Some(4_096_010.0 + 10_239_900.0));
+    assert_eq!(s.totals.prompt_tokens_cached, Some(10_239_900.0));
+    assert_eq!(s.totals.requests_rejected, None);
     assert_eq!(s.totals.generation_tokens, Some(1_500_000.0));
     assert_eq!(
         number(&s, "request", "n_tokens_max"),

@@ -31,12 +31,12 @@ after(async () => {
   await server.terminate();
 });
 
-test('the interfaces are exported under their versioned names (0.4.0)', () => {
+test('the interfaces are exported under their versioned names (0.5.0)', () => {
   for (const name of ['parser', 'mapper', 'collector']) {
-    assert.equal(full[`llm-metrics:plugin/${name}@0.4.0`], full[name], name);
+    assert.equal(full[`llm-metrics:plugin/${name}@0.5.0`], full[name], name);
   }
-  assert.equal(typeof full['llm-metrics:plugin/parser@0.4.0'].parseCompact, 'function');
-  assert.equal(mapperOnly['llm-metrics:plugin/mapper@0.4.0'], mapperOnly.mapper);
+  assert.equal(typeof full['llm-metrics:plugin/parser@0.5.0'].parseCompact, 'function');
+  assert.equal(mapperOnly['llm-metrics:plugin/mapper@0.5.0'], mapperOnly.mapper);
 });
 
 test('parse returns the families with typed samples', () => {

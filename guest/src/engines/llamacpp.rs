@@ -102,14 +102,17 @@ pub(crate) static ALIASES: &[&Alias] = &[
 ///   `llamacpp:requests_deferred`; kv_cache_usage =
 ///   `llamacpp:kv_cache_usage_ratio` where the build still has it.
 ///   Capacity, LoRA and DP figures are not exposed (`None`).
-/// * prompt tokens = `llamacpp:prompt_tokens_total` (recent builds count it
-///   **excluding** cached tokens, which are in `prompt_tokens_cached_total`),
-///   generation tokens = `llamacpp:tokens_predicted_total`. Both, like every
-///   counter here, are rounded to 6 significant digits by the server's `%g`
-///   formatting once they reach 1e6.
+/// * prompt tokens = every prompt token: `llamacpp:prompt_tokens_total`
+///   counts only the processed ones, so the cache hits
+///   (`llamacpp:prompt_tokens_cached_total`, where the build has it) are
+///   added; prompt tokens cached = those hits. Generation tokens =
+///   `llamacpp:tokens_predicted_total`. Like every counter here, they are
+///   rounded to 6 significant digits by the server's `%g` formatting once
+///   they reach 1e6.
 /// * No request counters, preemptions or latency histograms: `None`.
 pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
     let sum = |a: &Alias| ix.resolve(a).and_then(|n| ix.sum(n));
+    let cached = sum(&PROMPT_CACHED);
     EngineSnapshot {
         engine: SPEC.id,
         incarnation: Default::default(),
@@ -121,7 +124,8 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
             ..Load::default()
         },
         totals: Totals {
-            prompt_tokens: sum(&PROMPT_TOKENS),
+            prompt_tokens: sum(&PROMPT_TOKENS).map(|processed| processed + cached.unwrap_or(0.0)),
+            prompt_tokens_cached: cached,
             generation_tokens: sum(&PREDICTED),
             ..Totals::default()
         },

@@ -35,8 +35,8 @@ mod vllm;
 // reads them without the mappers); re-exported so `engines::` keeps naming them.
 pub use crate::distribution;
 pub use crate::snapshot::{
-    Bucket, Distribution, EngineField, EngineGroup, EngineSnapshot, Incarnation, LabeledValue,
-    Latency, Load, MetricValue, Totals,
+    Bounds, Bucket, Distribution, EngineField, EngineGroup, EngineSnapshot, Incarnation,
+    LabeledValue, Latency, Load, MetricValue, Totals,
 };
 pub use detect::{MapError, detect, mixed, unknown};
 pub use driver::{map, map_text};

@@ -214,7 +214,9 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
     let totals = Totals {
         requests_succeeded: sum(&REQUESTS),
         requests_failed: sum(&ABORTED),
+        requests_rejected: None,
         prompt_tokens: sum(&PROMPT_TOKENS),
+        prompt_tokens_cached: cached_tokens(ix),
         generation_tokens: sum(&GENERATION_TOKENS),
         preemptions: None,
     };
@@ -357,4 +359,13 @@ fn engine_type(ix: &Index<'_, '_>) -> Option<Found> {
         (!values.is_empty())
             .then(|| MetricValue::Names(values.into_iter().map(String::from).collect()))
     })
+}
+
+/// Prompt tokens served from a cache: `sglang:cached_tokens_total` over
+/// `cache_source`. Builds that also expose `cache_source="total"` (the sum
+/// of the others) are read from it alone, so nothing is counted twice.
+fn cached_tokens(ix: &Index<'_, '_>) -> Option<f64> {
+    let n = ix.resolve(&CACHED_TOKENS)?;
+    ix.sum_where(n, "cache_source", &["total"])
+        .or_else(|| ix.sum(n))
 }

@@ -157,7 +157,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
             requests_failed: sum(&FAILURE),
             prompt_tokens: input.map(|d| d.sum),
             generation_tokens: generated.map(|d| d.sum),
-            preemptions: None,
+            ..Totals::default()
         },
         latency: Latency {
             time_to_first_token_seconds: None,

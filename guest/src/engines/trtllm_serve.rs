@@ -48,6 +48,16 @@ static TPOT: Alias = dist(
     &["trtllm_time_per_output_token_seconds"],
 );
 static QUEUE: Alias = dist("queue_time_seconds", &["trtllm_request_queue_time_seconds"]);
+// Token counters (recent 1.x mains): incremented once per finished request.
+static PROMPT_TOKENS: Alias = series("prompt_tokens", &["trtllm_prompt_tokens_total"]);
+static GENERATION_TOKENS: Alias = series("generation_tokens", &["trtllm_generation_tokens_total"]);
+static PROMPT_CACHED: Alias = series(
+    "prompt_tokens_cached",
+    &["trtllm_prompt_cached_tokens_total"],
+);
+/// Requests refused by the server's request validation (HTTP 400), by
+/// `http_code`: never admitted, so neither successes nor failures.
+static REQUEST_ERRORS: Alias = series("request_errors", &["trtllm_request_error_total"]);
 
 /// The whole table: every exposed name this mapper reads.
 pub(crate) static ALIASES: &[&Alias] = &[
@@ -61,12 +71,19 @@ pub(crate) static ALIASES: &[&Alias] = &[
     &TTFT,
     &TPOT,
     &QUEUE,
+    &PROMPT_TOKENS,
+    &GENERATION_TOKENS,
+    &PROMPT_CACHED,
+    &REQUEST_ERRORS,
 ];
 
-/// `finished_reason` values that count as a normal finish.
-const SUCCEEDED: &[&str] = &["stop", "length"];
-/// `finished_reason` values that count as a failure.
-const FAILED: &[&str] = &["abort", "error", "cancelled"];
+/// `finished_reason` values that count as a normal finish (`not_finished`:
+/// a disaggregated context-only server handed the request on).
+const SUCCEEDED: &[&str] = &["stop", "length", "not_finished"];
+/// `finished_reason` values that count as a failure: `timeout` is the only
+/// failure the executor reports for an admitted request (a cancelled one,
+/// e.g. a client disconnect, gets no finish reason and is not counted).
+const FAILED: &[&str] = &["timeout"];
 
 /// Map a trtllm-serve exposition.
 ///
@@ -76,8 +93,12 @@ const FAILED: &[&str] = &["abort", "error", "cancelled"];
 ///   `trtllm_kv_cache_tokens_per_block × trtllm_kv_cache_max_blocks`
 ///   (summed over series when each carries both). No LoRA or DP figures.
 /// * succeeded = `trtllm_request_success_total` over `finished_reason` ∈
-///   {stop, length}; failed over {abort, error, cancelled}, `None` when no
-///   such series exists. No token counters or preemptions.
+///   {stop, length, not_finished}; failed over {timeout}, `None` when no
+///   such series exists; rejected = `trtllm_request_error_total` (request
+///   validation refusals). Prompt, generation and cached prompt tokens from
+///   `trtllm_prompt_tokens_total`, `trtllm_generation_tokens_total` and
+///   `trtllm_prompt_cached_tokens_total` where exposed (counted when a
+///   request finishes). No preemptions.
 /// * latency: TTFT, ITL = `trtllm_time_per_output_token_seconds`, e2e,
 ///   queue = `trtllm_request_queue_time_seconds`.
 pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
@@ -99,7 +120,11 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
             requests_succeeded: success
                 .map(|n| ix.sum_where(n, "finished_reason", SUCCEEDED).unwrap_or(0.0)),
             requests_failed: success.and_then(|n| ix.sum_where(n, "finished_reason", FAILED)),
-            ..Totals::default()
+            requests_rejected: sum(&REQUEST_ERRORS),
+            prompt_tokens: sum(&PROMPT_TOKENS),
+            prompt_tokens_cached: sum(&PROMPT_CACHED),
+            generation_tokens: sum(&GENERATION_TOKENS),
+            preemptions: None,
         },
         latency: Latency {
             time_to_first_token_seconds: d(&TTFT),
@@ -129,7 +154,11 @@ fn groups(ix: &Index<'_, '_>) -> Vec<crate::snapshot::EngineGroup> {
     let mut g = GroupBuilder::new("request");
     g.add(RUNNING.field, ix.read_sum(&RUNNING))
         .add(WAITING.field, ix.read_sum(&WAITING))
-        .add(SUCCESS.field, ix.read_by(&SUCCESS, "finished_reason"));
+        .add(SUCCESS.field, ix.read_by(&SUCCESS, "finished_reason"))
+        .add(
+            REQUEST_ERRORS.field,
+            ix.read_by(&REQUEST_ERRORS, "http_code"),
+        );
     for a in [&E2E, &TTFT, &TPOT, &QUEUE] {
         g.add(a.field, ix.read_dist(a));
     }
@@ -139,7 +168,13 @@ fn groups(ix: &Index<'_, '_>) -> Vec<crate::snapshot::EngineGroup> {
     g.add(KV_USAGE.field, ix.read_mean(&KV_USAGE))
         .add("kv_cache_utilization_max", ix.read_max(&KV_USAGE))
         .add(TOKENS_PER_BLOCK.field, ix.read_max(&TOKENS_PER_BLOCK))
-        .add(MAX_BLOCKS.field, ix.read_sum(&MAX_BLOCKS));
+        .add(MAX_BLOCKS.field, ix.read_sum(&MAX_BLOCKS))
+        .add(PROMPT_CACHED.field, ix.read_sum(&PROMPT_CACHED));
+    g.finish(&mut out);
+
+    let mut g = GroupBuilder::new("throughput");
+    g.add(PROMPT_TOKENS.field, ix.read_sum(&PROMPT_TOKENS))
+        .add(GENERATION_TOKENS.field, ix.read_sum(&GENERATION_TOKENS));
     g.finish(&mut out);
 
     out

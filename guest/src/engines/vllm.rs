@@ -96,6 +96,8 @@ static LORA: Alias = series("lora", &["vllm:lora_requests_info"]);
 
 // Throughput.
 static PROMPT_TOKENS: Alias = series("prompt_tokens", &["vllm:prompt_tokens_total"]);
+/// Prompt tokens served from the prefix cache, counted at prefill (0.15+).
+static PROMPT_CACHED: Alias = series("prompt_tokens_cached", &["vllm:prompt_tokens_cached_total"]);
 static GENERATION_TOKENS: Alias = series("generation_tokens", &["vllm:generation_tokens_total"]);
 static ITERATION_TOKENS: Alias = dist("iteration_tokens", &["vllm:iteration_tokens_total"]);
 static TTFT: Alias = dist(
@@ -149,6 +151,7 @@ pub(crate) static ALIASES: &[&Alias] = &[
     &CACHE_CONFIG,
     &LORA,
     &PROMPT_TOKENS,
+    &PROMPT_CACHED,
     &GENERATION_TOKENS,
     &ITERATION_TOKENS,
     &TTFT,
@@ -176,7 +179,11 @@ const FAILED: &[&str] = &["abort", "error"];
 /// Totals: succeeded = `vllm:request_success_total` over `finished_reason` ∈
 /// {stop, length, repetition} (`None` without that counter); failed = over
 /// {abort, error}, `None` when no such series exists (V0 creates only the
-/// reasons it saw). vLLM has no failure counter beyond these.
+/// reasons it saw). vLLM has no failure counter beyond these. Rejected =
+/// `vllm:admission_rejections_total` over `reason` (0.32+): requests refused
+/// before admission, neither successes nor failures. Prompt tokens are every
+/// prompt token (vLLM counts cache hits in them); cached = the
+/// `vllm:prompt_tokens_cached_total` counter, else the prefix-cache hits.
 pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
     let sum = |a: &Alias| ix.resolve(a).and_then(|n| ix.sum(n));
     let success = ix.resolve(&FINISHED);
@@ -184,7 +191,11 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
         requests_succeeded: success
             .map(|n| ix.sum_where(n, "finished_reason", SUCCEEDED).unwrap_or(0.0)),
         requests_failed: success.and_then(|n| ix.sum_where(n, "finished_reason", FAILED)),
+        requests_rejected: sum(&ADMISSION_REJECTIONS),
         prompt_tokens: sum(&PROMPT_TOKENS),
+        // Counted at prefill where exposed; before that, the prefix-cache
+        // hits (counted at scheduling: the same tokens, a step earlier).
+        prompt_tokens_cached: sum(&PROMPT_CACHED).or_else(|| sum(&PREFIX_HITS)),
         generation_tokens: sum(&GENERATION_TOKENS),
         preemptions: sum(&PREEMPTIONS),
     };
@@ -280,6 +291,7 @@ fn groups(ix: &Index<'_, '_>) -> Vec<crate::snapshot::EngineGroup> {
 
     let mut g = GroupBuilder::new("throughput");
     g.add(PROMPT_TOKENS.field, ix.read_sum(&PROMPT_TOKENS))
+        .add(PROMPT_CACHED.field, ix.read_sum(&PROMPT_CACHED))
         .add(GENERATION_TOKENS.field, ix.read_sum(&GENERATION_TOKENS));
     for a in [&ITERATION_TOKENS, &TTFT, &ITL, &TPOT] {
         g.add(a.field, ix.read_dist(a));
@@ -320,9 +332,10 @@ fn hit_rate_gauge(ix: &Index<'_, '_>, alias: &Alias) -> Option<Found> {
     })
 }
 
-/// KV capacity in tokens: `num_gpu_blocks × block_size` of every
-/// `vllm:cache_config_info` series (one per DP engine in V1), summed. `None`
-/// unless some series carries both as numbers.
+/// KV capacity in tokens, summed over every `vllm:cache_config_info` series
+/// (one per DP engine in V1): the `kv_cache_size_tokens` label where it
+/// exists (0.32+, what vLLM itself computed), else `num_gpu_blocks ×
+/// block_size`. `None` unless some series carries one of them as numbers.
 fn capacity_tokens(ix: &Index<'_, '_>) -> Option<f64> {
     let name = ix.resolve(&CACHE_CONFIG)?;
     let number = |s: &crate::engines::series::Point<'_>, label: &str| {
@@ -330,8 +343,9 @@ fn capacity_tokens(ix: &Index<'_, '_>) -> Option<f64> {
     };
     let mut total = None;
     for s in ix.get(name) {
-        if let (Some(blocks), Some(size)) = (number(s, "num_gpu_blocks"), number(s, "block_size")) {
-            *total.get_or_insert(0.0) += blocks * size;
+        let blocks = || Some(number(s, "num_gpu_blocks")? * number(s, "block_size")?);
+        if let Some(tokens) = number(s, "kv_cache_size_tokens").or_else(blocks) {
+            *total.get_or_insert(0.0) += tokens;
         }
     }
     total

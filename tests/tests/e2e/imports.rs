@@ -41,7 +41,7 @@ fn the_worlds_nest_and_only_the_plugin_world_reaches_the_network() {
     for needed in [
         "wasi:http/types@0.2.12",
         "wasi:io/streams@0.2.12",
-        "llm-metrics:plugin/types@0.4.0",
+        "llm-metrics:plugin/types@0.5.0",
     ] {
         assert!(plugin.contains(&needed), "{needed} in {plugin:?}");
     }
@@ -142,7 +142,7 @@ async fn the_mapping_component_runs_in_a_host_without_http() {
         .await
         .expect("instantiates with no wasi:http in the linker");
     let mapper = instance
-        .get_export_index(&mut store, None, "llm-metrics:plugin/mapper@0.4.0")
+        .get_export_index(&mut store, None, "llm-metrics:plugin/mapper@0.5.0")
         .expect("exports mapper");
     let func = instance
         .get_export_index(&mut store, Some(&mapper), "map-exposition")
