@@ -47,6 +47,10 @@ pub enum Failure {
     /// The plugin ran out of a budget or trapped.
     #[error("{0}")]
     Call(#[from] CallError),
+    /// Every ad-hoc permit stayed taken for the request's whole budget, so
+    /// nothing was fetched.
+    #[error("busy: every ad-hoc collection slot stayed taken for the whole timeout ({0:?})")]
+    Busy(Duration),
 }
 
 impl Failure {
@@ -54,6 +58,7 @@ impl Failure {
     /// names, plus the host's budget failures.
     pub fn kind(&self) -> &'static str {
         match self {
+            Failure::Busy(_) => "busy",
             Failure::Refused(Refusal::InvalidUrl(_)) => "invalid-url",
             Failure::Refused(Refusal::Denied(_)) => "denied",
             Failure::Refused(Refusal::Resolve(_)) => "connect",
@@ -83,7 +88,7 @@ impl Failure {
     }
 
     /// The status `GET /api/v1/metrics/…` answers with: 403 denied, 422
-    /// invalid input, 504 timeout, 502 for anything the upstream did wrong
+    /// invalid input, 504 timeout, 503 busy, 502 for anything the upstream did wrong
     /// (including an unreachable upstream, or a body that exhausts the
     /// plugin's CPU or memory budget), 500 only for a plugin trap.
     pub fn status(&self) -> StatusCode {
@@ -91,6 +96,7 @@ impl Failure {
             "denied" => StatusCode::FORBIDDEN,
             "invalid-url" => StatusCode::UNPROCESSABLE_ENTITY,
             "timeout" => StatusCode::GATEWAY_TIMEOUT,
+            "busy" => StatusCode::SERVICE_UNAVAILABLE,
             "plugin-trap" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_GATEWAY,
         }
