@@ -11,7 +11,9 @@
 //! [`Settings::history_max_points`] points (else 422 `invalid-step`, naming
 //! the limit and the count asked), written point by point into one buffer
 //! that may not pass [`Settings::history_max_bytes`] (else 422
-//! `answer-too-large`), so no request holds more than that.
+//! `answer-too-large`), so no request holds more than that. Each point's
+//! snapshots are found by index lookups ([`history::plan`]), so a wide
+//! `range` over a busy target costs no more than a narrow one.
 //!
 //! [`Settings::history_max_points`]: crate::state::Settings::history_max_points
 //! [`Settings::history_max_bytes`]: crate::state::Settings::history_max_bytes
@@ -31,7 +33,7 @@ use serde_json::{Value, json};
 
 use super::params::{self, DEFAULT_RANGE, MAX_SPAN, invalid, millis_of, rfc3339};
 use super::stored::{self, store_of, store_problem};
-use crate::history::{self, Point};
+use crate::history::{self, PointPlan};
 use crate::problem::{ApiPath, ApiQuery, Problem};
 use crate::state::Service;
 
@@ -72,21 +74,23 @@ pub struct HistoryQuery {
     pub range: Option<String>,
 }
 
-/// The stored points of `id` in `[from, to]`; 404 when neither the registry
-/// nor the store knows the target.
-async fn target_points(
+/// The latest point and window pair of `id` at each of `times` (index
+/// lookups, never a scan of the span); 404 when neither the registry nor
+/// the store knows the target.
+async fn target_plan(
     service: &Service,
     id: &str,
-    from_ms: i64,
-    to_ms: i64,
-) -> Result<Vec<Point>, Problem> {
+    times: Vec<i64>,
+    range_ms: i64,
+) -> Result<Vec<PointPlan>, Problem> {
     let store = store_of(service)?;
-    match history::points(store, id, from_ms, to_ms)
+    let n = times.len();
+    match history::plan(store, id, times, range_ms)
         .await
         .map_err(|e| store_problem(&e))?
     {
-        Some(points) => Ok(points),
-        None if service.targets.get(id).is_some() => Ok(Vec::new()),
+        Some(plan) => Ok(plan),
+        None if service.targets.get(id).is_some() => Ok(vec![(None, None); n]),
         None => Err(Problem::not_found(format!("no target `{id}`"))),
     }
 }
@@ -113,14 +117,14 @@ pub async fn target_window(
     let range = params::duration_or("range", query.range.as_deref(), DEFAULT_RANGE)?;
     let at = params::time_or("at", query.at.as_deref(), params::now_ms())?;
     let range_ms = millis_of(range);
-    let points = target_points(&service, &id, at.saturating_sub(range_ms), at).await?;
-    let Some((first, last)) = history::window_pair(&points, at, range_ms) else {
+    let plan = target_plan(&service, &id, vec![at], range_ms).await?;
+    let Some((_, Some((first, last)))) = plan.first().copied() else {
         return Err(Problem::new(
             StatusCode::NOT_FOUND,
             "insufficient-history",
             format!(
-                "target `{id}` has {} successful scrape(s) between {} and {}; a window needs two",
-                points.len(),
+                "target `{id}` has fewer than two successful scrapes between {} and {}; \
+                 a window needs two",
                 rfc3339(at.saturating_sub(range_ms)),
                 rfc3339(at)
             ),
@@ -204,14 +208,8 @@ pub async fn target_history(
     }
     let range = params::duration_or("range", query.range.as_deref(), step)?;
     let range_ms = millis_of(range);
-    let lookback = millis_of(history::LOOKBACK);
-    let points = target_points(
-        &service,
-        &id,
-        from.saturating_sub(range_ms.max(lookback)),
-        to,
-    )
-    .await?;
+    let times: Vec<i64> = (0..count).map(|i| from + i * step_ms).collect();
+    let plan = target_plan(&service, &id, times.clone(), range_ms).await?;
     let head = json!({
         "target": id,
         "from": rfc3339(from),
@@ -225,9 +223,7 @@ pub async fn target_history(
     // only the last window is kept for reuse.
     let mut snaps: HashMap<i64, Arc<Snapshot>> = HashMap::new();
     let mut last_window: Option<((i64, i64), Value)> = None;
-    for t in (0..count).map(|i| from + i * step_ms) {
-        let latest = history::latest(&points, t);
-        let pair = history::window_pair(&points, t, range_ms);
+    for (t, (latest, pair)) in times.into_iter().zip(plan) {
         let needed: Vec<i64> = latest
             .map(|p| p.id)
             .into_iter()

@@ -52,10 +52,10 @@ pub async fn edges(
     at_ms: i64,
     range_ms: i64,
 ) -> Result<Option<(Arc<Snapshot>, Arc<Snapshot>)>, StoreError> {
-    let points = history::points(store, target, at_ms.saturating_sub(range_ms), at_ms)
+    let plan = history::plan(store, target, vec![at_ms], range_ms)
         .await?
         .unwrap_or_default();
-    let Some((a, b)) = history::window_pair(&points, at_ms, range_ms) else {
+    let Some((_, Some((a, b)))) = plan.first().copied() else {
         return Ok(None);
     };
     let snaps = history::snapshots(store, vec![a.id, b.id]).await?;
