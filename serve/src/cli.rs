@@ -132,8 +132,12 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     let concurrency = args.concurrency.max(1);
     let adhoc_concurrency = args.adhoc_concurrency.max(1);
     let api_token = args.api_token.filter(|t| !t.is_empty());
-    args.limits.check(api_token.as_deref())?;
-    let window_concurrency = args.limits.window_concurrency;
+    let limits_file = match &args.config {
+        Some(path) => config::load_limits(path)?,
+        None => config::LimitsConfig::default(),
+    };
+    let limits = args.limits.resolve(limits_file, api_token.as_deref())?;
+    let window_concurrency = limits.window_concurrency;
     check_memory_bound(
         concurrency,
         adhoc_concurrency,
@@ -189,11 +193,11 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     for t in &targets {
         t.check_engine(&engines)?;
     }
-    if targets.len() > args.limits.max_targets {
+    if targets.len() > limits.max_targets {
         bail!(
             "the config file lists {} targets, over --max-targets {}",
             targets.len(),
-            args.limits.max_targets
+            limits.max_targets
         );
     }
     // Default: the hosts of configured targets; then the config's and the
@@ -212,11 +216,11 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
         adhoc_concurrency,
         window_concurrency,
         api_token,
-        read_token: args.limits.read_token.filter(|t| !t.is_empty()),
-        max_targets: args.limits.max_targets,
-        api_edits_configured: args.limits.api_edits_configured,
-        history_max_points: args.limits.history_max_points,
-        history_max_bytes: usize::try_from(args.limits.history_max_bytes).unwrap_or(usize::MAX),
+        read_token: limits.read_token,
+        max_targets: limits.max_targets,
+        api_edits_configured: limits.api_edits_configured,
+        history_max_points: limits.history_max_points,
+        history_max_bytes: limits.history_max_bytes,
         ..Settings::default()
     };
     if settings.api_token.is_none() && !args.listen.ip().is_loopback() {

@@ -31,6 +31,26 @@ pub struct ConfigFile {
     /// Where and how long scrapes are kept.
     #[serde(default)]
     pub history: HistoryConfig,
+    /// Request-side limits (command-line flags override them).
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// The `[limits]` table (command-line flags override it; see
+/// [`crate::limits`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// `--max-targets`.
+    pub max_targets: Option<usize>,
+    /// `--history-max-points`.
+    pub history_max_points: Option<usize>,
+    /// `--history-max-bytes`, e.g. `"8MiB"`.
+    pub history_max_bytes: Option<String>,
+    /// `--window-concurrency`.
+    pub window_concurrency: Option<usize>,
+    /// `--api-edits-configured`.
+    pub api_edits_configured: Option<bool>,
 }
 
 /// The `[history]` table (command-line flags override it).
@@ -334,6 +354,15 @@ pub fn load_history(path: &Path) -> anyhow::Result<HistoryConfig> {
     let file: ConfigFile =
         toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
     Ok(file.history)
+}
+
+/// The `[limits]` table of a config file.
+pub fn load_limits(path: &Path) -> anyhow::Result<LimitsConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: ConfigFile =
+        toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
+    Ok(file.limits)
 }
 
 /// Validate config text: the extra allow patterns and the targets.

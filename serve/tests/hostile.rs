@@ -412,6 +412,30 @@ async fn start_up_refuses_config_intervals_labels_and_targets_out_of_range() {
     assert!(err.contains("--max-targets"), "{err}");
     let err = refused_start(&["--read-token", "r"]).await;
     assert!(err.contains("--api-token"), "{err}");
+    // The config file's `[limits]` table, under the flags.
+    let limited = write_config(
+        "[limits]\nmax_targets = 1\n[[targets]]\nid = \"a\"\nurl = \"http://127.0.0.1:9/metrics\"\n\
+         [[targets]]\nid = \"b\"\nurl = \"http://127.0.0.1:9/metrics\"\n",
+    );
+    let err = refused_start(&["--config", limited.to_str().unwrap()]).await;
+    assert!(err.contains("over --max-targets 1"), "{err}");
+    let serve = Serve::start(&["--config", limited.to_str().unwrap(), "--max-targets", "3"]).await;
+    let body = json!({"url": "http://127.0.0.1:9/metrics"}).to_string();
+    assert_eq!(serve.put("/api/v1/targets/c", &body).await.status, 201);
+    let r = serve.put("/api/v1/targets/d", &body).await;
+    assert_eq!(problem(&r), (409, "too-many-targets".into()), "{}", r.text);
+    for table in [
+        "[limits]\nhistory_max_bytes = \"lots\"",
+        "[limits]\nwindow_concurrency = 0",
+        "[limits]\nmax_target = 5",
+    ] {
+        let config = write_config(table);
+        let err = refused_start(&["--config", config.to_str().unwrap()]).await;
+        assert!(
+            err.contains("limits") || err.contains("max_target"),
+            "{table}: {err}"
+        );
+    }
 }
 
 #[tokio::test]
