@@ -188,7 +188,7 @@ pub const MAX_LABEL_NAME: usize = 128;
 /// Longest label value, in bytes.
 pub const MAX_LABEL_VALUE: usize = 1024;
 /// Most bytes of label names and values one target may carry in all.
-pub const MAX_LABEL_BYTES: usize = 4096;
+pub const MAX_LABEL_BYTES: usize = 2048;
 
 impl TargetSpec {
     /// Validate the parts of a target. `headers` are already resolved.

@@ -220,9 +220,10 @@ pub async fn target_history(
     let mut out = Answer::new(head, service.settings.history_max_bytes)?;
     // Points move forward in time, so each needs the snapshots of the one
     // before or later ones: only the current ones are kept decoded, and
-    // only the last window is kept for reuse.
+    // only the last window and snapshot fields are kept, written, for reuse.
     let mut snaps: HashMap<i64, Arc<Snapshot>> = HashMap::new();
-    let mut last_window: Option<((i64, i64), Value)> = None;
+    let mut last_window: Option<((i64, i64), Vec<u8>)> = None;
+    let mut last_fields: Option<(i64, Vec<u8>)> = None;
     for (t, (latest, pair)) in times.into_iter().zip(plan) {
         let needed: Vec<i64> = latest
             .map(|p| p.id)
@@ -242,28 +243,31 @@ pub async fn target_history(
                     .map_err(|e| store_problem(&e))?,
             );
         }
-        let w = match pair {
-            None => Value::Null,
-            Some((a, b)) => match &last_window {
-                Some((key, v)) if *key == (a.id, b.id) => v.clone(),
-                _ => {
-                    let v = match stored::window(&service, &snaps[&a.id], &snaps[&b.id]).await {
-                        Ok(v) => v,
-                        Err(p) if p.status == StatusCode::CONFLICT => {
-                            json!({"error_kind": p.kind, "error": p.detail})
-                        }
-                        Err(p) => return Err(p),
-                    };
-                    last_window = Some(((a.id, b.id), v.clone()));
-                    v
+        if let Some((a, b)) = pair
+            && last_window
+                .as_ref()
+                .is_none_or(|(key, _)| *key != (a.id, b.id))
+        {
+            let v = match stored::window(&service, &snaps[&a.id], &snaps[&b.id]).await {
+                Ok(v) => v,
+                Err(p) if p.status == StatusCode::CONFLICT => {
+                    json!({"error_kind": p.kind, "error": p.detail})
                 }
-            },
-        };
-        out.push(&json!({
-            "at": rfc3339(t),
-            "snapshot": latest.map_or(Value::Null, |p| fields(&snaps[&p.id])),
-            "window": w,
-        }))?;
+                Err(p) => return Err(p),
+            };
+            last_window = Some(((a.id, b.id), written(&v)?));
+        }
+        if let Some(p) = latest
+            && last_fields.as_ref().is_none_or(|(id, _)| *id != p.id)
+        {
+            last_fields = Some((p.id, written(&fields(&snaps[&p.id]))?));
+        }
+        let null: &[u8] = b"null";
+        out.push(
+            &rfc3339(t),
+            latest.map_or(null, |_| last_fields.as_ref().map_or(null, |(_, f)| f)),
+            pair.map_or(null, |_| last_window.as_ref().map_or(null, |(_, w)| w)),
+        )?;
     }
     Ok(out.finish())
 }
@@ -291,12 +295,20 @@ impl Answer {
         Ok(answer)
     }
 
-    /// Append one point, or refuse the whole answer once it is too large.
-    fn push(&mut self, point: &Value) -> Result<(), Problem> {
+    /// Append the point `{"at", "snapshot", "window"}` (the last two
+    /// already written as JSON), or refuse the whole answer once it is too
+    /// large.
+    fn push(&mut self, at: &str, snapshot: &[u8], window: &[u8]) -> Result<(), Problem> {
         if !std::mem::take(&mut self.first) {
             self.buf.push(b',');
         }
-        serde_json::to_writer(&mut self.buf, point).map_err(internal)?;
+        self.buf.extend_from_slice(b"{\"at\":");
+        serde_json::to_writer(&mut self.buf, at).map_err(internal)?;
+        self.buf.extend_from_slice(b",\"snapshot\":");
+        self.buf.extend_from_slice(snapshot);
+        self.buf.extend_from_slice(b",\"window\":");
+        self.buf.extend_from_slice(window);
+        self.buf.push(b'}');
         self.check()
     }
 
@@ -319,6 +331,11 @@ impl Answer {
         self.buf.extend_from_slice(b"]}");
         ([(header::CONTENT_TYPE, "application/json")], self.buf).into_response()
     }
+}
+
+/// `v` as JSON text.
+fn written(v: &Value) -> Result<Vec<u8>, Problem> {
+    serde_json::to_vec(v).map_err(internal)
 }
 
 /// A value that would not serialize (never, for `serde_json::Value`).
