@@ -150,6 +150,43 @@ async fn control_characters_in_logged_fields_stay_escaped() {
 }
 
 #[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let serve = Serve::start(&["--api-token", "admin-7"]).await;
+    for auth in [
+        "Bearer admin-7",
+        "bearer admin-7",
+        "BEARER admin-7",
+        "bEaReR  admin-7",
+    ] {
+        let r = request(
+            serve.addr,
+            "GET",
+            "/api/v1/targets",
+            None,
+            &[("authorization", auth)],
+        )
+        .await;
+        assert_eq!(r.status, 200, "{auth}: {}", r.text);
+    }
+    for auth in [
+        "Basic admin-7",
+        "Bearer admin-8",
+        "Beare admin-7",
+        "admin-7",
+    ] {
+        let r = request(
+            serve.addr,
+            "GET",
+            "/api/v1/targets",
+            None,
+            &[("authorization", auth)],
+        )
+        .await;
+        assert_eq!(r.status, 401, "{auth}: {}", r.text);
+    }
+}
+
+#[tokio::test]
 async fn tokens_schemes_and_configured_targets() {
     let upstream = Upstream::start(fixture("vllm_v1.prom")).await;
     let config = config_for(&upstream);
