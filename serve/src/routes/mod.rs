@@ -9,9 +9,9 @@
 //! documents, [`crate::problem`]) except `/metrics` (Prometheus text);
 //! request bodies are capped at [`Settings::max_request_bytes`]; with an API
 //! token configured, [`auth`] answers every route first; a panic in a
-//! handler answers that request alone with a 500 problem ([`catch_panics`]). Rooms import
-//! [`params`] and [`stored`] (and never this module), so the rooms and the
-//! assembly form no circle. The OpenAPI document lists exactly the routes
+//! handler answers that request alone with a 500 problem
+//! ([`catch_panics`]). Rooms import [`params`] and [`stored`] (and never
+//! this module), so the rooms and the assembly form no circle. The OpenAPI document lists exactly the routes
 //! the router serves (a test checks one against the other). Each path
 //! spells its operation tag (`api`, `api_targets`, `api_history`, `fleet`,
 //! `crate::service`: the module names the document was generated from
