@@ -174,6 +174,15 @@ impl Destination {
         if authority.as_str().contains('@') {
             return Err(invalid("credentials in the URL are not accepted"));
         }
+        // The plugin's sender sends the path and query as the request
+        // target (origin-form, RFC 9112 §3.2.1), which must start with `/`:
+        // `http://h:1?x` could never be fetched.
+        if uri
+            .path_and_query()
+            .is_some_and(|pq| !pq.as_str().starts_with('/'))
+        {
+            return Err(invalid("the path must start with `/`"));
+        }
         let host = authority
             .host()
             .trim_start_matches('[')
@@ -420,6 +429,11 @@ mod tests {
         ));
         assert!(matches!(
             l.check("not a url").await,
+            Err(Refusal::InvalidUrl(_))
+        ));
+        // A query right after the authority: no request target to send.
+        assert!(matches!(
+            l.check("http://127.0.0.1:9?@127.0.0.2:9/metrics").await,
             Err(Refusal::InvalidUrl(_))
         ));
         // A name on no list is refused without a lookup.

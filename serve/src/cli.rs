@@ -50,10 +50,13 @@ pub struct Args {
     /// Where scrapes are kept (see the README, "History").
     #[command(flatten)]
     pub history: crate::history::HistoryArgs,
+    /// Request-side limits.
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
     /// The most memory the plugin's calls may hold at once, in MiB:
-    /// (concurrency + adhoc-concurrency) × the per-call memory budget must
-    /// fit, or the service refuses to start.
-    #[arg(long, default_value_t = 8192)]
+    /// (concurrency + adhoc-concurrency + window-concurrency) × the per-call
+    /// memory budget must fit, or the service refuses to start.
+    #[arg(long, default_value_t = 9216)]
     pub memory_total_mib: usize,
     /// Allocate plugin instances from wasmtime's pooling allocator, one slot
     /// per call that may run at once, reserved at start-up.
@@ -67,16 +70,20 @@ pub struct Args {
 pub fn check_memory_bound(
     concurrency: usize,
     adhoc_concurrency: usize,
+    window_concurrency: usize,
     memory_bytes: usize,
     total_mib: usize,
 ) -> anyhow::Result<()> {
-    let calls = concurrency.saturating_add(adhoc_concurrency);
+    let calls = concurrency
+        .saturating_add(adhoc_concurrency)
+        .saturating_add(window_concurrency);
     let worst = calls.saturating_mul(memory_bytes);
     let total = total_mib.saturating_mul(1 << 20);
     if worst > total {
         bail!(
             "{concurrency} scrapes (--concurrency) + {adhoc_concurrency} ad-hoc collections \
-             (--adhoc-concurrency) at {} MiB each (the per-call memory budget) may hold {} MiB, \
+             (--adhoc-concurrency) + {window_concurrency} window computations \
+             (--window-concurrency) at {} MiB each (the per-call memory budget) may hold {} MiB, \
              over --memory-total-mib {total_mib}; lower one of them or raise the total",
             memory_bytes >> 20,
             worst >> 20
@@ -124,9 +131,17 @@ pub fn init_tracing() {
 pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     let concurrency = args.concurrency.max(1);
     let adhoc_concurrency = args.adhoc_concurrency.max(1);
+    let api_token = args.api_token.filter(|t| !t.is_empty());
+    let limits_file = match &args.config {
+        Some(path) => config::load_limits(path)?,
+        None => config::LimitsConfig::default(),
+    };
+    let limits = args.limits.resolve(limits_file, api_token.as_deref())?;
+    let window_concurrency = limits.window_concurrency;
     check_memory_bound(
         concurrency,
         adhoc_concurrency,
+        window_concurrency,
         plugin_args.memory_bytes,
         args.memory_total_mib,
     )?;
@@ -148,6 +163,7 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
             // One slot per call the permits allow, plus start-up's `engines`.
             let slots = concurrency
                 .saturating_add(adhoc_concurrency)
+                .saturating_add(window_concurrency)
                 .saturating_add(1);
             EngineChoice::Pooled {
                 slots: u32::try_from(slots).unwrap_or(u32::MAX),
@@ -177,6 +193,13 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     for t in &targets {
         t.check_engine(&engines)?;
     }
+    if targets.len() > limits.max_targets {
+        bail!(
+            "the config file lists {} targets, over --max-targets {}",
+            targets.len(),
+            limits.max_targets
+        );
+    }
     // Default: the hosts of configured targets; then the config's and the
     // command line's patterns.
     let allow = AllowList::new(
@@ -191,7 +214,13 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     let settings = Settings {
         concurrency,
         adhoc_concurrency,
-        api_token: args.api_token.filter(|t| !t.is_empty()),
+        window_concurrency,
+        api_token,
+        read_token: limits.read_token,
+        max_targets: limits.max_targets,
+        api_edits_configured: limits.api_edits_configured,
+        history_max_points: limits.history_max_points,
+        history_max_bytes: limits.history_max_bytes,
         ..Settings::default()
     };
     if settings.api_token.is_none() && !args.listen.ip().is_loopback() {
@@ -199,7 +228,7 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     }
     let service = Service::with_history(plugin, allow, settings, engines, Some(store));
     for spec in targets {
-        scheduler::start(&service, spec);
+        scheduler::start(&service, spec)?;
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -48,6 +48,10 @@ pub enum Failure {
     /// The plugin ran out of a budget or trapped.
     #[error("{0}")]
     Call(#[from] CallError),
+    /// Every ad-hoc permit stayed taken for the request's whole budget, so
+    /// nothing was fetched.
+    #[error("busy: every ad-hoc collection slot stayed taken for the whole timeout ({0:?})")]
+    Busy(Duration),
 }
 
 impl Failure {
@@ -55,6 +59,7 @@ impl Failure {
     /// names, plus the host's budget failures.
     pub fn kind(&self) -> &'static str {
         match self {
+            Failure::Busy(_) => "busy",
             Failure::Refused(Refusal::InvalidUrl(_)) => CollectKind::InvalidUrl.name(),
             Failure::Refused(Refusal::Denied(_)) => CollectKind::Denied.name(),
             Failure::Refused(Refusal::Resolve(_)) => CollectKind::Connect.name(),
@@ -71,7 +76,7 @@ impl Failure {
     }
 
     /// The status `GET /api/v1/metrics/…` answers with: 403 denied, 422
-    /// invalid input, 504 timeout, 502 for anything the upstream did wrong
+    /// invalid input, 504 timeout, 503 busy, 502 for anything the upstream did wrong
     /// (including an unreachable upstream, or a body that exhausts the
     /// plugin's CPU or memory budget), 500 only for a plugin trap.
     pub fn status(&self) -> StatusCode {
@@ -80,6 +85,8 @@ impl Failure {
             Failure::Refused(Refusal::InvalidUrl(_)) => CollectKind::InvalidUrl,
             Failure::Refused(Refusal::Denied(_)) => CollectKind::Denied,
             Failure::Refused(Refusal::Resolve(_)) => CollectKind::Connect,
+            // It never ran: no slot freed up within its timeout.
+            Failure::Busy(_) => return StatusCode::SERVICE_UNAVAILABLE,
             Failure::Call(CallError::Trap(_)) => return StatusCode::INTERNAL_SERVER_ERROR,
             Failure::Call(CallError::WallClock(_)) => CollectKind::Timeout,
             // A body that exhausts a budget is the upstream's doing.

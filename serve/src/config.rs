@@ -31,6 +31,26 @@ pub struct ConfigFile {
     /// Where and how long scrapes are kept.
     #[serde(default)]
     pub history: HistoryConfig,
+    /// Request-side limits (command-line flags override them).
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// The `[limits]` table (command-line flags override it; see
+/// [`crate::limits`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// `--max-targets`.
+    pub max_targets: Option<usize>,
+    /// `--history-max-points`.
+    pub history_max_points: Option<usize>,
+    /// `--history-max-bytes`, e.g. `"8MiB"`.
+    pub history_max_bytes: Option<String>,
+    /// `--window-concurrency`.
+    pub window_concurrency: Option<usize>,
+    /// `--api-edits-configured`.
+    pub api_edits_configured: Option<bool>,
 }
 
 /// The `[history]` table (command-line flags override it).
@@ -157,6 +177,18 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Shortest interval accepted.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// Longest interval accepted (a day): every duration from input is bounded,
+/// so no arithmetic on it can overflow.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// Most labels one target may carry (each is repeated on every series of
+/// the `/metrics` export).
+pub const MAX_LABELS: usize = 32;
+/// Longest label name, in bytes.
+pub const MAX_LABEL_NAME: usize = 128;
+/// Longest label value, in bytes.
+pub const MAX_LABEL_VALUE: usize = 1024;
+/// Most bytes of label names and values one target may carry in all.
+pub const MAX_LABEL_BYTES: usize = 2048;
 
 impl TargetSpec {
     /// Validate the parts of a target. `headers` are already resolved.
@@ -181,8 +213,12 @@ impl TargetSpec {
         }
         let engine = engine_name.to_string();
         let interval = interval.unwrap_or(DEFAULT_INTERVAL);
-        if interval < MIN_INTERVAL {
-            bail!("target `{id}`: interval must be at least {MIN_INTERVAL:?}");
+        if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
+            bail!(
+                "target `{id}`: interval must be at least {} and at most {}",
+                humantime::format_duration(MIN_INTERVAL),
+                humantime::format_duration(MAX_INTERVAL)
+            );
         }
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT.min(interval));
         let max = llm_metrics_host::plugin::MAX_FETCH_BUDGET;
@@ -194,14 +230,7 @@ impl TargetSpec {
                 bail!("target `{id}`: `{name}` is not a header name");
             }
         }
-        for (name, value) in &labels {
-            if !valid_label_name(name) {
-                bail!("target `{id}`: `{name}` is not a Prometheus label name");
-            }
-            if value.len() > 1024 {
-                bail!("target `{id}`: label `{name}` is over 1024 bytes");
-            }
-        }
+        check_labels(&id, &labels)?;
         Ok(TargetSpec {
             id,
             url,
@@ -231,6 +260,35 @@ impl TargetSpec {
     pub fn pattern(&self) -> Option<Pattern> {
         Pattern::for_url(&self.url)
     }
+}
+
+/// Refuse labels beyond [`MAX_LABELS`], [`MAX_LABEL_NAME`],
+/// [`MAX_LABEL_VALUE`] or [`MAX_LABEL_BYTES`], or with a name Prometheus
+/// (or the export) does not allow.
+fn check_labels(id: &str, labels: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    if labels.len() > MAX_LABELS {
+        bail!(
+            "target `{id}`: {} labels; at most {MAX_LABELS}",
+            labels.len()
+        );
+    }
+    let mut total = 0usize;
+    for (name, value) in labels {
+        if name.len() > MAX_LABEL_NAME {
+            bail!("target `{id}`: a label name is over {MAX_LABEL_NAME} bytes");
+        }
+        if !valid_label_name(name) {
+            bail!("target `{id}`: `{name}` is not a Prometheus label name");
+        }
+        if value.len() > MAX_LABEL_VALUE {
+            bail!("target `{id}`: label `{name}` is over {MAX_LABEL_VALUE} bytes");
+        }
+        total = total.saturating_add(name.len() + value.len());
+    }
+    if total > MAX_LABEL_BYTES {
+        bail!("target `{id}`: labels of {total} bytes in all; at most {MAX_LABEL_BYTES}");
+    }
+    Ok(())
 }
 
 /// Target ids appear in URLs and as the `instance` label.
@@ -296,6 +354,15 @@ pub fn load_history(path: &Path) -> anyhow::Result<HistoryConfig> {
     let file: ConfigFile =
         toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
     Ok(file.history)
+}
+
+/// The `[limits]` table of a config file.
+pub fn load_limits(path: &Path) -> anyhow::Result<LimitsConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: ConfigFile =
+        toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
+    Ok(file.limits)
 }
 
 /// Validate config text: the extra allow patterns and the targets.
@@ -378,6 +445,9 @@ mod tests {
             "[[targets]]\nid = \"a\"\nurl = \"ftp://h/\"",
             "[[targets]]\nid = \"a\"\nurl = \"http://h/\"\nengine = \"X Y\"",
             "[[targets]]\nid = \"a\"\nurl = \"http://h/\"\ninterval = 0.01",
+            "[[targets]]\nid = \"a\"\nurl = \"http://h/\"\ninterval = 1e19",
+            "[[targets]]\nid = \"a\"\nurl = \"http://h/\"\ninterval = \"500000000000y\"",
+            "[[targets]]\nid = \"a\"\nurl = \"http://h/\"\ninterval = \"25h\"",
             "[[targets]]\nid = \"a\"\nurl = \"http://h/\"\nlabels = { instance = \"x\" }",
             "[[targets]]\nid = \"a\"\nurl = \"http://h/\"\nheaders = { x = { env = \"LLM_METRICS_NO_SUCH_VAR\" } }",
             "[[targets]]\nid = \"a\"\nurl = \"http://h/\"\n[[targets]]\nid = \"a\"\nurl = \"http://h/\"",

@@ -137,6 +137,68 @@ pub async fn points(
         .await
 }
 
+/// What a history point at one time reads: the latest point (within
+/// [`LOOKBACK`]) and the window pair over the range.
+pub type PointPlan = (Option<Point>, Option<(Point, Point)>);
+
+/// For each time in `times`, the same [`latest`] and [`window_pair`] as
+/// over every point, found with two index lookups per time instead (no
+/// scan of the span, so the memory and work do not grow with how many
+/// scrapes the range holds); `None` when the store has never seen the
+/// target.
+pub async fn plan(
+    store: &Store,
+    target: &str,
+    times: Vec<i64>,
+    range_ms: i64,
+) -> Result<Option<Vec<PointPlan>>, StoreError> {
+    let target = target.to_string();
+    let lookback = i64::try_from(LOOKBACK.as_millis()).unwrap_or(i64::MAX);
+    store
+        .read(move |conn| {
+            let Some(id) = conn
+                .query_row("SELECT id FROM targets WHERE name = ?1", [&target], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut last = conn.prepare_cached(
+                "SELECT at_ms, id FROM scrapes WHERE target = ?1 AND ok = 1 AND at_ms <= ?2
+                 ORDER BY at_ms DESC, id DESC LIMIT 1",
+            )?;
+            let mut first = conn.prepare_cached(
+                "SELECT at_ms, id FROM scrapes WHERE target = ?1 AND ok = 1 AND at_ms >= ?2
+                 ORDER BY at_ms, id LIMIT 1",
+            )?;
+            let point = |r: &rusqlite::Row<'_>| {
+                Ok(Point {
+                    at_ms: r.get(0)?,
+                    id: r.get(1)?,
+                })
+            };
+            let mut out = Vec::with_capacity(times.len());
+            for t in times {
+                let end = last.query_row(rusqlite::params![id, t], point).optional()?;
+                let from = t.saturating_sub(range_ms);
+                let start = first
+                    .query_row(rusqlite::params![id, from], point)
+                    .optional()?;
+                let latest = end.filter(|p| p.at_ms >= t.saturating_sub(lookback));
+                let pair = match (start, end) {
+                    (Some(a), Some(b)) if a.at_ms <= t && b.at_ms >= from && a.id != b.id => {
+                        Some((a, b))
+                    }
+                    _ => None,
+                };
+                out.push((latest, pair));
+            }
+            Ok(Some(out))
+        })
+        .await
+}
+
 /// The snapshots stored in rows `ids`, decoded once each.
 pub async fn snapshots(
     store: &Store,

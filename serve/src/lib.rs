@@ -8,7 +8,7 @@
 //! names its failures; [`store`] keeps every scrape in SQLite and
 //! [`history`] records and reads them back; [`targets`] keeps each target's
 //! snapshot and health. [`state`] is what every route and scrape loop
-//! shares; [`scheduler`] runs the scrape loops; [`routes`] is the HTTP API,
+//! shares, within the [`limits`] the operator set; [`scheduler`] runs the scrape loops; [`routes`] is the HTTP API,
 //! one room per group of routes, assembled there; [`cli`] starts it all.
 #![deny(missing_docs)]
 
@@ -18,6 +18,7 @@ pub mod collect;
 pub mod config;
 pub mod engine;
 pub mod history;
+pub mod limits;
 pub mod problem;
 pub mod routes;
 pub mod scheduler;

@@ -139,6 +139,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// The answer to a request whose handler panicked (tower-http's
+/// `CatchPanicLayer` calls it): a 500 problem for that request only; the
+/// panic's message is logged (escaped), never sent.
+pub fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = ?message, "a request handler panicked; answered 500");
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the service failed on this request; other requests are unaffected",
+    )
+    .into_response()
+}
+
 /// The fallback for unknown routes.
 pub async fn no_route() -> Problem {
     Problem::not_found("no such route")

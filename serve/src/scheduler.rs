@@ -19,14 +19,22 @@ use crate::collect::{self, Failure};
 use crate::config::TargetSpec;
 use crate::history;
 use crate::state::Service;
-use crate::targets::Entry;
+use crate::targets::{Entry, Refused, Rules};
 
-/// Register (or replace) a target and start its scrape loop. Returns
-/// whether it replaced one.
-pub fn start(service: &Arc<Service>, spec: TargetSpec) -> bool {
-    let (entry, replaced) = service.targets.put(spec);
+/// Register (or replace) a target within the service's rules and start its
+/// scrape loop. Returns whether it replaced one.
+pub fn start(service: &Arc<Service>, spec: TargetSpec) -> Result<bool, Refused> {
+    let (entry, replaced) = service.targets.put(spec, rules(service))?;
     tokio::spawn(run(service.clone(), entry));
-    replaced
+    Ok(replaced)
+}
+
+/// The registry's rules under the service's settings.
+pub fn rules(service: &Service) -> Rules {
+    Rules {
+        max_targets: service.settings.max_targets,
+        protect_configured: !service.settings.api_edits_configured,
+    }
 }
 
 /// Stop every scrape loop and wait up to `deadline` for scrapes in flight
@@ -149,13 +157,14 @@ pub async fn scrape(service: &Service, entry: &Entry) {
     }
 }
 
-/// One line per failed scrape. Header values are never logged.
+/// One line per failed scrape. Header values are never logged; every
+/// field is written escaped (`?`), so no input can start a line of its own.
 fn log(id: &str, url: &str, failure: &Failure, elapsed: Duration) {
     tracing::warn!(
-        target_id = id,
-        url,
+        target_id = ?id,
+        url = ?url,
         error_kind = failure.kind(),
-        error = %failure,
+        error = ?failure.to_string(),
         duration_ms = elapsed.as_millis() as u64,
         "scrape failed"
     );

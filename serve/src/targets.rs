@@ -5,7 +5,10 @@
 //! replacing or removing an entry stops its old loop (a scrape in flight
 //! finishes, but its result is recorded only on the entry it belongs to).
 //! Health is updated only by that entry's own loop, so scrapes of one target
-//! are recorded in order.
+//! are recorded in order. The registry never holds more than its cap of
+//! entries, and (unless the operator allows it) an entry from the config
+//! file is never replaced or removed by one from the API; both are checked
+//! under the registry's lock, so concurrent `PUT`s cannot pass them.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -89,7 +92,7 @@ impl Entry {
     /// No success within [`STALE_INTERVALS`] intervals.
     pub fn is_stale(&self, health: &Health, now: Instant) -> bool {
         let since = health.last_success_at.unwrap_or(self.added_at);
-        now.saturating_duration_since(since) > self.spec.interval * STALE_INTERVALS
+        now.saturating_duration_since(since) > self.spec.interval.saturating_mul(STALE_INTERVALS)
     }
 
     /// The API view: definition (header names only) and health.
@@ -126,6 +129,30 @@ impl Entry {
     }
 }
 
+/// What a change to the registry must respect.
+#[derive(Clone, Copy, Debug)]
+pub struct Rules {
+    /// The most entries at once.
+    pub max_targets: usize,
+    /// Entries from the config file may not be replaced or removed by the
+    /// API.
+    pub protect_configured: bool,
+}
+
+/// Why the registry refused a change.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// The registry is full.
+    #[error("this service keeps at most {0} targets (--max-targets); delete one first")]
+    Full(usize),
+    /// The target comes from the config file.
+    #[error(
+        "target `{0}` comes from the config file; the API may not replace or delete it \
+         (--api-edits-configured allows it)"
+    )]
+    Configured(String),
+}
+
 /// All targets, by id.
 #[derive(Default)]
 pub struct Registry {
@@ -133,26 +160,41 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Insert or replace; returns the new entry and whether it replaced one
-    /// (whose loop is told to stop).
-    pub fn put(&self, spec: TargetSpec) -> (Arc<Entry>, bool) {
+    /// Insert or replace within `rules`; returns the new entry and whether
+    /// it replaced one (whose loop is told to stop).
+    pub fn put(&self, spec: TargetSpec, rules: Rules) -> Result<(Arc<Entry>, bool), Refused> {
+        let mut entries = self.lock();
+        match entries.get(&spec.id) {
+            Some(old) if rules.protect_configured && spec.from_api && !old.spec.from_api => {
+                return Err(Refused::Configured(spec.id));
+            }
+            None if entries.len() >= rules.max_targets => {
+                return Err(Refused::Full(rules.max_targets));
+            }
+            _ => {}
+        }
         let entry = Entry::new(spec);
-        let old = self.lock().insert(entry.spec.id.clone(), entry.clone());
+        let old = entries.insert(entry.spec.id.clone(), entry.clone());
         if let Some(old) = &old {
             old.stop.send_replace(true);
         }
-        (entry, old.is_some())
+        Ok((entry, old.is_some()))
     }
 
-    /// Remove `id` and stop its loop; false if there was none.
-    pub fn remove(&self, id: &str) -> bool {
-        match self.lock().remove(id) {
+    /// Remove `id` (an API request) and stop its loop; false if there was
+    /// none.
+    pub fn remove(&self, id: &str, rules: Rules) -> Result<bool, Refused> {
+        let mut entries = self.lock();
+        if rules.protect_configured && entries.get(id).is_some_and(|e| !e.spec.from_api) {
+            return Err(Refused::Configured(id.to_string()));
+        }
+        Ok(match entries.remove(id) {
             Some(old) => {
                 old.stop.send_replace(true);
                 true
             }
             None => false,
-        }
+        })
     }
 
     /// The entry for `id`.

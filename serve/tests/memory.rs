@@ -26,7 +26,15 @@ async fn a_config_over_the_memory_total_is_refused_with_the_numbers() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty(), "it must not listen");
     let err = String::from_utf8_lossy(&out.stderr);
-    for needle in ["8 scrapes", "4 ad-hoc", "256 MiB each", "3072 MiB", "2048"] {
+    // 8 + 4 + the default 4 window computations.
+    for needle in [
+        "8 scrapes",
+        "4 ad-hoc",
+        "4 window",
+        "256 MiB each",
+        "4096 MiB",
+        "2048",
+    ] {
         assert!(err.contains(needle), "{needle} missing from: {err}");
     }
 }
@@ -34,7 +42,7 @@ async fn a_config_over_the_memory_total_is_refused_with_the_numbers() {
 #[tokio::test]
 async fn pooled_instances_collect_and_the_bound_admits_an_exact_fit() {
     let upstream = Upstream::start(fixture("vllm_v1.prom")).await;
-    // 2 + 2 calls at 64 MiB: exactly 256 MiB.
+    // 2 + 2 + 1 calls at 64 MiB: exactly 320 MiB.
     let serve = Serve::start(&[
         "--allow",
         "127.0.0.1",
@@ -43,10 +51,12 @@ async fn pooled_instances_collect_and_the_bound_admits_an_exact_fit() {
         "2",
         "--adhoc-concurrency",
         "2",
+        "--window-concurrency",
+        "1",
         "--memory-mib",
         "64",
         "--memory-total-mib",
-        "256",
+        "320",
     ])
     .await;
     for i in 0..6 {

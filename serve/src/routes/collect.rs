@@ -5,7 +5,9 @@
 //! is fetched; invalid input is a 4xx problem document. A collection that
 //! ran answers `POST` with 200 and the envelope (failure kinds in
 //! `error_kind`), and `GET` with the snapshot or a problem whose status fits
-//! the failure ([`Failure::status`]).
+//! the failure ([`Failure::status`]). Waiting for an ad-hoc permit counts
+//! against the request's timeout; a collection that got none within it
+//! never ran, and both routes answer 503 `busy`. Logged fields are escaped.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -157,6 +159,7 @@ pub fn now_rfc3339() -> String {
         (status = 413, description = "Body over the limit", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Missing or invalid fields, URL or timeout", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "Busy: no ad-hoc slot came free within the timeout", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn collect(
@@ -172,6 +175,10 @@ pub async fn collect(
         body.timeout,
     )?;
     let result = adhoc(&service, &request).await;
+    if let Err(busy @ Failure::Busy(_)) = &result {
+        log_failure(&request, busy);
+        return Err(Problem::new(busy.status(), busy.kind(), busy.to_string()));
+    }
     let (metrics, error, kind) = match &result {
         Ok(snapshot) => (Some(llm_metrics_host::json::snapshot(snapshot)), None, None),
         Err(failure) => {
@@ -209,6 +216,7 @@ pub async fn collect(
         (status = 422, description = "Invalid URL or timeout", body = ProblemBody, content_type = "application/problem+json"),
         (status = 500, description = "The plugin trapped", body = ProblemBody, content_type = "application/problem+json"),
         (status = 502, description = "The upstream failed or sent no usable exposition", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "Busy: no ad-hoc slot came free within the timeout", body = ProblemBody, content_type = "application/problem+json"),
         (status = 504, description = "The fetch budget ran out", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
@@ -237,22 +245,37 @@ pub async fn metrics(
     }
 }
 
-/// One ad-hoc collection, within the ad-hoc concurrency bound.
+/// One ad-hoc collection, within the ad-hoc concurrency bound; the wait
+/// for a permit is part of the request's timeout.
 async fn adhoc(
     service: &Service,
     request: &collect::Request,
 ) -> Result<llm_metrics_host::wit::mapper::Snapshot, Failure> {
-    // The semaphore is never closed, so acquiring only waits.
-    let _permit = service.adhoc_permits.acquire().await;
-    collect::adhoc(&service.plugin, &service.allow_list(), request).await
+    let started = std::time::Instant::now();
+    let permit = tokio::time::timeout(request.timeout, service.adhoc_permits.acquire()).await;
+    // The semaphore is never closed, so only the timeout fails.
+    let Ok(Ok(_permit)) = permit else {
+        return Err(Failure::Busy(request.timeout));
+    };
+    let left = request.timeout.saturating_sub(started.elapsed());
+    if left < Duration::from_millis(1) {
+        return Err(Failure::Busy(request.timeout));
+    }
+    let request = collect::Request {
+        timeout: left,
+        ..request.clone()
+    };
+    collect::adhoc(&service.plugin, &service.allow_list(), &request).await
 }
 
+/// One escaped line per failed collection (`?`: control characters in the
+/// caller's instance id or URL cannot start a line of their own).
 fn log_failure(request: &collect::Request, failure: &Failure) {
     tracing::warn!(
-        instance_id = %request.instance_id,
-        endpoint = %request.endpoint,
+        instance_id = ?request.instance_id,
+        endpoint = ?request.endpoint,
         error_kind = failure.kind(),
-        error = %failure,
+        error = ?failure.to_string(),
         "ad-hoc collect failed"
     );
 }

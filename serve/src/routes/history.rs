@@ -6,14 +6,25 @@
 //! ([`params`]) before the store is read, and bad ones are typed 4xx
 //! problems (`invalid-duration`, `invalid-time`, `invalid-range`,
 //! `invalid-step`); an unknown target is 404 `not-found`, and too little
-//! history is 404 `insufficient-history`, never a made-up figure.
+//! history is 404 `insufficient-history`, never a made-up figure. A history
+//! answer is bounded before it is built: at most
+//! [`Settings::history_max_points`] points (else 422 `invalid-step`, naming
+//! the limit and the count asked), written point by point into one buffer
+//! that may not pass [`Settings::history_max_bytes`] (else 422
+//! `answer-too-large`), so no request holds more than that. Each point's
+//! snapshots are found by index lookups ([`history::plan`]), so a wide
+//! `range` over a busy target costs no more than a narrow one.
+//!
+//! [`Settings::history_max_points`]: crate::state::Settings::history_max_points
+//! [`Settings::history_max_bytes`]: crate::state::Settings::history_max_bytes
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use llm_metrics_host::wit::mapper::Snapshot;
@@ -22,7 +33,7 @@ use serde_json::{Value, json};
 
 use super::params::{self, DEFAULT_RANGE, MAX_SPAN, invalid, millis_of, rfc3339};
 use super::stored::{self, store_of, store_problem};
-use crate::history::{self, Point};
+use crate::history::{self, PointPlan};
 use crate::problem::{ApiPath, ApiQuery, Problem};
 use crate::state::Service;
 
@@ -37,9 +48,6 @@ pub fn router() -> Router<Arc<Service>> {
         .route("/api/v1/targets/{id}/window", get(target_window))
         .route("/api/v1/targets/{id}/history", get(target_history))
 }
-
-/// The most points one history answer has (as Prometheus' query API).
-pub const MAX_POINTS: i64 = 11_000;
 
 /// `?range=&at=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -66,21 +74,23 @@ pub struct HistoryQuery {
     pub range: Option<String>,
 }
 
-/// The stored points of `id` in `[from, to]`; 404 when neither the registry
-/// nor the store knows the target.
-async fn target_points(
+/// The latest point and window pair of `id` at each of `times` (index
+/// lookups, never a scan of the span); 404 when neither the registry nor
+/// the store knows the target.
+async fn target_plan(
     service: &Service,
     id: &str,
-    from_ms: i64,
-    to_ms: i64,
-) -> Result<Vec<Point>, Problem> {
+    times: Vec<i64>,
+    range_ms: i64,
+) -> Result<Vec<PointPlan>, Problem> {
     let store = store_of(service)?;
-    match history::points(store, id, from_ms, to_ms)
+    let n = times.len();
+    match history::plan(store, id, times, range_ms)
         .await
         .map_err(|e| store_problem(&e))?
     {
-        Some(points) => Ok(points),
-        None if service.targets.get(id).is_some() => Ok(Vec::new()),
+        Some(plan) => Ok(plan),
+        None if service.targets.get(id).is_some() => Ok(vec![(None, None); n]),
         None => Err(Problem::not_found(format!("no target `{id}`"))),
     }
 }
@@ -107,14 +117,14 @@ pub async fn target_window(
     let range = params::duration_or("range", query.range.as_deref(), DEFAULT_RANGE)?;
     let at = params::time_or("at", query.at.as_deref(), params::now_ms())?;
     let range_ms = millis_of(range);
-    let points = target_points(&service, &id, at.saturating_sub(range_ms), at).await?;
-    let Some((first, last)) = history::window_pair(&points, at, range_ms) else {
+    let plan = target_plan(&service, &id, vec![at], range_ms).await?;
+    let Some((_, Some((first, last)))) = plan.first().copied() else {
         return Err(Problem::new(
             StatusCode::NOT_FOUND,
             "insufficient-history",
             format!(
-                "target `{id}` has {} successful scrape(s) between {} and {}; a window needs two",
-                points.len(),
+                "target `{id}` has fewer than two successful scrapes between {} and {}; \
+                 a window needs two",
                 rfc3339(at.saturating_sub(range_ms)),
                 rfc3339(at)
             ),
@@ -134,9 +144,6 @@ pub async fn target_window(
         "window": w,
     })))
 }
-
-/// A history point's latest snapshot and window pair.
-type Plan = (Option<Point>, Option<(Point, Point)>);
 
 /// The normalized fields of a snapshot that a history point carries.
 fn fields(snapshot: &Snapshot) -> Value {
@@ -161,14 +168,14 @@ fn fields(snapshot: &Snapshot) -> Value {
         (status = 200, description = "`{target, from, to, step_seconds, range_seconds, points: [{at, snapshot, window}]}`", body = Object),
         (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such target", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "Bad time, duration, inverted range or absurd step", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Bad time, duration, inverted range, too many points or too large an answer", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn target_history(
     State(service): State<Arc<Service>>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     let to = params::time_or("to", query.to.as_deref(), params::now_ms())?;
     let from = params::time_or("from", query.from.as_deref(), to.saturating_sub(3_600_000))?;
     if from > to {
@@ -185,78 +192,157 @@ pub async fn target_history(
     }
     let step = params::duration_or("step", query.step.as_deref(), Duration::from_secs(60))?;
     let step_ms = millis_of(step).max(1);
+    // Both ends are within 1970..=9999, so neither this nor `from + i *
+    // step_ms` below can overflow.
     let count = (to - from) / step_ms + 1;
-    if count > MAX_POINTS || step < Duration::from_millis(1) {
+    let max_points = service.settings.history_max_points;
+    if usize::try_from(count).map_or(true, |c| c > max_points) || step < Duration::from_millis(1) {
         return Err(invalid(
             "invalid-step",
             format!(
-                "a step of {} gives {count} points from `from` to `to`; at most {MAX_POINTS}",
+                "a step of {} gives {count} points from `from` to `to`; at most {max_points} \
+                 (--history-max-points)",
                 humantime::format_duration(step)
             ),
         ));
     }
     let range = params::duration_or("range", query.range.as_deref(), step)?;
     let range_ms = millis_of(range);
-    let lookback = millis_of(history::LOOKBACK);
-    let points = target_points(
-        &service,
-        &id,
-        from.saturating_sub(range_ms.max(lookback)),
-        to,
-    )
-    .await?;
     let times: Vec<i64> = (0..count).map(|i| from + i * step_ms).collect();
-    let mut wanted = Vec::new();
-    let plan: Vec<Plan> = times
-        .iter()
-        .map(|&t| {
-            let latest = history::latest(&points, t);
-            let pair = history::window_pair(&points, t, range_ms);
-            wanted.extend(latest.map(|p| p.id));
-            if let Some((a, b)) = pair {
-                wanted.extend([a.id, b.id]);
-            }
-            (latest, pair)
-        })
-        .collect();
-    let snaps = match wanted.is_empty() {
-        true => Default::default(),
-        false => history::snapshots(store_of(&service)?, wanted)
-            .await
-            .map_err(|e| store_problem(&e))?,
-    };
-    let mut out = Vec::with_capacity(plan.len());
-    let mut windows: BTreeMap<(i64, i64), Value> = BTreeMap::new();
-    for (t, (latest, pair)) in times.iter().zip(plan) {
-        let w = match pair {
-            None => Value::Null,
-            Some((a, b)) => match windows.get(&(a.id, b.id)) {
-                Some(v) => v.clone(),
-                None => {
-                    let v = match stored::window(&service, &snaps[&a.id], &snaps[&b.id]).await {
-                        Ok(v) => v,
-                        Err(p) if p.status == StatusCode::CONFLICT => {
-                            json!({"error_kind": p.kind, "error": p.detail})
-                        }
-                        Err(p) => return Err(p),
-                    };
-                    windows.insert((a.id, b.id), v.clone());
-                    v
-                }
-            },
-        };
-        out.push(json!({
-            "at": rfc3339(*t),
-            "snapshot": latest.map_or(Value::Null, |p| fields(&snaps[&p.id])),
-            "window": w,
-        }));
-    }
-    Ok(Json(json!({
+    let plan = target_plan(&service, &id, times.clone(), range_ms).await?;
+    let head = json!({
         "target": id,
         "from": rfc3339(from),
         "to": rfc3339(to),
         "step_seconds": step.as_secs_f64(),
         "range_seconds": range.as_secs_f64(),
-        "points": out,
-    })))
+    });
+    let mut out = Answer::new(head, service.settings.history_max_bytes)?;
+    // Points move forward in time, so each needs the snapshots of the one
+    // before or later ones: only the current ones are kept decoded, and
+    // only the last window and snapshot fields are kept, written, for reuse.
+    let mut snaps: HashMap<i64, Arc<Snapshot>> = HashMap::new();
+    let mut last_window: Option<((i64, i64), Vec<u8>)> = None;
+    let mut last_fields: Option<(i64, Vec<u8>)> = None;
+    for (t, (latest, pair)) in times.into_iter().zip(plan) {
+        let needed: Vec<i64> = latest
+            .map(|p| p.id)
+            .into_iter()
+            .chain(pair.into_iter().flat_map(|(a, b)| [a.id, b.id]))
+            .collect();
+        snaps.retain(|id, _| needed.contains(id));
+        let missing: Vec<i64> = needed
+            .iter()
+            .copied()
+            .filter(|id| !snaps.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            snaps.extend(
+                history::snapshots(store_of(&service)?, missing)
+                    .await
+                    .map_err(|e| store_problem(&e))?,
+            );
+        }
+        if let Some((a, b)) = pair
+            && last_window
+                .as_ref()
+                .is_none_or(|(key, _)| *key != (a.id, b.id))
+        {
+            let v = match stored::window(&service, &snaps[&a.id], &snaps[&b.id]).await {
+                Ok(v) => v,
+                Err(p) if p.status == StatusCode::CONFLICT => {
+                    json!({"error_kind": p.kind, "error": p.detail})
+                }
+                Err(p) => return Err(p),
+            };
+            last_window = Some(((a.id, b.id), written(&v)?));
+        }
+        if let Some(p) = latest
+            && last_fields.as_ref().is_none_or(|(id, _)| *id != p.id)
+        {
+            last_fields = Some((p.id, written(&fields(&snaps[&p.id]))?));
+        }
+        let null: &[u8] = b"null";
+        out.push(
+            &rfc3339(t),
+            latest.map_or(null, |_| last_fields.as_ref().map_or(null, |(_, f)| f)),
+            pair.map_or(null, |_| last_window.as_ref().map_or(null, |(_, w)| w)),
+        )?;
+    }
+    Ok(out.finish())
+}
+
+/// A history answer written point by point into one buffer of at most
+/// `max` bytes: `{head…, "points": [p, p, …]}`.
+struct Answer {
+    buf: Vec<u8>,
+    max: usize,
+    first: bool,
+}
+
+impl Answer {
+    /// The answer's opening: `head`'s fields and `"points":[`.
+    fn new(head: Value, max: usize) -> Result<Self, Problem> {
+        let mut buf = serde_json::to_vec(&head).map_err(internal)?;
+        buf.pop(); // the closing `}`
+        buf.extend_from_slice(b",\"points\":[");
+        let answer = Answer {
+            buf,
+            max,
+            first: true,
+        };
+        answer.check()?;
+        Ok(answer)
+    }
+
+    /// Append the point `{"at", "snapshot", "window"}` (the last two
+    /// already written as JSON), or refuse the whole answer once it is too
+    /// large.
+    fn push(&mut self, at: &str, snapshot: &[u8], window: &[u8]) -> Result<(), Problem> {
+        if !std::mem::take(&mut self.first) {
+            self.buf.push(b',');
+        }
+        self.buf.extend_from_slice(b"{\"at\":");
+        serde_json::to_writer(&mut self.buf, at).map_err(internal)?;
+        self.buf.extend_from_slice(b",\"snapshot\":");
+        self.buf.extend_from_slice(snapshot);
+        self.buf.extend_from_slice(b",\"window\":");
+        self.buf.extend_from_slice(window);
+        self.buf.push(b'}');
+        self.check()
+    }
+
+    fn check(&self) -> Result<(), Problem> {
+        if self.buf.len() + 2 > self.max {
+            return Err(invalid(
+                "answer-too-large",
+                format!(
+                    "the answer would be over {} bytes (--history-max-bytes); \
+                     ask for fewer points (a larger `step` or a shorter span)",
+                    self.max
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The finished JSON answer.
+    fn finish(mut self) -> Response {
+        self.buf.extend_from_slice(b"]}");
+        ([(header::CONTENT_TYPE, "application/json")], self.buf).into_response()
+    }
+}
+
+/// `v` as JSON text.
+fn written(v: &Value) -> Result<Vec<u8>, Problem> {
+    serde_json::to_vec(v).map_err(internal)
+}
+
+/// A value that would not serialize (never, for `serde_json::Value`).
+fn internal(e: serde_json::Error) -> Problem {
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        format!("writing the answer failed: {e}"),
+    )
 }

@@ -8,9 +8,10 @@
 //! Invariant: every route answers JSON (success documents or problem
 //! documents, [`crate::problem`]) except `/metrics` (Prometheus text);
 //! request bodies are capped at [`Settings::max_request_bytes`]; with an API
-//! token configured, [`auth`] answers every route first. Rooms import
-//! [`params`] and [`stored`] (and never this module), so the rooms and the
-//! assembly form no circle. The OpenAPI document lists exactly the routes
+//! token configured, [`auth`] answers every route first; a panic in a
+//! handler answers that request alone with a 500 problem
+//! ([`catch_panics`]). Rooms import [`params`] and [`stored`] (and never
+//! this module), so the rooms and the assembly form no circle. The OpenAPI document lists exactly the routes
 //! the router serves (a test checks one against the other). Each path
 //! spells its operation tag (`api`, `api_targets`, `api_history`, `fleet`,
 //! `crate::service`: the module names the document was generated from
@@ -54,7 +55,16 @@ pub fn router(service: Arc<Service>) -> Router {
             service.clone(),
             auth::require_token,
         ))
+        .layer(catch_panics())
         .with_state(service)
+}
+
+/// The layer that turns a panic in any handler into a 500 problem for that
+/// request alone ([`problem::panicked`]); the router's outermost layer.
+pub fn catch_panics() -> tower_http::catch_panic::CatchPanicLayer<
+    fn(Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response,
+> {
+    tower_http::catch_panic::CatchPanicLayer::custom(problem::panicked as fn(_) -> _)
 }
 
 /// The document's title and description; the rooms bring the paths.

@@ -17,6 +17,10 @@ use crate::problem::Problem;
 
 /// The longest range or span accepted.
 pub const MAX_SPAN: Duration = Duration::from_secs(366 * 24 * 3600);
+/// The latest time accepted, in ms since the epoch: the last millisecond of
+/// year 9999, the end of RFC 3339's range (so every time can be written
+/// back, and sums of it and a bounded span stay far from `i64::MAX`).
+pub const MAX_TIME_MS: i64 = 253_402_300_799_999;
 /// A window's range when none is given.
 pub const DEFAULT_RANGE: Duration = Duration::from_secs(300);
 
@@ -51,20 +55,26 @@ pub fn duration_or(name: &str, text: Option<&str>, default: Duration) -> Result<
 }
 
 /// A time: RFC 3339 (`2026-12-02T08:00:00Z`) or Unix seconds, as
-/// milliseconds since the epoch.
+/// milliseconds since the epoch; from 1970 to the end of year 9999
+/// ([`MAX_TIME_MS`]).
 pub fn parse_time(name: &str, text: &str) -> Result<i64, Problem> {
     let t = text.trim();
     let ms = match t.parse::<f64>() {
-        Ok(secs) if (0.0..1e13).contains(&secs) => Some((secs * 1000.0) as i64),
+        Ok(secs) if secs.is_finite() => Some((secs * 1000.0) as i64),
         Ok(_) => None,
         Err(_) => humantime::parse_rfc3339_weak(t).ok().map(history::millis),
     };
-    ms.ok_or_else(|| {
-        invalid(
+    match ms {
+        Some(ms) if (0..=MAX_TIME_MS).contains(&ms) => Ok(ms),
+        Some(_) => Err(invalid(
+            "invalid-time",
+            format!("`{name}`: `{text}` is outside 1970-01-01 to 9999-12-31T23:59:59.999Z"),
+        )),
+        None => Err(invalid(
             "invalid-time",
             format!("`{name}`: `{text}` is neither RFC 3339 nor Unix seconds"),
-        )
-    })
+        )),
+    }
 }
 
 /// The time parameter `name`, or `default` (ms since the epoch) when it is
@@ -84,9 +94,11 @@ pub fn millis_of(d: Duration) -> i64 {
 }
 
 /// A time (ms since the epoch) as the API writes it: RFC 3339 UTC,
-/// milliseconds.
+/// milliseconds; a time outside RFC 3339's range is written as its nearest
+/// end (never a panic).
 pub fn rfc3339(ms: i64) -> String {
-    let t = SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    let ms = u64::try_from(ms.clamp(0, MAX_TIME_MS)).unwrap_or(0);
+    let t = SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
     humantime::format_rfc3339_millis(t).to_string()
 }
 
@@ -176,5 +188,13 @@ mod tests {
             "invalid-time"
         );
         assert_eq!(time_or("at", None, 7).unwrap(), 7);
+        for past_9999 in ["253402300800", "9999999999999", "1e300", "NaN", "-1"] {
+            assert_eq!(
+                parse_time("at", past_9999).unwrap_err().kind,
+                "invalid-time",
+                "{past_9999}"
+            );
+        }
+        assert_eq!(rfc3339(i64::MAX), "9999-12-31T23:59:59.999Z");
     }
 }

@@ -3,8 +3,9 @@
 //! two of them, computed by the plugin.
 //!
 //! Invariant: windows are computed only by the plugin's `window` function
-//! (metric semantics live in the component, never here), within the ad-hoc
-//! pool, so their memory stays in the service's bound. A disabled history
+//! (metric semantics live in the component, never here), within the
+//! window pool (never the ad-hoc one, so a read never waits for a collect),
+//! so their memory stays in the service's bound. A disabled history
 //! is 404 `history-disabled`, a failed read 503 `store`, and two snapshots
 //! the plugin will not compare a 409 whose kind is the plugin's
 //! (`different-engines`, `bucket-layout-changed`, …).
@@ -34,7 +35,7 @@ pub fn store_of(service: &Service) -> Result<&Store, Problem> {
 
 /// A failed read: logged, and 503 `store`.
 pub fn store_problem(e: &StoreError) -> Problem {
-    tracing::error!(error = %e, "history read failed");
+    tracing::error!(error = ?e.to_string(), "history read failed");
     Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "store",
@@ -51,10 +52,10 @@ pub async fn edges(
     at_ms: i64,
     range_ms: i64,
 ) -> Result<Option<(Arc<Snapshot>, Arc<Snapshot>)>, StoreError> {
-    let points = history::points(store, target, at_ms.saturating_sub(range_ms), at_ms)
+    let plan = history::plan(store, target, vec![at_ms], range_ms)
         .await?
         .unwrap_or_default();
-    let Some((a, b)) = history::window_pair(&points, at_ms, range_ms) else {
+    let Some((_, Some((a, b)))) = plan.first().copied() else {
         return Ok(None);
     };
     let snaps = history::snapshots(store, vec![a.id, b.id]).await?;
@@ -62,14 +63,14 @@ pub async fn edges(
 }
 
 /// The window between two stored snapshots, computed by the plugin within
-/// the ad-hoc pool.
+/// the window pool.
 pub async fn compute(
     service: &Service,
     earlier: &Snapshot,
     later: &Snapshot,
 ) -> Result<Result<WindowStats, WindowError>, CallError> {
     // The semaphore is never closed, so acquiring only waits.
-    let _permit = service.adhoc_permits.acquire().await;
+    let _permit = service.window_permits.acquire().await;
     service.plugin.window(earlier, later).await
 }
 

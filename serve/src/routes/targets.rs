@@ -4,7 +4,8 @@
 //! Invariant: a target added here passes the same allow-list as an ad-hoc
 //! collection (and is re-checked on every scrape); its header values are
 //! literals only (never read from the service's environment or files) and,
-//! like every header value, never returned.
+//! like every header value, never returned. The registry's rules (a cap on
+//! targets, configured targets protected) answer 409 with a problem.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::config::{Seconds, Secret, TargetSpec};
 use crate::problem::{ApiJson, ApiPath, Problem};
 use crate::scheduler;
 use crate::state::Service;
+use crate::targets::Refused;
 
 /// This room's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -69,6 +71,16 @@ fn invalid_target(e: anyhow::Error) -> Problem {
     )
 }
 
+/// A change the registry refused: 409 `too-many-targets` or
+/// `configured-target`.
+fn refused(r: Refused) -> Problem {
+    let kind = match r {
+        Refused::Full(_) => "too-many-targets",
+        Refused::Configured(_) => "configured-target",
+    };
+    Problem::new(StatusCode::CONFLICT, kind, r.to_string())
+}
+
 /// Every target with its health.
 #[utoipa::path(get, path = "/api/v1/targets", tag = "api_targets", responses(
     (status = 200, description = "`{\"targets\": [...]}`", body = Object),
@@ -108,6 +120,7 @@ pub async fn show(
     (status = 400, description = "Malformed JSON", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     (status = 403, description = "Denied by the allow-list", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    (status = 409, description = "Too many targets, or a configured target", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     (status = 413, description = "Body over the limit", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     (status = 415, description = "Not JSON", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     (status = 422, description = "Invalid target", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
@@ -150,8 +163,8 @@ pub async fn put(
         return Err(Problem::new(status, kind, refusal.to_string()));
     }
     let id = spec.id.clone();
-    let replaced = scheduler::start(&service, spec);
-    tracing::info!(target_id = %id, replaced, "target added through the API");
+    let replaced = scheduler::start(&service, spec).map_err(refused)?;
+    tracing::info!(target_id = ?id, replaced, "target added through the API");
     let view = service
         .targets
         .get(&id)
@@ -169,13 +182,18 @@ pub async fn put(
     (status = 204, description = "Removed"),
     (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     (status = 404, description = "No such target", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    (status = 409, description = "A configured target", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
 ))]
 pub async fn remove(
     State(service): State<Arc<Service>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
-    if service.targets.remove(&id) {
-        tracing::info!(target_id = %id, "target removed through the API");
+    if service
+        .targets
+        .remove(&id, scheduler::rules(&service))
+        .map_err(refused)?
+    {
+        tracing::info!(target_id = ?id, "target removed through the API");
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Problem::not_found(format!("no target `{id}`")))
