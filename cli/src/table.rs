@@ -41,8 +41,8 @@ fn dist(d: &Distribution) -> String {
 /// and the bucket).
 fn quantile(v: Option<f64>, bucket: Option<Bounds>) -> String {
     match bucket {
-        Some(b) if b.upper == f64::INFINITY => format!("> {}", fmt(b.lower)),
-        Some(b) if b.lower <= 0.0 => format!("≤ {}", fmt(b.upper)),
+        Some(b) if b.upper == f64::INFINITY => format!("> {}", b.lower),
+        Some(b) if b.lower <= 0.0 => format!("≤ {}", b.upper),
         _ => num(v),
     }
 }

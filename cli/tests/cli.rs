@@ -506,3 +506,28 @@ fn serve_subcommand_runs_the_service() {
         json!({"targets": []})
     );
 }
+
+/// A quantile in the first bucket is shown as what is known (`≤ 0.3`), not
+/// as the interpolated half of the bucket; the JSON keeps both.
+#[test]
+fn the_table_shows_a_first_bucket_quantile_as_its_bound() {
+    let text = b"\
+# TYPE vllm:request_queue_time_seconds histogram
+vllm:request_queue_time_seconds_bucket{engine=\"0\",le=\"0.3\",model_name=\"m\"} 6
+vllm:request_queue_time_seconds_bucket{engine=\"0\",le=\"+Inf\",model_name=\"m\"} 6
+vllm:request_queue_time_seconds_count{engine=\"0\",model_name=\"m\"} 6
+vllm:request_queue_time_seconds_sum{engine=\"0\",model_name=\"m\"} 0.000138
+";
+    let table = llm_metrics(&["map", "--output", "table", "-"], Some(text));
+    assert!(table.status.success());
+    let out = String::from_utf8(table.stdout).unwrap();
+    let queue = out.lines().find(|l| l.starts_with("queue time")).unwrap();
+    assert!(queue.contains("p50 ≤ 0.3  p90 ≤ 0.3  p99 ≤ 0.3"), "{queue}");
+
+    let json = llm_metrics(&["map", "-"], Some(text));
+    let doc: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let q = &doc["latency"]["queue_time_seconds"];
+    assert_eq!(q["p50"], json!(0.15));
+    assert_eq!(q["p50_bucket"], json!({"lower": 0.0, "upper": 0.3}));
+    assert_eq!(doc["totals"]["prompt_tokens_cached"], Value::Null);
+}

@@ -467,3 +467,95 @@ fn absent_metrics_are_none_not_zero() {
     assert_eq!(s.load.kv_cache_usage, None);
     assert_eq!(s.totals, Default::default());
 }
+
+#[test]
+fn vllm_cached_prompt_tokens_rejections_and_kv_size() {
+    // 0.32: `prompt_tokens_cached_total` is read before the prefix-cache
+    // hits (they count the same tokens a step apart), and the KV size vLLM
+    // computed wins over blocks x block size.
+    let text = "\
+# TYPE vllm:prompt_tokens_total counter
+vllm:prompt_tokens_total{engine=\"0\",model_name=\"m\"} 1000
+# TYPE vllm:prompt_tokens_cached_total counter
+vllm:prompt_tokens_cached_total{engine=\"0\",model_name=\"m\"} 300
+# TYPE vllm:prefix_cache_hits_total counter
+vllm:prefix_cache_hits_total{engine=\"0\",model_name=\"m\"} 320
+# TYPE vllm:admission_rejections_total counter
+vllm:admission_rejections_total{engine=\"0\",model_name=\"m\",reason=\"queue_full\"} 4
+vllm:admission_rejections_total{engine=\"0\",model_name=\"m\",reason=\"too_long\"} 1
+# TYPE vllm:cache_config_info gauge
+vllm:cache_config_info{block_size=\"16\",engine=\"0\",kv_cache_size_tokens=\"37760\",num_gpu_blocks=\"2361\"} 1
+";
+    let s = snapshot(text);
+    assert_eq!(s.totals.prompt_tokens, Some(1000.0));
+    assert_eq!(s.totals.prompt_tokens_cached, Some(300.0));
+    assert_eq!(s.totals.requests_rejected, Some(5.0));
+    // Rejections are not failures of admitted requests.
+    assert_eq!(s.totals.requests_failed, None);
+    assert_eq!(s.load.kv_cache_capacity_tokens, Some(37_760.0));
+
+    // Before 0.15: the prefix-cache hits; no rejection counter; the KV size
+    // from blocks x block size.
+    let text = "\
+# TYPE vllm:prefix_cache_hits_total counter
+vllm:prefix_cache_hits_total{engine=\"0\",model_name=\"m\"} 320
+# TYPE vllm:cache_config_info gauge
+vllm:cache_config_info{block_size=\"16\",engine=\"0\",num_gpu_blocks=\"2361\"} 1
+";
+    let s = snapshot(text);
+    assert_eq!(s.totals.prompt_tokens_cached, Some(320.0));
+    assert_eq!(s.totals.requests_rejected, None);
+    assert_eq!(s.load.kv_cache_capacity_tokens, Some(2361.0 * 16.0));
+    // V0 exposes neither: null, never 0.
+    let s = snapshot(VLLM_V0);
+    assert_eq!(s.totals.prompt_tokens_cached, None);
+}
+
+#[test]
+fn sglang_cached_tokens_are_never_counted_twice() {
+    // Where `cache_source="total"` is exposed it is read alone; else the
+    // sources are added.
+    let with_total = "\
+# TYPE sglang:cached_tokens_total counter
+sglang:cached_tokens_total{cache_source=\"device\",model_name=\"m\"} 200
+sglang:cached_tokens_total{cache_source=\"host\",model_name=\"m\"} 40
+sglang:cached_tokens_total{cache_source=\"total\",model_name=\"m\"} 250
+";
+    assert_eq!(
+        snapshot(with_total).totals.prompt_tokens_cached,
+        Some(250.0)
+    );
+    let parts = "\
+# TYPE sglang:cached_tokens_total counter
+sglang:cached_tokens_total{cache_source=\"device\",model_name=\"m\"} 200
+sglang:cached_tokens_total{cache_source=\"host\",model_name=\"m\"} 40
+";
+    assert_eq!(snapshot(parts).totals.prompt_tokens_cached, Some(240.0));
+}
+
+#[test]
+fn quantiles_carry_their_bucket() {
+    // Every observation in the first bucket (le 0.3): p50 interpolates to
+    // 0.15, and its bucket says it may be anywhere in (0, 0.3].
+    let text = "\
+# TYPE vllm:request_queue_time_seconds histogram
+vllm:request_queue_time_seconds_bucket{engine=\"0\",le=\"0.3\",model_name=\"m\"} 6
+vllm:request_queue_time_seconds_bucket{engine=\"0\",le=\"0.5\",model_name=\"m\"} 6
+vllm:request_queue_time_seconds_bucket{engine=\"0\",le=\"+Inf\",model_name=\"m\"} 6
+vllm:request_queue_time_seconds_count{engine=\"0\",model_name=\"m\"} 6
+vllm:request_queue_time_seconds_sum{engine=\"0\",model_name=\"m\"} 0.000138
+";
+    let q = snapshot(text).latency.queue_time_seconds.unwrap();
+    approx(q.p50, 0.15);
+    let first = llm_metrics_guest::engines::Bounds {
+        lower: 0.0,
+        upper: 0.3,
+    };
+    assert_eq!(
+        (q.p50_bucket, q.p90_bucket, q.p99_bucket),
+        (Some(first), Some(first), Some(first))
+    );
+    // A summary's quantiles are the client's own: no bucket.
+    let d = llm_metrics_guest::distribution::from_summary(&[(0.5, 0.2)], 10.0, 3.0);
+    assert_eq!((d.p50, d.p50_bucket), (Some(0.2), None));
+}

@@ -405,7 +405,13 @@ fn trtllm_serve() {
     approx(s.load.kv_cache_usage, 0.40625);
     approx(s.load.kv_cache_capacity_tokens, 262_144.0);
     approx(s.totals.requests_succeeded, 1000.0);
-    assert_eq!(s.totals.requests_failed, None);
+    // `timeout` is the one failure an admitted request is counted with.
+    approx(s.totals.requests_failed, 3.0);
+    // Request validation refusals (HTTP 400), never admitted.
+    approx(s.totals.requests_rejected, 7.0);
+    approx(s.totals.prompt_tokens, 250_000.0);
+    approx(s.totals.prompt_tokens_cached, 100_000.0);
+    approx(s.totals.generation_tokens, 125_000.0);
     let ttft = s.latency.time_to_first_token_seconds.clone().unwrap();
     assert_eq!((ttft.count, ttft.sum), (1000.0, 187.5));
     approx(ttft.p50, 0.06 + 0.02 * 500.0 / 600.0);

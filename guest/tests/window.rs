@@ -299,8 +299,8 @@ fn incarnation_markers_of_the_engine_fixtures() {
         ),
         (
             "trtllm_serve.prom",
-            Some(1_796_187_514.8),
-            Some(1_796_187_516.085_081),
+            Some(1_796_613_446.87),
+            Some(1_796_613_448.147_678_1),
         ),
         ("vllm_v0.prom", None, None),
         ("tgi.prom", None, None),

@@ -23,13 +23,13 @@ from .client import AsyncLlmMetrics, LlmMetrics
 from .errors import ContractError, LlmMetricsError
 from .plain import families_from_compact, to_dict
 from .types import (
-    Bucket, ByLabel, CompactParsed, Distribution, EngineField, EngineGroup, EngineInfo,
+    Bounds, Bucket, ByLabel, CompactParsed, Distribution, EngineField, EngineGroup, EngineInfo,
     Exemplar, Family, Label, LabeledValue, Latency, Load, MetricValue, ParseError, Parsed,
     Rates, Sample, Snapshot, Totals, WindowStats,
 )
 
 __all__ = [
-    "AsyncLlmMetrics", "Bucket", "ByLabel", "CompactParsed", "ContractError", "Distribution",
+    "AsyncLlmMetrics", "Bounds", "Bucket", "ByLabel", "CompactParsed", "ContractError", "Distribution",
     "EngineField", "EngineGroup", "EngineInfo", "Exemplar", "Family", "Label", "LabeledValue",
     "Latency", "LlmMetrics", "LlmMetricsError", "Load", "MetricValue", "ParseError", "Parsed",
     "Rates", "Sample", "Snapshot", "Totals", "WindowStats", "collect", "collect_async",

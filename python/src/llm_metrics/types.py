@@ -179,8 +179,17 @@ class Bucket:
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """The bucket a quantile lies in: ``lower < value <= upper``."""
+
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
 class Distribution:
-    """A histogram or summary reduced to count, sum, mean and quantiles."""
+    """A histogram or summary reduced to count, sum, mean and quantiles, with
+    the bucket each quantile was interpolated in (``None`` for a summary)."""
 
     count: float
     sum: float
@@ -188,6 +197,9 @@ class Distribution:
     p50: Optional[float]
     p90: Optional[float]
     p99: Optional[float]
+    p50_bucket: Optional[Bounds]
+    p90_bucket: Optional[Bounds]
+    p99_bucket: Optional[Bounds]
     buckets: List[Bucket]
 
 
@@ -211,7 +223,9 @@ class Totals:
 
     requests_succeeded: Optional[float]
     requests_failed: Optional[float]
+    requests_rejected: Optional[float]
     prompt_tokens: Optional[float]
+    prompt_tokens_cached: Optional[float]
     generation_tokens: Optional[float]
     preemptions: Optional[float]
 
@@ -302,7 +316,9 @@ class Rates:
 
     requests_succeeded: Optional[float]
     requests_failed: Optional[float]
+    requests_rejected: Optional[float]
     prompt_tokens: Optional[float]
+    prompt_tokens_cached: Optional[float]
     generation_tokens: Optional[float]
     preemptions: Optional[float]
 

@@ -215,29 +215,37 @@ async fn llamacpp_load_and_tokens_match_the_ground_truth() {
         assert_eq!(s.load.kv_cache_capacity_tokens, None, "{what}");
         // llama.cpp counts a prompt's tokens as it processes them, cached
         // ones apart (`prompt_tokens_cached_total`), so in-flight requests
-        // that streamed a token are in both. Today `totals.prompt_tokens` is
-        // the processed (uncached) count as exposed.
-        let cached = engine_number(&s, "cache", "prompt_tokens_cached");
-        let processed = s.totals.prompt_tokens;
+        // that streamed a token are in both. `totals.prompt_tokens` is every
+        // prompt token (the two counters added), `prompt_tokens_cached` the
+        // cache hits.
+        let cached = s.totals.prompt_tokens_cached;
+        close(
+            cached,
+            engine_number(&s, "cache", "prompt_tokens_cached").unwrap(),
+            &format!("{what} cached = the exposed counter"),
+        );
         if e.aborted == 0.0 {
             close(
                 cached,
                 e.cached + e.streaming_cached,
                 &format!("{what} cached"),
             );
-            close(
-                processed,
-                e.prompt - e.cached + e.streaming_prompt - e.streaming_cached,
-                &format!("{what} processed prompt tokens"),
+        } else {
+            // Aborted requests' cache hits are not reported to the client.
+            within(
+                cached,
+                e.cached + e.streaming_cached,
+                e.cached + e.streaming_cached + e.aborted_prompt,
+                &format!("{what} cached"),
             );
         }
-        // Every prompt token is in exactly one of the two counters, aborted
-        // requests' included (their cached part is not reported to the client).
+        // Every prompt token, aborted requests' included.
         close(
-            processed.zip(cached).map(|(p, c)| p + c),
+            s.totals.prompt_tokens,
             e.prompt + e.aborted_prompt + e.streaming_prompt,
-            &format!("{what} processed + cached"),
+            &format!("{what} prompt tokens"),
         );
+        assert_eq!(s.totals.requests_rejected, None, "{what}");
         // Generated tokens are counted when a slot is released: completed and
         // aborted requests, never running ones.
         within(
@@ -280,8 +288,14 @@ async fn llamacpp_windows_match_the_ground_truth() {
     let [(w, done), (w2, after)] = windows(&run).await;
     close(
         increase(&w, w.rates.prompt_tokens),
-        done.prompt - done.cached,
-        "idle->done processed prompt tokens",
+        done.prompt,
+        "idle->done prompt tokens",
+    );
+    // The window's prefix-cache hit ratio is cached / prompt.
+    close(
+        increase(&w, w.rates.prompt_tokens_cached),
+        done.cached,
+        "idle->done cached prompt tokens",
     );
     assert_eq!(w.rates.requests_succeeded, None);
     within(
@@ -304,9 +318,11 @@ async fn vllm_load_totals_and_latency_match_the_ground_truth() {
         assert_eq!(s.engine, "vllm", "{what}");
         assert_eq!(s.model_names, ["tiny-llama"], "{what}");
         assert_eq!(s.load.data_parallel_ranks, Some(1), "{what}");
-        // `num_gpu_blocks x block_size` from `cache_config_info` is the KV
-        // size the server logged at start-up.
+        // `kv_cache_size_tokens` from `cache_config_info` is the KV size the
+        // server logged at start-up (here equal to blocks x block size).
         close(s.load.kv_cache_capacity_tokens, kv, &format!("{what} KV"));
+        // Admission rejections: pre-created at 0, not among the failures.
+        close(s.totals.requests_rejected, 0.0, &format!("{what} rejected"));
         // Completed requests only: vLLM counts no client disconnect, neither
         // as `abort` nor anywhere else, so requests_failed stays 0.
         close(
@@ -325,12 +341,29 @@ async fn vllm_load_totals_and_latency_match_the_ground_truth() {
             e.prompt + e.streaming_prompt + e.aborted_prompt,
             &format!("{what} prompt tokens"),
         );
-        // Cache hits, in tokens (the engine-specific `prefix_cache_hits`).
+        // Cache hits, in tokens: `prompt_tokens_cached_total` (counted at
+        // prefill), which the engine-specific `prefix_cache_hits` (counted at
+        // scheduling) agrees with on these captures.
+        close(
+            s.totals.prompt_tokens_cached,
+            e.cached + e.streaming_cached,
+            &format!("{what} cached prompt tokens"),
+        );
         close(
             engine_number(&s, "cache", "prefix_cache_hits"),
             e.cached + e.streaming_cached,
             &format!("{what} prefix cache hits"),
         );
+        // Every queued request waited microseconds: the quantiles lie in the
+        // first bucket, and say so.
+        let queue = s.latency.queue_time_seconds.as_ref().unwrap();
+        if queue.count > 0.0 {
+            for b in [queue.p50_bucket, queue.p90_bucket, queue.p99_bucket] {
+                let b = b.unwrap_or_else(|| panic!("{what}: no quantile bucket"));
+                assert_eq!((b.lower, b.upper), (0.0, 0.3), "{what}");
+            }
+            assert!(queue.sum / queue.count < 0.001, "{what}");
+        }
         // Generation tokens are counted per step: running requests add to
         // them before they finish.
         let lo = e.completion + e.aborted_chunks;
@@ -369,6 +402,16 @@ async fn vllm_windows_match_the_ground_truth() {
         increase(&w, w.rates.prompt_tokens),
         done.prompt,
         "idle->done prompt tokens",
+    );
+    close(
+        increase(&w, w.rates.prompt_tokens_cached),
+        done.cached,
+        "idle->done cached prompt tokens",
+    );
+    close(
+        increase(&w, w.rates.requests_rejected),
+        0.0,
+        "idle->done rejected",
     );
     let e2e = w.latency.e2e_request_latency_seconds.as_ref().unwrap();
     close(Some(e2e.count), done.finished, "idle->done e2e count");

@@ -45,14 +45,26 @@ const VALUES: &[(&str, &str, &str, Pick)] = &[
     (
         "llm_metrics_requests_failed_total",
         "counter",
-        "Requests that failed or were aborted.",
+        "Admitted requests that failed.",
         |s| s.totals.requests_failed,
+    ),
+    (
+        "llm_metrics_requests_rejected_total",
+        "counter",
+        "Requests refused before admission.",
+        |s| s.totals.requests_rejected,
     ),
     (
         "llm_metrics_prompt_tokens_total",
         "counter",
-        "Prompt tokens processed.",
+        "Prompt tokens, computed or served from the prefix cache.",
         |s| s.totals.prompt_tokens,
+    ),
+    (
+        "llm_metrics_prompt_tokens_cached_total",
+        "counter",
+        "Prompt tokens served from the prefix cache.",
+        |s| s.totals.prompt_tokens_cached,
     ),
     (
         "llm_metrics_generation_tokens_total",

@@ -34,13 +34,23 @@ const RATES: &[(&str, &str, Rate)] = &[
     ),
     (
         "llm_metrics_window_requests_failed_per_second",
-        "Requests failed or aborted per second over the last 5 minutes.",
+        "Admitted requests failed per second over the last 5 minutes.",
         |w| w.rates.requests_failed,
+    ),
+    (
+        "llm_metrics_window_requests_rejected_per_second",
+        "Requests refused before admission per second over the last 5 minutes.",
+        |w| w.rates.requests_rejected,
     ),
     (
         "llm_metrics_window_prompt_tokens_per_second",
         "Prompt tokens per second over the last 5 minutes.",
         |w| w.rates.prompt_tokens,
+    ),
+    (
+        "llm_metrics_window_prompt_tokens_cached_per_second",
+        "Prompt tokens served from the prefix cache per second over the last 5 minutes.",
+        |w| w.rates.prompt_tokens_cached,
     ),
     (
         "llm_metrics_window_generation_tokens_per_second",
