@@ -179,3 +179,63 @@ async fn api_token_guards_every_route() {
     assert!(status.success());
     assert!(!log.contains("t0ken-5e"), "{log}");
 }
+
+/// A target that never answered is listed under `down` with its last error,
+/// and `/metrics` labels it with one engine on every series once detected.
+#[tokio::test]
+async fn a_target_that_never_answered_is_listed_down() {
+    let vllm = Upstream::start(fixture("vllm_v1.prom")).await;
+    let port = vllm.addr.port();
+    // A port nothing listens on, allowed like the live one.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let serve = Serve::start(&[
+        "--allow",
+        &format!("127.0.0.1:{port}"),
+        "--allow",
+        &format!("127.0.0.1:{dead_port}"),
+    ])
+    .await;
+    let put = |id: &'static str, url: String| {
+        let serve = &serve;
+        async move {
+            let body = json!({"url": url, "interval": 0.2}).to_string();
+            let r = serve.put(&format!("/api/v1/targets/{id}"), &body).await;
+            assert_eq!(r.status, 201, "{}", r.json());
+        }
+    };
+    put("live", vllm.url("/metrics")).await;
+    put("dead", format!("http://127.0.0.1:{dead_port}/metrics")).await;
+    let fleet = serve
+        .wait_for("/api/v1/fleet", |f| {
+            f["down"][0]["last_error"]["kind"].is_string() && !f["models"][0].is_null()
+        })
+        .await;
+    let down = fleet["down"].as_array().unwrap();
+    assert_eq!(down.len(), 1, "{fleet}");
+    assert_eq!(down[0]["instance_id"], "dead");
+    assert_eq!(down[0]["engine"], "auto");
+    assert_eq!(down[0]["last_error"]["kind"], "connect", "{fleet}");
+    assert!(down[0]["consecutive_failures"].as_u64().unwrap() >= 1);
+    // Asked for a model, only instances known to serve it are listed.
+    let model = fleet["models"][0]["model"].as_str().unwrap().to_string();
+    let by_model = serve
+        .get(&format!("/api/v1/fleet?model={}", common::encode(&model)))
+        .await
+        .json();
+    assert_eq!(by_model["down"], json!([]));
+
+    // The live target's every series says `engine="vllm"`, never `auto`.
+    let text = serve.get("/metrics").await.text;
+    let live: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("instance=\"live\""))
+        .collect();
+    assert!(live.len() > 5, "{text}");
+    assert!(
+        live.iter().all(|l| l.contains("engine=\"vllm\"")),
+        "{live:#?}"
+    );
+    assert!(text.contains("llm_metrics_target_up{instance=\"dead\",engine=\"auto\"}"));
+}

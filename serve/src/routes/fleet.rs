@@ -4,8 +4,10 @@
 //! grouping over a window of the stored history (each instance's rates and
 //! latency, and the summed rates).
 //!
-//! Invariant: only targets with a snapshot (for a window: two stored
-//! snapshots in the range) appear; an instance serving several models
+//! Invariant: targets with a snapshot (for a window: two stored snapshots in
+//! the range) appear under their models; a target that never answered is
+//! listed under `down` with its last error (the live view only, and only
+//! when no model is asked for); an instance serving several models
 //! appears under each; a server that names no model (TGI) is grouped under
 //! `"model": null`. Sums skip absent values and say how many instances
 //! reported each one, so an absent figure is never counted as 0.
@@ -99,7 +101,7 @@ impl Sum {
     tag = "fleet",
     params(FleetQuery),
     responses(
-        (status = 200, description = "Per model: instances with load and freshness, and sums", body = Object),
+        (status = 200, description = "Per model: instances with load and freshness, and sums; targets that never answered under `down`", body = Object),
         (status = 400, description = "Bad filter", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     )
@@ -112,14 +114,30 @@ pub async fn fleet(
     let now = Instant::now();
     let mut groups: BTreeMap<Option<String>, Vec<Value>> = BTreeMap::new();
     let mut sums: BTreeMap<Option<String>, [Sum; 3]> = BTreeMap::new();
+    let mut down = Vec::new();
     for entry in service.targets.all() {
         if !label.admits(&entry.spec.labels) {
             continue;
         }
+        let health = entry.health();
         let Some(snap) = entry.snapshot() else {
+            // Never answered: its models are unknown, so it is listed apart,
+            // with why (unless a model was asked for).
+            if query.model.is_none() {
+                down.push(json!({
+                    "instance_id": entry.spec.id,
+                    "engine": entry.spec.engine,
+                    "stale": entry.is_stale(&health, now),
+                    "consecutive_failures": health.consecutive_failures,
+                    "last_error": health.last_error_kind.map(|kind| json!({
+                        "kind": kind,
+                        "message": health.last_error,
+                    })),
+                    "labels": entry.spec.labels,
+                }));
+            }
             continue;
         };
-        let health = entry.health();
         for model in models(&snap) {
             if query.model.is_some() && query.model != model {
                 continue;
@@ -158,7 +176,7 @@ pub async fn fleet(
             })
         })
         .collect();
-    Ok(Json(json!({ "models": models })))
+    Ok(Json(json!({ "models": models, "down": down })))
 }
 
 /// Sums of the numeric fields of `rates` objects, skipping absent ones and

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use llm_metrics_host::wit::mapper::{Distribution, Snapshot};
 
-use super::text::{family, header, labels, num};
+use super::text::{family, header, health_labels, labels, num};
 use crate::targets::Entry;
 
 type Pick = fn(&Snapshot) -> Option<f64>;
@@ -150,9 +150,9 @@ pub fn render(entries: &[Arc<Entry>]) -> String {
         "llm_metrics_target_up",
         "gauge",
         "1 if the target's last scrape succeeded.",
-        state.iter().map(|(e, h, _)| {
+        state.iter().map(|(e, h, snap)| {
             let up = h.scrapes > 0 && h.consecutive_failures == 0;
-            (labels(e, None, &[]), u8::from(up))
+            (health_labels(e, snap.as_deref(), &[]), u8::from(up))
         }),
     );
     family(
@@ -160,18 +160,19 @@ pub fn render(entries: &[Arc<Entry>]) -> String {
         "llm_metrics_target_stale",
         "gauge",
         "1 if the target had no successful scrape within 3 intervals.",
-        state
-            .iter()
-            .map(|(e, h, _)| (labels(e, None, &[]), u8::from(e.is_stale(h, now)))),
+        state.iter().map(|(e, h, snap)| {
+            let stale = e.is_stale(h, now);
+            (health_labels(e, snap.as_deref(), &[]), u8::from(stale))
+        }),
     );
     family(
         &mut out,
         "llm_metrics_scrape_duration_seconds",
         "gauge",
         "How long the target's last scrape took.",
-        state.iter().filter_map(|(e, h, _)| {
+        state.iter().filter_map(|(e, h, snap)| {
             let d = h.last_duration?;
-            Some((labels(e, None, &[]), num(d.as_secs_f64())))
+            Some((health_labels(e, snap.as_deref(), &[]), num(d.as_secs_f64())))
         }),
     );
     family(
@@ -181,17 +182,18 @@ pub fn render(entries: &[Arc<Entry>]) -> String {
         "Scrapes of the target.",
         state
             .iter()
-            .map(|(e, h, _)| (labels(e, None, &[]), h.scrapes)),
+            .map(|(e, h, snap)| (health_labels(e, snap.as_deref(), &[]), h.scrapes)),
     );
     family(
         &mut out,
         "llm_metrics_scrape_errors_total",
         "counter",
         "Failed scrapes of the target, by error kind.",
-        state.iter().flat_map(|(e, h, _)| {
-            h.errors_by_kind
-                .iter()
-                .map(|(kind, n)| (labels(e, None, &[("kind", kind)]), *n))
+        state.iter().flat_map(|(e, h, snap)| {
+            h.errors_by_kind.iter().map(|(kind, n)| {
+                let labels = health_labels(e, snap.as_deref(), &[("kind", kind)]);
+                (labels, *n)
+            })
         }),
     );
     family(
@@ -199,9 +201,12 @@ pub fn render(entries: &[Arc<Entry>]) -> String {
         "llm_metrics_snapshot_age_seconds",
         "gauge",
         "Seconds since the target's last successful scrape.",
-        state.iter().filter_map(|(e, h, _)| {
+        state.iter().filter_map(|(e, h, snap)| {
             let age = now.saturating_duration_since(h.last_success_at?);
-            Some((labels(e, None, &[]), num(age.as_secs_f64())))
+            Some((
+                health_labels(e, snap.as_deref(), &[]),
+                num(age.as_secs_f64()),
+            ))
         }),
     );
     for (name, kind, help, pick) in VALUES {

@@ -42,12 +42,30 @@ fn escape(v: &str) -> String {
     out
 }
 
-/// `{instance="…",engine="…",model="…",label="…"…}` plus `extra`.
+/// `{instance="…",engine="…",model="…",label="…"…}` plus `extra`: a
+/// snapshot series' labels.
 pub fn labels(entry: &Entry, snapshot: Option<&Snapshot>, extra: &[(&str, &str)]) -> String {
+    labels_of(entry, snapshot, true, extra)
+}
+
+/// `{instance="…",engine="…",label="…"…}` plus `extra`: a scrape-health
+/// series' labels. The engine is the detected one once a snapshot exists
+/// (the configured id, often `auto`, before), so one instance carries one
+/// engine label on every series.
+pub fn health_labels(entry: &Entry, snapshot: Option<&Snapshot>, extra: &[(&str, &str)]) -> String {
+    labels_of(entry, snapshot, false, extra)
+}
+
+fn labels_of(
+    entry: &Entry,
+    snapshot: Option<&Snapshot>,
+    model: bool,
+    extra: &[(&str, &str)],
+) -> String {
     let mut s = format!("instance=\"{}\"", escape(&entry.spec.id));
     let engine = snapshot.map_or(entry.spec.engine.as_str(), |s| s.engine.as_str());
     let _ = write!(s, ",engine=\"{}\"", escape(engine));
-    if let Some(snap) = snapshot {
+    if let Some(snap) = snapshot.filter(|_| model) {
         let _ = write!(s, ",model=\"{}\"", escape(&snap.model_names.join(",")));
     }
     for (k, v) in &entry.spec.labels {
