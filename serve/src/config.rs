@@ -31,6 +31,22 @@ pub struct ConfigFile {
     /// Where and how long scrapes are kept.
     #[serde(default)]
     pub history: HistoryConfig,
+    /// The listener's limits.
+    #[serde(default)]
+    pub listen: ListenConfig,
+}
+
+/// The `[listen]` table (command-line flags override it; see
+/// [`crate::listen`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenConfig {
+    /// Connections open at once.
+    pub max_connections: Option<usize>,
+    /// Time for a request's headers to arrive.
+    pub header_timeout: Option<Seconds>,
+    /// Time a request body or a response may make no progress.
+    pub idle_timeout: Option<Seconds>,
 }
 
 /// The `[history]` table (command-line flags override it).
@@ -296,6 +312,15 @@ pub fn load_history(path: &Path) -> anyhow::Result<HistoryConfig> {
     let file: ConfigFile =
         toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
     Ok(file.history)
+}
+
+/// The `[listen]` table of a config file.
+pub fn load_listen(path: &Path) -> anyhow::Result<ListenConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: ConfigFile =
+        toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
+    Ok(file.listen)
 }
 
 /// Validate config text: the extra allow patterns and the targets.

@@ -9,7 +9,8 @@
 //! [`history`] records and reads them back; [`targets`] keeps each target's
 //! snapshot and health. [`state`] is what every route and scrape loop
 //! shares; [`scheduler`] runs the scrape loops; [`routes`] is the HTTP API,
-//! one room per group of routes, assembled there; [`cli`] starts it all.
+//! one room per group of routes, assembled there; [`listen`] serves it
+//! within connection limits; [`cli`] starts it all.
 #![deny(missing_docs)]
 
 pub mod allow;
@@ -18,6 +19,7 @@ pub mod collect;
 pub mod config;
 pub mod engine;
 pub mod history;
+pub mod listen;
 pub mod problem;
 pub mod routes;
 pub mod scheduler;
