@@ -2,9 +2,9 @@
 //! process. A slowloris at `ulimit -n 1024` (more held partial requests than
 //! the process has file descriptors) leaves normal clients answered, and
 //! the partial requests are closed after the header timeout; a request body
-//! that stops arriving is closed after the idle timeout; the config file's
-//! `[listen]` table is honoured; shutdown still drains while partial
-//! requests are held.
+//! that stops arriving, or a client that stops reading, is closed after
+//! the idle timeout; the config file's `[listen]` table is honoured;
+//! shutdown still drains while partial requests are held.
 
 mod common;
 
@@ -120,6 +120,25 @@ async fn a_stalled_request_body_is_closed_after_the_idle_timeout() {
     // Nothing was created from the partial body.
     let r = serve.get("/api/v1/targets/stalled").await;
     assert_eq!(r.status, 404, "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_after_the_idle_timeout() {
+    let serve = Serve::start(&["--idle-timeout", "1s"]).await;
+    // A small receive window, and far more pipelined responses than the
+    // socket buffers hold: the service's writes block until it gives up.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut s = socket.connect(serve.addr).await.unwrap();
+    const ASKED: usize = 400;
+    let one = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n";
+    s.write_all(&one.repeat(ASKED)).await.unwrap();
+    // Not reading for several idle timeouts...
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    // ...then reading all there is: the connection ends early.
+    let seen = closed_by_peer(&mut s).await;
+    let answered = seen.matches("HTTP/1.1 200").count();
+    assert!(answered < ASKED, "all {ASKED} answered to a stalled reader");
 }
 
 #[tokio::test]
