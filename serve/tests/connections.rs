@@ -1,7 +1,9 @@
 //! End to end: the listener's limits against a real `llm-metrics-serve`
 //! process. A slowloris at `ulimit -n 1024` (more held partial requests than
 //! the process has file descriptors) leaves normal clients answered, and
-//! the partial requests are closed after the header timeout; a request body
+//! the partial requests are closed after the header timeout; running out
+//! of file descriptors (a cap set too high) stalls `accept` but does not
+//! stop it; a request body
 //! that stops arriving, or a client that stops reading, is closed after
 //! the idle timeout; the config file's `[listen]` table is honoured;
 //! shutdown still drains while partial requests are held.
@@ -103,6 +105,29 @@ async fn slowloris_at_1024_fds_leaves_normal_clients_answered() {
     assert_eq!(r.status, 200, "{}", r.text);
     let (status, log) = serve.terminate().await;
     assert!(status.success(), "{status:?}\n{log}");
+}
+
+#[tokio::test]
+async fn running_out_of_file_descriptors_does_not_stop_the_listener() {
+    // A cap above what the process can open: `accept` fails (EMFILE).
+    let serve = Serve::start_with_fd_limit(
+        1024,
+        &["--max-connections", "4000", "--header-timeout", "20s"],
+    )
+    .await;
+    let mut held = partial_requests(&serve, 1100).await;
+    // Answered once the header timeout has freed descriptors.
+    let r = serve.get("/api/v1/targets").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for s in &mut held {
+        closed_by_peer(s).await;
+    }
+    drop(held);
+    let r = serve.get("/api/v1/targets").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (status, log) = serve.terminate().await;
+    assert!(status.success(), "{status:?}\n{log}");
+    assert!(log.contains("accept error"), "no EMFILE was hit:\n{log}");
 }
 
 #[tokio::test]
