@@ -53,6 +53,9 @@ pub struct Args {
     /// Request-side limits.
     #[command(flatten)]
     pub limits: crate::limits::LimitArgs,
+    /// Connection limits (see the README, "Service").
+    #[command(flatten)]
+    pub connections: crate::listen::ListenArgs,
     /// The most memory the plugin's calls may hold at once, in MiB:
     /// (concurrency + adhoc-concurrency + window-concurrency) × the per-call
     /// memory budget must fit, or the service refuses to start.
@@ -172,13 +175,15 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
             EngineChoice::Shared
         },
     };
-    let (config_allow, targets, history_file) = match &args.config {
+    let (config_allow, targets, history_file, listen_file) = match &args.config {
         Some(path) => {
             let (allow, targets) = config::load(path)?;
-            (allow, targets, config::load_history(path)?)
+            let history = config::load_history(path)?;
+            (allow, targets, history, config::load_listen(path)?)
         }
-        None => (Vec::new(), Vec::new(), config::HistoryConfig::default()),
+        None => Default::default(),
     };
+    let connections = crate::listen::Limits::resolve(&args.connections, &listen_file)?;
     // Before the plugin is compiled: a database that cannot be used stops
     // start-up at once, with its path in the message.
     let store = crate::history::open(args.history, history_file, 4 * args.concurrency.max(64))?;
@@ -236,11 +241,14 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // The first line on stdout, for scripts and tests (port 0 picks one).
     println!("listening on http://{addr}");
-    tracing::info!(%addr, "serving");
-    axum::serve(listener, routes::router(service.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+    tracing::info!(%addr, ?connections, "serving");
+    crate::listen::serve(
+        listener,
+        routes::router(service.clone()),
+        connections,
+        shutdown_signal(),
+    )
+    .await;
     if scheduler::drain(&service, args.shutdown_grace).await {
         tracing::info!("stopped; every scrape in flight finished");
     } else {

@@ -34,6 +34,9 @@ pub struct ConfigFile {
     /// Request-side limits (command-line flags override them).
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The listener's limits.
+    #[serde(default)]
+    pub listen: ListenConfig,
 }
 
 /// The `[limits]` table (command-line flags override it; see
@@ -51,6 +54,19 @@ pub struct LimitsConfig {
     pub window_concurrency: Option<usize>,
     /// `--api-edits-configured`.
     pub api_edits_configured: Option<bool>,
+}
+
+/// The `[listen]` table (command-line flags override it; see
+/// [`crate::listen`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenConfig {
+    /// Connections open at once.
+    pub max_connections: Option<usize>,
+    /// Time for a request's headers to arrive.
+    pub header_timeout: Option<Seconds>,
+    /// Time a request body or a response may make no progress.
+    pub idle_timeout: Option<Seconds>,
 }
 
 /// The `[history]` table (command-line flags override it).
@@ -363,6 +379,15 @@ pub fn load_limits(path: &Path) -> anyhow::Result<LimitsConfig> {
     let file: ConfigFile =
         toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
     Ok(file.limits)
+}
+
+/// The `[listen]` table of a config file.
+pub fn load_listen(path: &Path) -> anyhow::Result<ListenConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: ConfigFile =
+        toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
+    Ok(file.listen)
 }
 
 /// Validate config text: the extra allow patterns and the targets.

@@ -8,8 +8,10 @@
 //! names its failures; [`store`] keeps every scrape in SQLite and
 //! [`history`] records and reads them back; [`targets`] keeps each target's
 //! snapshot and health. [`state`] is what every route and scrape loop
-//! shares, within the [`limits`] the operator set; [`scheduler`] runs the scrape loops; [`routes`] is the HTTP API,
-//! one room per group of routes, assembled there; [`cli`] starts it all.
+//! shares, within the [`limits`] the operator set; [`scheduler`] runs the
+//! scrape loops; [`routes`] is the HTTP API, one room per group of routes,
+//! assembled there; [`listen`] serves it within connection limits; [`cli`]
+//! starts it all.
 #![deny(missing_docs)]
 
 pub mod allow;
@@ -19,6 +21,7 @@ pub mod config;
 pub mod engine;
 pub mod history;
 pub mod limits;
+pub mod listen;
 pub mod problem;
 pub mod routes;
 pub mod scheduler;

@@ -14,10 +14,11 @@
 //! encoded as CBOR and compressed with zstd: self-describing, so fields a
 //! later contract adds read back as absent; compact, since the field names
 //! and bucket bounds repeat from row to row. Indexed columns: target, time,
-//! success.
+//! success. Consecutive failed scrapes of one kind are one row with a
+//! count (see [`MAX_RUN`]), so a target that keeps failing does not grow
+//! the database by a row per scrape.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,9 @@ use std::time::Duration;
 use llm_metrics_host::wit::mapper::Snapshot;
 use rusqlite::{Connection, ErrorCode, OpenFlags, params};
 use tokio::sync::{mpsc, oneshot};
+
+mod batch;
+pub use batch::MAX_RUN;
 
 /// Inserts written in one transaction at most.
 const MAX_BATCH: usize = 512;
@@ -57,6 +61,12 @@ const MIGRATIONS: &[&str] = &[
         snapshot BLOB
     ) STRICT;
     CREATE INDEX scrapes_by_target ON scrapes(target, ok, at_ms);",
+    // 2: consecutive failed scrapes of one kind folded into one row (see
+    // `batch`): how many scrapes a row stands for, and the latest one's
+    // start (NULL for a row that stands for one). Existing rows stand for
+    // one scrape each.
+    "ALTER TABLE scrapes ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE scrapes ADD COLUMN last_at_ms INTEGER;",
 ];
 
 /// What kind of trouble the database is in.
@@ -447,7 +457,7 @@ fn migrate(conn: &mut Connection) -> Result<(), Migration> {
 /// The writer thread: batches the inserts that are waiting into one
 /// transaction, then acknowledges each with the commit's outcome.
 fn writer(mut conn: Connection, mut queue: mpsc::Receiver<Command>, path: &Path) {
-    let mut ids: HashMap<String, i64> = HashMap::new();
+    let mut memory = batch::Memory::default();
     let mut pending = None;
     loop {
         let first = match pending.take() {
@@ -475,11 +485,12 @@ fn writer(mut conn: Connection, mut queue: mpsc::Receiver<Command>, path: &Path)
                         Err(_) => break,
                     }
                 }
-                let result = insert_batch(&mut conn, &mut ids, batch.iter().map(|(r, _)| r))
+                let result = batch::insert(&mut conn, &mut memory, batch.iter().map(|(r, _)| r))
                     .map_err(|e| StoreError::sqlite(path, &e));
                 if let Err(e) = &result {
-                    // Ids learnt inside the rolled-back transaction are void.
-                    ids.clear();
+                    // Ids and runs learnt inside the rolled-back transaction
+                    // are void.
+                    memory.clear();
                     tracing::error!(error = %e, rows = batch.len(), "history write failed");
                 }
                 for (_, ack) in batch {
@@ -488,48 +499,6 @@ fn writer(mut conn: Connection, mut queue: mpsc::Receiver<Command>, path: &Path)
             }
         }
     }
-}
-
-fn insert_batch<'a>(
-    conn: &mut Connection,
-    ids: &mut HashMap<String, i64>,
-    rows: impl Iterator<Item = &'a Row>,
-) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO scrapes (target, at_ms, ok, duration_ms, error_kind, error, snapshot)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
-        for row in rows {
-            let target = match ids.get(&row.target) {
-                Some(id) => *id,
-                None => {
-                    tx.execute(
-                        "INSERT INTO targets (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
-                        [&row.target],
-                    )?;
-                    let id: i64 = tx.query_row(
-                        "SELECT id FROM targets WHERE name = ?1",
-                        [&row.target],
-                        |r| r.get(0),
-                    )?;
-                    ids.insert(row.target.clone(), id);
-                    id
-                }
-            };
-            insert.execute(params![
-                target,
-                row.at_ms,
-                row.snapshot.is_some(),
-                row.duration_ms,
-                row.error.as_ref().map(|(k, _)| k),
-                row.error.as_ref().map(|(_, m)| m),
-                row.snapshot,
-            ])?;
-        }
-    }
-    tx.commit()
 }
 
 fn bytes_in_use(conn: &Connection) -> rusqlite::Result<u64> {

@@ -53,10 +53,26 @@ impl Serve {
     /// Start it with `args` (plus `--listen 127.0.0.1:0`) and wait for its
     /// address on stdout.
     pub async fn start(args: &[&str]) -> Serve {
+        Serve::spawn(Command::new(env!("CARGO_BIN_EXE_llm-metrics-serve")), args).await
+    }
+
+    /// As [`Serve::start`], under a soft limit of `nofile` open files (as
+    /// `ulimit -n` in a shell).
+    pub async fn start_with_fd_limit(nofile: u32, args: &[&str]) -> Serve {
+        let mut sh = Command::new("sh");
+        sh.args([
+            "-c",
+            &format!("ulimit -n {nofile} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_llm-metrics-serve"),
+        ]);
+        Serve::spawn(sh, args).await
+    }
+
+    async fn spawn(mut command: Command, args: &[&str]) -> Serve {
         // Each process gets its own history database unless the test names
         // one (never the user's data directory).
         let own_db = (!args.contains(&"--db")).then(fresh_db);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_llm-metrics-serve"))
+        let mut child = command
             .args(["--listen", "127.0.0.1:0"])
             .args(
                 own_db
