@@ -187,18 +187,9 @@ fn distribution_from_wit(d: wit_c::Distribution) -> engines::Distribution {
         p50: d.p50,
         p90: d.p90,
         p99: d.p99,
-        p50_bucket: d.p50_bucket.map(|b| engines::Bounds {
-            lower: b.lower,
-            upper: b.upper,
-        }),
-        p90_bucket: d.p90_bucket.map(|b| engines::Bounds {
-            lower: b.lower,
-            upper: b.upper,
-        }),
-        p99_bucket: d.p99_bucket.map(|b| engines::Bounds {
-            lower: b.lower,
-            upper: b.upper,
-        }),
+        p50_bucket: d.p50_bucket.map(bounds_from_wit),
+        p90_bucket: d.p90_bucket.map(bounds_from_wit),
+        p99_bucket: d.p99_bucket.map(bounds_from_wit),
         buckets: d
             .buckets
             .into_iter()
@@ -213,6 +204,13 @@ fn distribution_from_wit(d: wit_c::Distribution) -> engines::Distribution {
 fn now_ms() -> u64 {
     let now = wasip2::clocks::wall_clock::now();
     now.seconds * 1000 + u64::from(now.nanoseconds / 1_000_000)
+}
+
+fn bounds_from_wit(b: wit_c::Bounds) -> engines::Bounds {
+    engines::Bounds {
+        lower: b.lower,
+        upper: b.upper,
+    }
 }
 
 fn bounds(b: engines::Bounds) -> wit_c::Bounds {

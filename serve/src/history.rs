@@ -112,12 +112,7 @@ pub async fn points(
     let target = target.to_string();
     store
         .read(move |conn| {
-            let Some(id) = conn
-                .query_row("SELECT id FROM targets WHERE name = ?1", [&target], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .optional()?
-            else {
+            let Some(id) = target_id(conn, &target)? else {
                 return Ok(None);
             };
             let mut stmt = conn.prepare_cached(
@@ -156,12 +151,7 @@ pub async fn plan(
     let lookback = i64::try_from(LOOKBACK.as_millis()).unwrap_or(i64::MAX);
     store
         .read(move |conn| {
-            let Some(id) = conn
-                .query_row("SELECT id FROM targets WHERE name = ?1", [&target], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .optional()?
-            else {
+            let Some(id) = target_id(conn, &target)? else {
                 return Ok(None);
             };
             let mut last = conn.prepare_cached(
@@ -389,4 +379,12 @@ pub fn open(
     });
     spawn_retention(store.clone(), retention, every);
     Ok(store)
+}
+
+/// The row id of target `name`, `None` when the store has never seen it.
+fn target_id(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("SELECT id FROM targets WHERE name = ?1", [name], |r| {
+        r.get::<_, i64>(0)
+    })
+    .optional()
 }

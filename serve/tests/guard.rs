@@ -12,20 +12,9 @@ use std::time::Duration;
 use common::{BUDGET, Serve, Upstream, encode, fixture, request};
 use serde_json::json;
 
-fn write_config(text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("llm-metrics-guard-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!(
-        "{:x}.toml",
-        std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), text)
-    ));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 /// A configured target `cfg` on `upstream`, scraped every 200 ms.
 fn config_for(upstream: &Upstream) -> std::path::PathBuf {
-    write_config(&format!(
+    common::write_config(&format!(
         "[[targets]]\nid = \"cfg\"\nurl = \"{}\"\nengine = \"vllm\"\ninterval = \"200ms\"\n",
         upstream.url("/metrics")
     ))

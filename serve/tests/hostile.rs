@@ -18,20 +18,9 @@ fn now_s() -> f64 {
         .as_secs_f64()
 }
 
-fn write_config(text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("llm-metrics-hostile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!(
-        "{:x}.toml",
-        std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), text)
-    ));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 /// A configured target `cfg` on `upstream`, scraped every `interval`.
 fn config_for(upstream: &Upstream, interval: &str) -> std::path::PathBuf {
-    write_config(&format!(
+    common::write_config(&format!(
         "[[targets]]\nid = \"cfg\"\nurl = \"{}\"\nengine = \"vllm\"\ninterval = \"{interval}\"\nlabels = {{ pool = \"a\" }}\n",
         upstream.url("/metrics")
     ))
@@ -376,20 +365,20 @@ async fn start_up_refuses_config_intervals_labels_and_targets_out_of_range() {
         ("interval = 90000", "interval must be"),
         ("timeout = \"1000d\"", "timeout must be"),
     ] {
-        let config = write_config(&format!(
+        let config = common::write_config(&format!(
             "[[targets]]\nid = \"a\"\nurl = \"http://127.0.0.1:9/metrics\"\n{entry}\n"
         ));
         let err = refused_start(&["--config", config.to_str().unwrap()]).await;
         assert!(err.contains(said), "{entry}: {err}");
     }
     let labels: String = (0..33).map(|i| format!("l{i} = \"v\", ")).collect();
-    let config = write_config(&format!(
+    let config = common::write_config(&format!(
         "[[targets]]\nid = \"a\"\nurl = \"http://127.0.0.1:9/metrics\"\nlabels = {{ {} }}\n",
         labels.trim_end_matches(", ")
     ));
     let err = refused_start(&["--config", config.to_str().unwrap()]).await;
     assert!(err.contains("at most 32"), "{err}");
-    let two = write_config(
+    let two = common::write_config(
         "[[targets]]\nid = \"a\"\nurl = \"http://127.0.0.1:9/metrics\"\n\
          [[targets]]\nid = \"b\"\nurl = \"http://127.0.0.1:9/metrics\"\n",
     );
@@ -398,7 +387,7 @@ async fn start_up_refuses_config_intervals_labels_and_targets_out_of_range() {
     let err = refused_start(&["--read-token", "r"]).await;
     assert!(err.contains("--api-token"), "{err}");
     // The config file's `[limits]` table, under the flags.
-    let limited = write_config(
+    let limited = common::write_config(
         "[limits]\nmax_targets = 1\n[[targets]]\nid = \"a\"\nurl = \"http://127.0.0.1:9/metrics\"\n\
          [[targets]]\nid = \"b\"\nurl = \"http://127.0.0.1:9/metrics\"\n",
     );
@@ -414,7 +403,7 @@ async fn start_up_refuses_config_intervals_labels_and_targets_out_of_range() {
         "[limits]\nwindow_concurrency = 0",
         "[limits]\nmax_target = 5",
     ] {
-        let config = write_config(table);
+        let config = common::write_config(table);
         let err = refused_start(&["--config", config.to_str().unwrap()]).await;
         assert!(
             err.contains("limits") || err.contains("max_target"),

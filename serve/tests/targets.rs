@@ -10,22 +10,11 @@ use std::time::Duration;
 use common::{Serve, Tripwire, Upstream, fixture};
 use serde_json::{Value, json};
 
-fn write_config(text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("llm-metrics-serve-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!(
-        "{:x}.toml",
-        std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), text)
-    ));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 #[tokio::test]
 async fn a_hung_target_does_not_slow_a_fast_one() {
     let fast = Upstream::start(fixture("vllm_v1.prom")).await;
     let hung = Upstream::start(fixture("vllm_v1.prom")).await;
-    let config = write_config(&format!(
+    let config = common::write_config(&format!(
         r#"
         [[targets]]
         id = "fast"
@@ -190,7 +179,7 @@ async fn targets_are_added_and_removed_at_run_time() {
 async fn sigterm_lets_scrapes_in_flight_finish() {
     let up = Upstream::start(fixture("vllm_v1.prom")).await;
     // `/slow` answers after one second, so a scrape is in flight at any time.
-    let config = write_config(&format!(
+    let config = common::write_config(&format!(
         "[[targets]]\nid = \"slow\"\nurl = \"{}\"\ninterval = \"200ms\"\ntimeout = \"5s\"\n",
         up.url("/slow")
     ));

@@ -32,6 +32,19 @@ pub fn fixture(name: &str) -> Vec<u8> {
 }
 
 /// A database path of its own under the temporary directory.
+/// `text` written to a config file of its own (named by its hash) under the
+/// temporary directory.
+pub fn write_config(text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("llm-metrics-serve-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!(
+        "{:x}.toml",
+        std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), text)
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 pub fn fresh_db() -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!("llm-metrics-serve-db-{}", std::process::id()));
