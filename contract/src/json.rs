@@ -41,7 +41,7 @@ macro_rules! json_writer {
         use $crate::__private::serde_json::{Map, Value, json};
         #[allow(unused_imports)]
         pub use $crate::{number, timestamp};
-        use $crate::{CollectKind, opt_number};
+        use $crate::{CollectKind, json_fields, opt_number};
 
         fn labels(labels: &[types::Label]) -> Value {
             let mut map = Map::with_capacity(labels.len());
@@ -217,15 +217,7 @@ macro_rules! json_writer {
                 "seconds": number(w.seconds),
                 "restarted": w.restarted,
                 "resets": w.resets,
-                "rates": {
-                    "requests_succeeded": opt_number(w.rates.requests_succeeded),
-                    "requests_failed": opt_number(w.rates.requests_failed),
-                    "requests_rejected": opt_number(w.rates.requests_rejected),
-                    "prompt_tokens": opt_number(w.rates.prompt_tokens),
-                    "prompt_tokens_cached": opt_number(w.rates.prompt_tokens_cached),
-                    "generation_tokens": opt_number(w.rates.generation_tokens),
-                    "preemptions": opt_number(w.rates.preemptions),
-                },
+                "rates": $crate::totals_fields!(json_fields!(w.rates)),
                 "latency": latency(&w.latency),
                 "engine_metrics": engine_metrics(&w.engine_metrics),
             })
@@ -268,25 +260,8 @@ macro_rules! json_writer {
                 "engine": s.engine,
                 "collected_at": timestamp(s.collected_at_ms),
                 "model_names": s.model_names,
-                "load": {
-                    "requests_running": opt_number(s.load.requests_running),
-                    "requests_waiting": opt_number(s.load.requests_waiting),
-                    "kv_cache_usage": opt_number(s.load.kv_cache_usage),
-                    "kv_cache_capacity_tokens": opt_number(s.load.kv_cache_capacity_tokens),
-                    "running_lora_adapters": s.load.running_lora_adapters,
-                    "waiting_lora_adapters": s.load.waiting_lora_adapters,
-                    "max_lora": opt_number(s.load.max_lora),
-                    "data_parallel_ranks": s.load.data_parallel_ranks,
-                },
-                "totals": {
-                    "requests_succeeded": opt_number(s.totals.requests_succeeded),
-                    "requests_failed": opt_number(s.totals.requests_failed),
-                    "requests_rejected": opt_number(s.totals.requests_rejected),
-                    "prompt_tokens": opt_number(s.totals.prompt_tokens),
-                    "prompt_tokens_cached": opt_number(s.totals.prompt_tokens_cached),
-                    "generation_tokens": opt_number(s.totals.generation_tokens),
-                    "preemptions": opt_number(s.totals.preemptions),
-                },
+                "load": $crate::load_fields!(json_fields!(s.load)),
+                "totals": $crate::totals_fields!(json_fields!(s.totals)),
                 "latency": latency(&s.latency),
                 "engine_metrics": engine_metrics(&s.engine_metrics),
                 "process_start_time_seconds": opt_number(s.process_start_time_seconds),

@@ -11,10 +11,13 @@
 //! compiled twice.
 
 pub mod errors;
+mod fields;
 mod json;
 pub mod time;
 
 pub use errors::CollectKind;
+#[doc(hidden)]
+pub use fields::ToJson;
 pub use json::{number, opt_number};
 pub use time::timestamp;
 

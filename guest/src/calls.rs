@@ -14,6 +14,7 @@ use crate::convert::{
 use crate::engines;
 use crate::text;
 use crate::window;
+use llm_metrics_contract::{copy_fields, totals_fields};
 
 /// `parser.parse`: every family, owned.
 pub(crate) fn parse(
@@ -120,15 +121,7 @@ pub(crate) fn window(
         seconds: w.seconds,
         restarted: w.restarted,
         resets: w.resets,
-        rates: wit_c::Rates {
-            requests_succeeded: w.rates.requests_succeeded,
-            requests_failed: w.rates.requests_failed,
-            requests_rejected: w.rates.requests_rejected,
-            prompt_tokens: w.rates.prompt_tokens,
-            prompt_tokens_cached: w.rates.prompt_tokens_cached,
-            generation_tokens: w.rates.generation_tokens,
-            preemptions: w.rates.preemptions,
-        },
+        rates: totals_fields!(copy_fields!(wit_c::Rates, w.rates)),
         latency: latency(w.latency),
         engine_metrics: w.engine_metrics.into_iter().map(group).collect(),
     })

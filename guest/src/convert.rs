@@ -10,6 +10,7 @@ use crate::bindings::{wit, wit_c};
 use crate::engines;
 use crate::text;
 use crate::window;
+use llm_metrics_contract::{copy_fields, load_fields, totals_fields};
 
 /// Parse a body, map it to an engine snapshot and convert it to WIT.
 pub(crate) fn snapshot(
@@ -53,25 +54,8 @@ pub(crate) fn snapshot(
         engine: mapped.engine.to_string(),
         collected_at_ms,
         model_names: mapped.model_names,
-        load: wit_c::Load {
-            requests_running: mapped.load.requests_running,
-            requests_waiting: mapped.load.requests_waiting,
-            kv_cache_usage: mapped.load.kv_cache_usage,
-            kv_cache_capacity_tokens: mapped.load.kv_cache_capacity_tokens,
-            running_lora_adapters: mapped.load.running_lora_adapters,
-            waiting_lora_adapters: mapped.load.waiting_lora_adapters,
-            max_lora: mapped.load.max_lora,
-            data_parallel_ranks: mapped.load.data_parallel_ranks,
-        },
-        totals: wit_c::Totals {
-            requests_succeeded: mapped.totals.requests_succeeded,
-            requests_failed: mapped.totals.requests_failed,
-            requests_rejected: mapped.totals.requests_rejected,
-            prompt_tokens: mapped.totals.prompt_tokens,
-            prompt_tokens_cached: mapped.totals.prompt_tokens_cached,
-            generation_tokens: mapped.totals.generation_tokens,
-            preemptions: mapped.totals.preemptions,
-        },
+        load: load_fields!(copy_fields!(wit_c::Load, mapped.load)),
+        totals: totals_fields!(copy_fields!(wit_c::Totals, mapped.totals)),
         latency: latency(mapped.latency),
         engine_metrics: mapped.engine_metrics.into_iter().map(group).collect(),
         raw_metrics: raw,
@@ -107,15 +91,7 @@ impl From<wit_c::Snapshot> for Owned {
             instance_id: s.instance_id,
             engine: s.engine,
             collected_at_ms: s.collected_at_ms,
-            totals: engines::Totals {
-                requests_succeeded: s.totals.requests_succeeded,
-                requests_failed: s.totals.requests_failed,
-                requests_rejected: s.totals.requests_rejected,
-                prompt_tokens: s.totals.prompt_tokens,
-                prompt_tokens_cached: s.totals.prompt_tokens_cached,
-                generation_tokens: s.totals.generation_tokens,
-                preemptions: s.totals.preemptions,
-            },
+            totals: totals_fields!(copy_fields!(engines::Totals, s.totals)),
             latency: engines::Latency {
                 time_to_first_token_seconds: dist(s.latency.time_to_first_token_seconds),
                 inter_token_latency_seconds: dist(s.latency.inter_token_latency_seconds),

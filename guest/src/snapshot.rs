@@ -54,46 +54,28 @@ pub struct Distribution {
     pub buckets: Vec<Bucket>,
 }
 
-/// Current load, summed over data-parallel engines: what load-aware routers
-/// (the Gateway API Inference Extension's metrics contract) read.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Load {
-    /// Requests in the running batch.
-    pub requests_running: Option<f64>,
-    /// Requests waiting to be scheduled.
-    pub requests_waiting: Option<f64>,
-    /// KV-cache usage as a fraction 0 to 1.
-    pub kv_cache_usage: Option<f64>,
-    /// KV-cache capacity in tokens, summed over data-parallel ranks.
-    pub kv_cache_capacity_tokens: Option<f64>,
-    /// LoRA adapters with running requests.
-    pub running_lora_adapters: Option<Vec<String>>,
-    /// LoRA adapters with waiting requests.
-    pub waiting_lora_adapters: Option<Vec<String>>,
-    /// The most LoRA adapters that can be active at once.
-    pub max_lora: Option<f64>,
-    /// How many data-parallel ranks (engines) were aggregated.
-    pub data_parallel_ranks: Option<u32>,
+/// A flat record of the contract's field lists (`load_fields!`,
+/// `totals_fields!`): the fields are named there, once, with their docs.
+macro_rules! flat_record {
+    (($(#[$meta:meta])* $name:ident) $( $(#[$doc:meta])* $field:ident : $t:ty, )*) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, Default, PartialEq)]
+        pub struct $name {
+            $( $(#[$doc])* pub $field: $t, )*
+        }
+    };
 }
 
-/// Cumulative counters since the server started.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Totals {
-    /// Requests that finished normally.
-    pub requests_succeeded: Option<f64>,
-    /// Admitted requests that finished with an error.
-    pub requests_failed: Option<f64>,
-    /// Requests refused before admission.
-    pub requests_rejected: Option<f64>,
-    /// Every prompt token, computed or served from the prefix cache.
-    pub prompt_tokens: Option<f64>,
-    /// The prompt tokens served from the prefix cache.
-    pub prompt_tokens_cached: Option<f64>,
-    /// Tokens generated.
-    pub generation_tokens: Option<f64>,
-    /// Preemptions.
-    pub preemptions: Option<f64>,
-}
+llm_metrics_contract::load_fields!(flat_record!(
+    /// Current load, summed over data-parallel engines: what load-aware
+    /// routers (the Gateway API Inference Extension's metrics contract) read.
+    Load
+));
+
+llm_metrics_contract::totals_fields!(flat_record!(
+    /// Cumulative counters since the server started.
+    Totals
+));
 
 /// Latency distributions, in seconds.
 #[derive(Clone, Debug, Default, PartialEq)]

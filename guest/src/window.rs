@@ -15,11 +15,21 @@
 
 use std::fmt;
 
+use llm_metrics_contract::totals_fields;
+
 use crate::distribution::{Bucket, from_histogram};
 use crate::snapshot::{
     Distribution, EngineField, EngineGroup, EngineSnapshot, Incarnation, LabeledValue, Latency,
     MetricValue, Totals,
 };
+
+/// `Totals` of per-second rates, one per field of the contract's list:
+/// `rate("requests_succeeded", a.requests_succeeded, b.requests_succeeded)`, ….
+macro_rules! rate_each {
+    (($rate:ident, $a:ident, $b:ident) $( $(#[$doc:meta])* $field:ident : $t:ty, )*) => {
+        Totals { $( $field: $rate(stringify!($field), $a.$field, $b.$field), )* }
+    };
+}
 
 /// One side of a window: a snapshot and when it was collected.
 #[derive(Clone, Copy, Debug)]
@@ -238,31 +248,7 @@ pub fn window(earlier: &Point<'_>, later: &Point<'_>) -> Result<Window, WindowEr
     let mut rate = |what: &str, a: Option<f64>, b: Option<f64>| {
         d.inc(&format!("totals.{what}"), a, b).map(|v| v / seconds)
     };
-    let rates = Totals {
-        requests_succeeded: rate(
-            "requests_succeeded",
-            ta.requests_succeeded,
-            tb.requests_succeeded,
-        ),
-        requests_failed: rate("requests_failed", ta.requests_failed, tb.requests_failed),
-        requests_rejected: rate(
-            "requests_rejected",
-            ta.requests_rejected,
-            tb.requests_rejected,
-        ),
-        prompt_tokens: rate("prompt_tokens", ta.prompt_tokens, tb.prompt_tokens),
-        prompt_tokens_cached: rate(
-            "prompt_tokens_cached",
-            ta.prompt_tokens_cached,
-            tb.prompt_tokens_cached,
-        ),
-        generation_tokens: rate(
-            "generation_tokens",
-            ta.generation_tokens,
-            tb.generation_tokens,
-        ),
-        preemptions: rate("preemptions", ta.preemptions, tb.preemptions),
-    };
+    let rates = totals_fields!(rate_each!(rate, ta, tb));
     let (la, lb) = (earlier.latency, later.latency);
     let latency = Latency {
         time_to_first_token_seconds: d.dist(

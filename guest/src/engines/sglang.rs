@@ -214,11 +214,10 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
     let totals = Totals {
         requests_succeeded: sum(&REQUESTS),
         requests_failed: sum(&ABORTED),
-        requests_rejected: None,
         prompt_tokens: sum(&PROMPT_TOKENS),
         prompt_tokens_cached: cached_tokens(ix),
         generation_tokens: sum(&GENERATION_TOKENS),
-        preemptions: None,
+        ..Totals::default()
     };
     let latency = Latency {
         time_to_first_token_seconds: d(&TTFT),

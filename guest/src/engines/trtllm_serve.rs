@@ -124,7 +124,7 @@ pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
             prompt_tokens: sum(&PROMPT_TOKENS),
             prompt_tokens_cached: sum(&PROMPT_CACHED),
             generation_tokens: sum(&GENERATION_TOKENS),
-            preemptions: None,
+            ..Totals::default()
         },
         latency: Latency {
             time_to_first_token_seconds: d(&TTFT),
