@@ -212,6 +212,18 @@ pub enum Refusal {
     Resolve(String),
 }
 
+impl Refusal {
+    /// The contract's kind of the refusal (`invalid-url`, `denied`, `connect`).
+    pub fn kind(&self) -> llm_metrics_host::describe::CollectKind {
+        use llm_metrics_host::describe::CollectKind;
+        match self {
+            Refusal::InvalidUrl(_) => CollectKind::InvalidUrl,
+            Refusal::Denied(_) => CollectKind::Denied,
+            Refusal::Resolve(_) => CollectKind::Connect,
+        }
+    }
+}
+
 /// What a check grants.
 #[derive(Clone, Debug)]
 pub struct Grant {

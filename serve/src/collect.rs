@@ -60,9 +60,7 @@ impl Failure {
     pub fn kind(&self) -> &'static str {
         match self {
             Failure::Busy(_) => "busy",
-            Failure::Refused(Refusal::InvalidUrl(_)) => CollectKind::InvalidUrl.name(),
-            Failure::Refused(Refusal::Denied(_)) => CollectKind::Denied.name(),
-            Failure::Refused(Refusal::Resolve(_)) => CollectKind::Connect.name(),
+            Failure::Refused(refusal) => refusal.kind().name(),
             Failure::Collect(e) => llm_metrics_host::describe::collect_kind(e).name(),
             Failure::Call(e) => match e {
                 CallError::CpuBudget { .. } => "cpu-budget",
@@ -82,9 +80,7 @@ impl Failure {
     pub fn status(&self) -> StatusCode {
         let kind = match self {
             Failure::Collect(e) => llm_metrics_host::describe::collect_kind(e),
-            Failure::Refused(Refusal::InvalidUrl(_)) => CollectKind::InvalidUrl,
-            Failure::Refused(Refusal::Denied(_)) => CollectKind::Denied,
-            Failure::Refused(Refusal::Resolve(_)) => CollectKind::Connect,
+            Failure::Refused(refusal) => refusal.kind(),
             // It never ran: no slot freed up within its timeout.
             Failure::Busy(_) => return StatusCode::SERVICE_UNAVAILABLE,
             Failure::Call(CallError::Trap(_)) => return StatusCode::INTERNAL_SERVER_ERROR,

@@ -99,7 +99,7 @@ impl Entry {
     pub fn view(&self, with_snapshot: bool) -> Value {
         let h = self.health();
         let now = Instant::now();
-        let ts = |t: Option<SystemTime>| t.map(|t| humantime::format_rfc3339_millis(t).to_string());
+        let ts = |t: Option<SystemTime>| t.map(rfc3339);
         let mut v = json!({
             "id": self.spec.id,
             "url": self.spec.url,
@@ -217,4 +217,12 @@ impl Registry {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Entry>>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// `t` in RFC 3339 UTC with milliseconds (the contract's one writer).
+pub fn rfc3339(t: SystemTime) -> String {
+    let ms = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    llm_metrics_host::json::timestamp(ms)
 }

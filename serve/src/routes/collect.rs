@@ -9,6 +9,7 @@
 //! against the request's timeout; a collection that got none within it
 //! never ran, and both routes answer 503 `busy`. Logged fields are escaped.
 
+use llm_metrics_host::describe::CollectKind;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -91,7 +92,8 @@ fn request(
             format!("instance_id must be 1 to {MAX_INSTANCE_ID} bytes, not blank"),
         ));
     }
-    Destination::parse(&endpoint).map_err(|e| invalid("invalid-url", e.to_string()))?;
+    Destination::parse(&endpoint)
+        .map_err(|e| invalid(CollectKind::InvalidUrl.name(), e.to_string()))?;
     let settings = &service.settings;
     let timeout = match timeout {
         None => settings.default_timeout,
@@ -140,7 +142,7 @@ pub struct Envelope {
 
 /// RFC 3339 UTC, milliseconds.
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+    crate::targets::rfc3339(SystemTime::now())
 }
 
 /// `POST /api/v1/collect/{engine}`: 200 with the envelope

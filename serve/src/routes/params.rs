@@ -98,8 +98,7 @@ pub fn millis_of(d: Duration) -> i64 {
 /// end (never a panic).
 pub fn rfc3339(ms: i64) -> String {
     let ms = u64::try_from(ms.clamp(0, MAX_TIME_MS)).unwrap_or(0);
-    let t = SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
-    humantime::format_rfc3339_millis(t).to_string()
+    llm_metrics_host::json::timestamp(ms)
 }
 
 /// `label=name=value`: only targets whose label `name` is `value`; without

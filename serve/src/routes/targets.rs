@@ -155,12 +155,17 @@ pub async fn put(
     spec.check_engine(&service.engines)
         .map_err(invalid_target)?;
     if let Err(refusal) = service.allow_list().check(&spec.url).await {
-        let (status, kind) = match &refusal {
-            Refusal::InvalidUrl(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-url"),
-            Refusal::Denied(_) => (StatusCode::FORBIDDEN, "denied"),
-            Refusal::Resolve(_) => (StatusCode::UNPROCESSABLE_ENTITY, "connect"),
+        // Refused when it is added: a name that does not resolve is the
+        // caller's to fix (422), not an upstream failure.
+        let status = match &refusal {
+            Refusal::Denied(_) => StatusCode::FORBIDDEN,
+            Refusal::InvalidUrl(_) | Refusal::Resolve(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };
-        return Err(Problem::new(status, kind, refusal.to_string()));
+        return Err(Problem::new(
+            status,
+            refusal.kind().name(),
+            refusal.to_string(),
+        ));
     }
     let id = spec.id.clone();
     let replaced = scheduler::start(&service, spec).map_err(refused)?;
