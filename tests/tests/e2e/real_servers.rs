@@ -261,8 +261,9 @@ async fn llamacpp_load_and_tokens_match_the_ground_truth() {
 }
 
 /// The windows idle->done and done->after, checked for what both engines
-/// agree on: the first generated every completion token, the second between
-/// the tokens the aborted requests streamed and their `max_tokens`.
+/// agree on: the first generated every completion token and saw every prompt
+/// token (and the cached ones), the second generated between the tokens the
+/// aborted requests streamed and their `max_tokens`.
 async fn windows(run: &Run) -> [(WindowStats, Expect); 2] {
     let done = run.expect(run.capture("done"));
     let w = run.window("idle", "done").await;
@@ -270,6 +271,18 @@ async fn windows(run: &Run) -> [(WindowStats, Expect); 2] {
         increase(&w, w.rates.generation_tokens),
         done.completion,
         &format!("{} idle->done generation tokens", run.dir),
+    );
+    // Every prompt token, and the cached ones apart: the window's
+    // prefix-cache hit ratio is cached / prompt on both engines.
+    close(
+        increase(&w, w.rates.prompt_tokens),
+        done.prompt,
+        &format!("{} idle->done prompt tokens", run.dir),
+    );
+    close(
+        increase(&w, w.rates.prompt_tokens_cached),
+        done.cached,
+        &format!("{} idle->done cached prompt tokens", run.dir),
     );
     let after = run.expect(run.capture("after"));
     let w2 = run.window("done", "after").await;
@@ -285,18 +298,7 @@ async fn windows(run: &Run) -> [(WindowStats, Expect); 2] {
 #[tokio::test]
 async fn llamacpp_windows_match_the_ground_truth() {
     let run = Run::load("llamacpp");
-    let [(w, done), (w2, after)] = windows(&run).await;
-    close(
-        increase(&w, w.rates.prompt_tokens),
-        done.prompt,
-        "idle->done prompt tokens",
-    );
-    // The window's prefix-cache hit ratio is cached / prompt.
-    close(
-        increase(&w, w.rates.prompt_tokens_cached),
-        done.cached,
-        "idle->done cached prompt tokens",
-    );
+    let [(w, _), (w2, after)] = windows(&run).await;
     assert_eq!(w.rates.requests_succeeded, None);
     within(
         increase(&w2, w2.rates.prompt_tokens),
@@ -408,16 +410,6 @@ async fn vllm_windows_match_the_ground_truth() {
         increase(&w, w.rates.requests_failed),
         0.0,
         "idle->done failed",
-    );
-    close(
-        increase(&w, w.rates.prompt_tokens),
-        done.prompt,
-        "idle->done prompt tokens",
-    );
-    close(
-        increase(&w, w.rates.prompt_tokens_cached),
-        done.cached,
-        "idle->done cached prompt tokens",
     );
     close(
         increase(&w, w.rates.requests_rejected),
