@@ -33,7 +33,7 @@ pub fn opt_number(v: Option<f64>) -> Value {
 /// `llm-metrics:plugin/mapper` (both sets of generated bindings give these
 /// records the same Rust shape). It defines, in that module: `snapshot`,
 /// `window`, `window_error`, `family`, `families`, `distribution`,
-/// `engines`, `metric_type`, `parse_error` and `collect_error`, and re-exports
+/// `engines`, `metric_type`, `parse_error`, `collect_kind` and `collect_error`, and re-exports
 /// [`number`] and [`crate::timestamp`].
 #[macro_export]
 macro_rules! json_writer {
@@ -279,36 +279,50 @@ macro_rules! json_writer {
             format!("line {}, column {}: {}", e.line, e.column, e.message)
         }
 
-        /// The kind of a collection failure and its one-line description,
-        /// kind first (`connect failed: …`). `pick` says how the caller picks
-        /// one engine (`--engine`, `engine=`), for the mixed-engines case.
+        /// The kind of a collection failure.
         #[allow(dead_code)]
-        pub fn collect_error(e: &mapper::CollectError, pick: &str) -> (CollectKind, String) {
+        pub fn collect_kind(e: &mapper::CollectError) -> CollectKind {
             use mapper::CollectError as E;
-            let (kind, rest) = match e {
-                E::InvalidUrl(m) => (CollectKind::InvalidUrl, format!(": {m}")),
-                E::Denied(m) => (CollectKind::Denied, format!(": {m}")),
-                E::Connect(m) => (CollectKind::Connect, format!(": {m}")),
-                E::Timeout(m) => (CollectKind::Timeout, format!(": {m}")),
-                E::HttpStatus(code) => (CollectKind::HttpStatus, format!(" {code}")),
-                E::BodyTooLarge(cap) => (
-                    CollectKind::BodyTooLarge,
-                    format!(": over the {cap}-byte cap"),
+            match e {
+                E::InvalidUrl(_) => CollectKind::InvalidUrl,
+                E::Denied(_) => CollectKind::Denied,
+                E::Connect(_) => CollectKind::Connect,
+                E::Timeout(_) => CollectKind::Timeout,
+                E::HttpStatus(_) => CollectKind::HttpStatus,
+                E::BodyTooLarge(_) => CollectKind::BodyTooLarge,
+                E::NotAnExposition(_) => CollectKind::NotAnExposition,
+                E::Parse(_) => CollectKind::Parse,
+                E::UnrecognizedEngine(_) => CollectKind::UnrecognizedEngine,
+                E::UnknownEngine(_) => CollectKind::UnknownEngine,
+                E::MixedEngines(_) => CollectKind::MixedEngines,
+                E::Transport(_) => CollectKind::Transport,
+            }
+        }
+
+        /// The one-line description of a collection failure, kind first
+        /// (`connect failed: …`). `pick` says how the caller picks one engine
+        /// (`--engine`, `engine=`), for the mixed-engines case.
+        #[allow(dead_code)]
+        pub fn collect_error(e: &mapper::CollectError, pick: &str) -> String {
+            use mapper::CollectError as E;
+            let title = collect_kind(e).title();
+            match e {
+                E::InvalidUrl(m)
+                | E::Denied(m)
+                | E::Connect(m)
+                | E::Timeout(m)
+                | E::NotAnExposition(m)
+                | E::UnrecognizedEngine(m)
+                | E::UnknownEngine(m)
+                | E::Transport(m) => format!("{title}: {m}"),
+                E::HttpStatus(code) => format!("{title} {code}"),
+                E::BodyTooLarge(cap) => format!("{title}: over the {cap}-byte cap"),
+                E::Parse(p) => format!("{title}: {}", parse_error(p)),
+                E::MixedEngines(ids) => format!(
+                    "{title}: families of {} in one exposition; pass {pick} to pick one",
+                    ids.join(" and ")
                 ),
-                E::NotAnExposition(m) => (CollectKind::NotAnExposition, format!(": {m}")),
-                E::Parse(p) => (CollectKind::Parse, format!(": {}", parse_error(p))),
-                E::UnrecognizedEngine(m) => (CollectKind::UnrecognizedEngine, format!(": {m}")),
-                E::UnknownEngine(m) => (CollectKind::UnknownEngine, format!(": {m}")),
-                E::MixedEngines(ids) => (
-                    CollectKind::MixedEngines,
-                    format!(
-                        ": families of {} in one exposition; pass {pick} to pick one",
-                        ids.join(" and ")
-                    ),
-                ),
-                E::Transport(m) => (CollectKind::Transport, format!(": {m}")),
-            };
-            (kind, format!("{}{rest}", kind.title()))
+            }
         }
     };
 }

@@ -211,7 +211,8 @@ fn collect(params: &Params) -> Reply {
     match calls::collect(target) {
         Ok(snapshot) => Reply::ok(crate::json::snapshot(&snapshot)),
         Err(e) => {
-            let (kind, detail) = crate::json::collect_error(&e, "engine=");
+            let kind = crate::json::collect_kind(&e);
+            let detail = crate::json::collect_error(&e, "engine=");
             Reply::problem(kind.collect_status(), kind.name(), detail)
         }
     }
@@ -250,7 +251,8 @@ fn map(request: &IncomingRequest, params: &Params) -> Reply {
         Err(e) => {
             // A body that cannot be mapped is the caller's: 422, unless the
             // engine id is unknown (404, as for a collect).
-            let (kind, detail) = crate::json::collect_error(&e, "engine=");
+            let kind = crate::json::collect_kind(&e);
+            let detail = crate::json::collect_error(&e, "engine=");
             let status = match kind {
                 CollectKind::UnknownEngine => kind.collect_status(),
                 _ => 422,

@@ -14,10 +14,10 @@ pub fn parse_error(e: &ParseError) -> String {
 
 /// A one-line description of a collection failure, kind first.
 pub fn collect_error(e: &CollectError) -> String {
-    crate::json::collect_error(e, "--engine").1
+    crate::json::collect_error(e, "--engine")
 }
 
 /// The kind of a collection failure.
 pub fn collect_kind(e: &CollectError) -> CollectKind {
-    crate::json::collect_error(e, "--engine").0
+    crate::json::collect_kind(e)
 }
