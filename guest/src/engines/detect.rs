@@ -9,7 +9,7 @@
 use std::fmt;
 
 use super::kit::EngineSpec;
-use super::list::{AUTO, ENGINES, EngineBits};
+use super::list::{ALL, AUTO, ENGINES, EngineBits};
 use crate::text::Family;
 
 /// Why families could not be mapped.
@@ -124,15 +124,18 @@ pub(crate) fn detect_bits(
 /// prefixes that start with its first byte.
 fn present(families: &[Family<'_>], wanted: EngineBits) -> EngineBits {
     let mut seen: EngineBits = 0;
+    let requested = wanted != ALL;
     let check = |name: &str, seen: &mut EngineBits| {
         let first = name.as_bytes().first().copied();
         for (i, e) in ENGINES.iter().enumerate() {
             let bit = 1 << i;
             if wanted & bit != 0
                 && *seen & bit == 0
-                && e.prefixes
+                && (e
+                    .prefixes
                     .iter()
                     .any(|p| p.as_bytes().first().copied() == first && name.starts_with(p))
+                    || (requested && e.owns_requested_only(name)))
             {
                 *seen |= bit;
             }

@@ -229,9 +229,9 @@ impl<'a> Kept<'a> {
         let declared = (!colon && self.escaped_heads.has(name))
             .then(|| unescape(&self.escaped, name))
             .flatten();
-        let mine = owners(name);
+        let mine = self.owners(name);
         self.present |= mine;
-        let theirs = declared.as_deref().map_or(0, owners);
+        let theirs = declared.as_deref().map_or(0, |d| self.owners(d));
         let created = |n: &str, bits: EngineBits| if n.ends_with("_created") { bits } else { 0 };
         let mut model = 0;
         for (i, e) in ENGINES.iter().enumerate() {
@@ -363,7 +363,19 @@ impl<'a> Kept<'a> {
     pub(crate) fn present(&self, families: &[Family<'_>]) -> EngineBits {
         families
             .iter()
-            .fold(self.present, |bits, f| bits | owners(&f.name))
+            .fold(self.present, |bits, f| bits | self.owners(&f.name))
+    }
+
+    /// The engines owning `name`: by prefix, and the requested engine by its
+    /// [`EngineSpec::requested_only`] names.
+    fn owners(&self, name: &str) -> EngineBits {
+        let requested = if self.wanted != ALL && self.wanted != 0 {
+            let i = self.wanted.trailing_zeros() as usize;
+            EngineBits::from(ENGINES[i].owns_requested_only(name)) << i
+        } else {
+            0
+        };
+        owners(name) | requested
     }
 
     /// The index ready for `spec`'s fold: reads go to `spec`'s series, and

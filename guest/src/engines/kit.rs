@@ -20,6 +20,11 @@ pub struct EngineSpec {
     pub versions: &'static str,
     /// Family-name prefixes that identify the engine.
     pub prefixes: &'static [&'static str],
+    /// Family names older releases exposed with no engine prefix: too
+    /// generic to detect, so they count as the engine's own only when it is
+    /// requested by id (each entry is a name prefix, so a histogram's
+    /// `_bucket`/`_count`/`_sum` and a counter's `_created` follow it).
+    pub requested_only: &'static [&'static str],
     /// The alias table: every exposed name the mapper reads.
     pub(crate) table: &'static [&'static Alias],
     /// The label that names the served model, read over every series of
@@ -30,6 +35,12 @@ pub struct EngineSpec {
 }
 
 impl EngineSpec {
+    /// Whether `name` is one of this engine's [`EngineSpec::requested_only`]
+    /// names (which count only when the engine was requested by id).
+    pub(crate) fn owns_requested_only(&self, name: &str) -> bool {
+        self.requested_only.iter().any(|p| name.starts_with(p))
+    }
+
     /// Renamed metrics read as one field, as `old -> new` (one entry per
     /// older name, newest name on the right).
     pub fn aliases(&self) -> Vec<String> {

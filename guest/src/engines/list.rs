@@ -69,6 +69,7 @@ mod tests {
                 for name in alias.names {
                     assert!(
                         e.prefixes.iter().any(|p| name.starts_with(p))
+                            || e.owns_requested_only(name)
                             || *name == "http_requests_total",
                         "{name} has none of {:?}",
                         e.prefixes

@@ -23,6 +23,7 @@ pub(crate) const SPEC: EngineSpec = EngineSpec {
     name: "llama.cpp llama-server",
     versions: "builds from Sept 2024 (#9283) to current",
     prefixes: &[PREFIX],
+    requested_only: &[],
     model_label: None,
     table: ALIASES,
     map,

@@ -26,7 +26,7 @@ use crate::text::{Family, MetricType};
 /// As [`super::detect`] describes.
 pub fn map(families: &[Family<'_>], engine: &str) -> Result<EngineSnapshot, MapError> {
     let spec = detect(families, engine)?;
-    let ix = Index::new(families, spec);
+    let ix = Index::new(families, spec, engine != AUTO);
     Ok(spec.fold(&ix))
 }
 
@@ -36,7 +36,10 @@ pub fn map(families: &[Family<'_>], engine: &str) -> Result<EngineSnapshot, MapE
 /// As [`super::detect`] describes.
 pub fn detect(families: &[Family<'_>], requested: &str) -> Result<&'static EngineSpec, MapError> {
     let owns = |e: &EngineSpec, family: &Family<'_>| {
-        let owned = |name: &str| e.prefixes.iter().any(|p| name.starts_with(p));
+        let owned = |name: &str| {
+            e.prefixes.iter().any(|p| name.starts_with(p))
+                || (requested != AUTO && e.owns_requested_only(name))
+        };
         owned(&family.name) || family.samples.iter().any(|s| owned(&s.name))
     };
     let count = |e: &EngineSpec| families.iter().filter(|f| owns(e, f)).count();
@@ -55,6 +58,8 @@ pub fn detect(families: &[Family<'_>], requested: &str) -> Result<&'static Engin
 /// Samples of an exposition, grouped by exact series name.
 struct Index<'f, 'a> {
     spec: &'static EngineSpec,
+    /// The engine was requested by id (its requested-only names count).
+    requested: bool,
     by_name: HashMap<Cow<'f, str>, Vec<Point<'a>>>,
     /// The declared type of the family each series name was found in.
     types: HashMap<Cow<'f, str>, MetricType>,
@@ -63,7 +68,7 @@ struct Index<'f, 'a> {
 impl<'f, 'a> Index<'f, 'a> {
     /// Index every sample of `families` by its series name, and also by its
     /// declared colon name when it is an escape of one ([`unescape`]).
-    fn new(families: &'f [Family<'a>], spec: &'static EngineSpec) -> Self {
+    fn new(families: &'f [Family<'a>], spec: &'static EngineSpec, requested: bool) -> Self {
         let escaped: HashMap<String, &'f str> = families
             .iter()
             .filter(|f| f.name.contains(':'))
@@ -97,6 +102,7 @@ impl<'f, 'a> Index<'f, 'a> {
         }
         Index {
             spec,
+            requested,
             by_name,
             types,
         }
@@ -104,6 +110,7 @@ impl<'f, 'a> Index<'f, 'a> {
 
     fn owned(&self, name: &str) -> bool {
         self.spec.prefixes.iter().any(|p| name.starts_with(p))
+            || (self.requested && self.spec.owns_requested_only(name))
     }
 }
 

@@ -28,6 +28,7 @@ pub(crate) const SPEC: EngineSpec = EngineSpec {
     name: "SGLang",
     versions: "0.4.x to 0.5.23",
     prefixes: &[PREFIX],
+    requested_only: &[],
     model_label: Some("model_name"),
     table: ALIASES,
     map,

@@ -20,6 +20,7 @@ pub(crate) const SPEC: EngineSpec = EngineSpec {
     name: "Hugging Face text-generation-inference",
     versions: "router 0.9.4 to 3.3.7",
     prefixes: &[PREFIX],
+    requested_only: &[],
     model_label: None,
     table: ALIASES,
     map,

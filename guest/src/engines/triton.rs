@@ -22,6 +22,7 @@ pub(crate) const SPEC: EngineSpec = EngineSpec {
     name: "NVIDIA Triton (TensorRT-LLM backend)",
     versions: "Triton 2.x with tensorrtllm_backend; nv_inference_* without it",
     prefixes: &["nv_trt_llm_", "nv_inference_"],
+    requested_only: &[],
     model_label: Some("model"),
     table: ALIASES,
     map,

@@ -21,6 +21,7 @@ pub(crate) const SPEC: EngineSpec = EngineSpec {
     name: "TensorRT-LLM trtllm-serve",
     versions: "TensorRT-LLM 1.x",
     prefixes: &[PREFIX],
+    requested_only: UNPREFIXED,
     model_label: Some("model_name"),
     table: ALIASES,
     map,
@@ -34,20 +35,54 @@ static TOKENS_PER_BLOCK: Alias = series(
     &["trtllm_kv_cache_tokens_per_block"],
 );
 static MAX_BLOCKS: Alias = series("kv_cache_max_blocks", &["trtllm_kv_cache_max_blocks"]);
-static SUCCESS: Alias = series("finished_by_reason", &["trtllm_request_success_total"]);
+// The request counter and four histograms, under the names releases before
+// the `trtllm_` prefix exposed (TensorRT-LLM 1.1 release candidates: the five
+// families of `MetricsCollector`, unprefixed; Dynamo added a prefix when it
+// passed them through). Read only with `--engine trtllm-serve`
+// ([`UNPREFIXED`]).
+static SUCCESS: Alias = series(
+    "finished_by_reason",
+    &["trtllm_request_success_total", "request_success_total"],
+);
 static E2E: Alias = dist(
     "e2e_request_latency_seconds",
-    &["trtllm_e2e_request_latency_seconds"],
+    &[
+        "trtllm_e2e_request_latency_seconds",
+        "e2e_request_latency_seconds",
+    ],
 );
 static TTFT: Alias = dist(
     "time_to_first_token_seconds",
-    &["trtllm_time_to_first_token_seconds"],
+    &[
+        "trtllm_time_to_first_token_seconds",
+        "time_to_first_token_seconds",
+    ],
 );
 static TPOT: Alias = dist(
     "time_per_output_token_seconds",
-    &["trtllm_time_per_output_token_seconds"],
+    &[
+        "trtllm_time_per_output_token_seconds",
+        "time_per_output_token_seconds",
+    ],
 );
-static QUEUE: Alias = dist("queue_time_seconds", &["trtllm_request_queue_time_seconds"]);
+static QUEUE: Alias = dist(
+    "queue_time_seconds",
+    &[
+        "trtllm_request_queue_time_seconds",
+        "request_queue_time_seconds",
+    ],
+);
+
+/// The unprefixed families of releases before the `trtllm_` prefix: too
+/// generic to detect (any exporter may use them), so they are the engine's
+/// only when `trtllm-serve` is requested by id.
+const UNPREFIXED: &[&str] = &[
+    "request_success_",
+    "e2e_request_latency_seconds",
+    "time_to_first_token_seconds",
+    "time_per_output_token_seconds",
+    "request_queue_time_seconds",
+];
 // Token counters (recent 1.x mains): incremented once per finished request.
 static PROMPT_TOKENS: Alias = series("prompt_tokens", &["trtllm_prompt_tokens_total"]);
 static GENERATION_TOKENS: Alias = series("generation_tokens", &["trtllm_generation_tokens_total"]);
@@ -101,6 +136,8 @@ const FAILED: &[&str] = &["timeout"];
 ///   request finishes). No preemptions.
 /// * latency: TTFT, ITL = `trtllm_time_per_output_token_seconds`, e2e,
 ///   queue = `trtllm_request_queue_time_seconds`.
+/// * Requested by id, the unprefixed names of the releases before the prefix
+///   ([`UNPREFIXED`]) are read as the prefixed ones.
 pub(crate) fn map(ix: &Index<'_, '_>) -> EngineSnapshot {
     let sum = |a: &Alias| ix.resolve(a).and_then(|n| ix.sum(n));
     let d = |a: &Alias| ix.distribution(a).map(|(_, d)| d);

@@ -23,6 +23,7 @@ pub(crate) const SPEC: EngineSpec = EngineSpec {
     name: "vLLM",
     versions: "V0 0.6.x; V1 0.8 to 0.33",
     prefixes: &[PREFIX],
+    requested_only: &[],
     model_label: Some("model_name"),
     table: ALIASES,
     map,

@@ -199,6 +199,35 @@ async fn trtllm_serve_over_http() {
     close(ttft.p90, 0.4375, "ttft p90");
 }
 
+/// Releases before the `trtllm_` prefix exposed the request counter and the
+/// four histograms unprefixed: read when trtllm-serve is requested, never
+/// detected (the names are too generic), and mapped as the prefixed ones.
+#[tokio::test]
+async fn trtllm_serve_before_the_prefix_is_read_when_requested() {
+    let body = fixture("trtllm_serve_unprefixed.prom");
+    let old = collect_body(PYTHON_CT, body.clone(), "trtllm-serve")
+        .await
+        .unwrap();
+    let new = collect_fixture(PYTHON_CT, "trtllm_serve.prom").await;
+    assert_eq!(old.engine, "trtllm-serve");
+    assert_eq!(old.model_names, new.model_names);
+    close(old.totals.requests_succeeded, 1000.0, "succeeded");
+    close(old.totals.requests_failed, 3.0, "failed");
+    assert_eq!(
+        old.totals.prompt_tokens, None,
+        "no token counters before the prefix"
+    );
+    assert_eq!(
+        old.load.requests_running, None,
+        "no load gauges before the prefix"
+    );
+    assert_eq!(format!("{:?}", old.latency), format!("{:?}", new.latency));
+    match collect_body(PYTHON_CT, body, "auto").await {
+        Err(CollectError::UnrecognizedEngine(m)) => assert!(m.contains("trtllm_"), "{m}"),
+        other => panic!("unprefixed names must not be detected, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn map_exposition_detects_every_engine() {
     for (name, id) in [
