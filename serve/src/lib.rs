@@ -6,7 +6,8 @@
 //! that every ad-hoc URL must pass; [`engine`] is the only place engine
 //! names live; [`config`] reads targets; [`collect`] runs one collection and
 //! names its failures; [`store`] keeps every scrape in SQLite and
-//! [`history`] records and reads them back; [`targets`] keeps each target's
+//! [`history`] records and reads them back ([`failed`]: the failed ones);
+//! [`targets`] keeps each target's
 //! snapshot and health. [`state`] is what every route and scrape loop
 //! shares, within the [`limits`] the operator set; [`scheduler`] runs the
 //! scrape loops; [`routes`] is the HTTP API, one room per group of routes,
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod engine;
+pub mod failed;
 pub mod history;
 pub mod limits;
 pub mod listen;
