@@ -8,7 +8,8 @@
 //! names its failures; [`store`] keeps every scrape in SQLite and
 //! [`history`] records and reads them back ([`failed`]: the failed ones);
 //! [`targets`] keeps each target's
-//! snapshot and health. [`state`] is what every route and scrape loop
+//! snapshot and health, and [`persist`] keeps those added through the API
+//! across restarts. [`state`] is what every route and scrape loop
 //! shares, within the [`limits`] the operator set; [`scheduler`] runs the
 //! scrape loops; [`routes`] is the HTTP API, one room per group of routes,
 //! assembled there; [`listen`] serves it within connection limits; [`cli`]
@@ -24,6 +25,7 @@ pub mod failed;
 pub mod history;
 pub mod limits;
 pub mod listen;
+pub mod persist;
 pub mod problem;
 pub mod routes;
 pub mod scheduler;
