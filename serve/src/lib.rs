@@ -12,8 +12,9 @@
 //! across restarts. [`state`] is what every route and scrape loop
 //! shares, within the [`limits`] the operator set; [`scheduler`] runs the
 //! scrape loops; [`routes`] is the HTTP API, one room per group of routes,
-//! assembled there; [`listen`] serves it within connection limits; [`cli`]
-//! starts it all.
+//! assembled there ([`fleet_latency`] sums the fleet's latency per model
+//! with the component's own arithmetic); [`listen`] serves it within
+//! connection limits; [`cli`] starts it all.
 #![deny(missing_docs)]
 
 pub mod allow;
@@ -22,6 +23,7 @@ pub mod collect;
 pub mod config;
 pub mod engine;
 pub mod failed;
+pub mod fleet_latency;
 pub mod history;
 pub mod limits;
 pub mod listen;
