@@ -169,3 +169,46 @@ async fn the_config_file_wins_an_id_clash() {
     let v = scraped(&serve, "both").await;
     assert_eq!(v["url"], from_api.url("/metrics"), "{v}");
 }
+
+/// A definition the database cannot take (full: the `--db-max-size` cap)
+/// is 503 `store`, and the target is not added either.
+#[tokio::test]
+async fn a_put_the_database_refuses_changes_nothing() {
+    let dir = temp_dir("full");
+    let db = dir.join("history.sqlite3");
+    let up = Upstream::start(fixture("vllm_v1.prom")).await;
+    let config = dir.join("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[targets]]\nid = \"filler\"\nurl = \"{}\"\ninterval = \"100ms\"\n",
+            up.url("/metrics")
+        ),
+    )
+    .unwrap();
+    let serve = start(
+        &db,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--db-max-size",
+            "96KiB",
+        ],
+    )
+    .await;
+    serve
+        .wait_for("/api/v1/targets/filler", |v| {
+            v["health"]["last_error_kind"] == "store"
+        })
+        .await;
+    // Larger than a page, so it cannot fit in free space.
+    let body = json!({
+        "url": up.url("/metrics"),
+        "headers": {"x-large": "v".repeat(16 * 1024)},
+    });
+    let r = serve.put("/api/v1/targets/late", &body.to_string()).await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.json()["error_kind"], "store", "{}", r.text);
+    let r = serve.get("/api/v1/targets/late").await;
+    assert_eq!(r.status, 404, "{}", r.text);
+}
