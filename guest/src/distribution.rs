@@ -6,8 +6,10 @@
 //! the bucket, lower bound 0 for the first bucket unless its upper bound is
 //! ≤ 0, a rank in the `+Inf` bucket answers the highest finite bound). Series
 //! of one histogram are summed per `le` over every other label (vLLM's
-//! `engine` and `model_name`, TGI's `method`). Nothing here invents a value:
-//! no observations, no `+Inf` bucket or no quantile series gives `None`.
+//! `engine` and `model_name`, TGI's `method`). Windows of several instances
+//! are summed only where their bucket layouts agree ([`merge_windows`]).
+//! Nothing here invents a value: no observations, no `+Inf` bucket or no
+//! quantile series gives `None`.
 
 pub use crate::snapshot::Bucket;
 use crate::snapshot::{Bounds, Distribution};
@@ -184,6 +186,102 @@ fn mean(sum: f64, count: f64) -> Option<f64> {
     (count > 0.0).then(|| sum / count)
 }
 
+/// One instance's distribution over a window, as [`merge_windows`] takes
+/// it.
+#[derive(Clone, Copy, Debug)]
+pub struct WindowPart<'a> {
+    /// The bucket increases over the window, summed per `le` and sorted (a
+    /// window distribution's `buckets`); empty for a summary.
+    pub buckets: &'a [Bucket],
+    /// Observations in the window.
+    pub count: f64,
+    /// Their sum.
+    pub sum: f64,
+    /// The window's length in seconds.
+    pub seconds: f64,
+}
+
+/// What [`merge_windows`] made of several instances' windows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Merged {
+    /// The distribution of the members' per-second rates summed: `buckets`,
+    /// `count` and `sum` are per second (`sum by (le) (rate(x_bucket[w]))`),
+    /// and the quantiles and mean are those of the summed rates, as
+    /// [`histogram_quantile`] gives them. `None` when no part was summed.
+    pub distribution: Option<Distribution>,
+    /// The parts summed (indices into the input), in input order.
+    pub members: Vec<usize>,
+    /// The parts left out (indices): a bucket layout other than the
+    /// members', or no positive, finite length.
+    pub mismatched: Vec<usize>,
+}
+
+/// Several instances' distributions over a window, summed as
+/// `histogram_quantile(q, sum by (le) (rate(x_bucket[w])))` does: each
+/// part's bucket increases, count and sum divided by its window's length,
+/// then added per `le`, then quantiles by the one interpolation here
+/// ([`histogram_quantile`]'s). Only parts whose bucket bounds agree are
+/// added: the layout most parts share (on a tie, the earliest part's);
+/// the others are reported in [`Merged::mismatched`], never mixed in.
+/// Summaries (no buckets) share the empty layout: their rates add up, with
+/// a mean but no quantiles.
+pub fn merge_windows(parts: &[WindowPart<'_>]) -> Merged {
+    let usable = |p: &WindowPart<'_>| p.seconds.is_finite() && p.seconds > 0.0;
+    let same_layout = |a: &[Bucket], b: &[Bucket]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.le == y.le)
+    };
+    // The layout most usable parts share; the earliest wins a tie.
+    let mut best: Option<(usize, usize)> = None;
+    for (i, p) in parts.iter().enumerate().filter(|(_, p)| usable(p)) {
+        let shared = parts
+            .iter()
+            .filter(|o| usable(o) && same_layout(o.buckets, p.buckets))
+            .count();
+        if best.is_none_or(|(_, n)| shared > n) {
+            best = Some((i, shared));
+        }
+    }
+    let Some((reference, _)) = best else {
+        return Merged {
+            distribution: None,
+            members: Vec::new(),
+            mismatched: (0..parts.len()).collect(),
+        };
+    };
+    let layout = parts[reference].buckets;
+    let (mut members, mut mismatched) = (Vec::new(), Vec::new());
+    let mut buckets: Vec<Bucket> = layout
+        .iter()
+        .map(|b| Bucket {
+            le: b.le,
+            count: 0.0,
+        })
+        .collect();
+    let (mut count, mut sum) = (0.0, 0.0);
+    for (i, p) in parts.iter().enumerate() {
+        if !usable(p) || !same_layout(p.buckets, layout) {
+            mismatched.push(i);
+            continue;
+        }
+        members.push(i);
+        for (total, b) in buckets.iter_mut().zip(p.buckets) {
+            total.count += b.count / p.seconds;
+        }
+        count += p.count / p.seconds;
+        sum += p.sum / p.seconds;
+    }
+    let distribution = if layout.is_empty() {
+        Some(from_summary(&[], count, sum))
+    } else {
+        from_summed(buckets, Some(count), Some(sum))
+    };
+    Merged {
+        distribution,
+        members,
+        mismatched,
+    }
+}
+
 /// Parse an `le` or `quantile` label value as Prometheus does (Go's
 /// `ParseFloat`): the exposition's own number spellings, through the parser's
 /// one number reader (`text::parse_value`), so label bounds and sample values
@@ -313,6 +411,81 @@ mod tests {
         assert_eq!(from_summary(&[(0.5, 1.0), (0.5, 2.0)], 4.0, 4.0).p50, None);
         assert_eq!(from_summary(&[(0.5, f64::NAN)], 4.0, 4.0).p50, None);
         assert_eq!(from_summary(&q, 0.0, 0.0).p50, None);
+    }
+
+    #[test]
+    fn windows_of_several_instances_sum_their_rates_per_le() {
+        // A: 10 s, increases 0.1:2, 0.5:6, +Inf:10 → rates 0.2, 0.6, 1.
+        // B: 5 s, increases 0.1:0, 0.5:5, +Inf:5 → rates 0, 1, 1.
+        // Summed: 0.1:0.2, 0.5:1.6, +Inf:2. p50: rank 1 in (0.1, 0.5]
+        // holding 1.4; 0.8/1.4 → 0.1 + 0.4 * 0.8/1.4.
+        let a = [b(0.1, 2.0), b(0.5, 6.0), b(INF, 10.0)];
+        let bb = [b(0.1, 0.0), b(0.5, 5.0), b(INF, 5.0)];
+        let parts = [
+            WindowPart {
+                buckets: &a,
+                count: 10.0,
+                sum: 3.0,
+                seconds: 10.0,
+            },
+            WindowPart {
+                buckets: &bb,
+                count: 5.0,
+                sum: 2.0,
+                seconds: 5.0,
+            },
+        ];
+        let m = merge_windows(&parts);
+        assert_eq!(
+            (m.members.as_slice(), m.mismatched.as_slice()),
+            (&[0, 1][..], &[][..])
+        );
+        let d = m.distribution.unwrap();
+        assert!(
+            (d.count - 2.0).abs() < 1e-12 && (d.sum - 0.7).abs() < 1e-12,
+            "{d:?}"
+        );
+        assert!(close(d.mean, 0.35));
+        let summed = [b(0.1, 0.2), b(0.5, 1.6), b(INF, 2.0)];
+        assert_eq!(d.p50, histogram_quantile(0.5, &summed));
+        assert!(close(d.p50, 0.1 + 0.4 * 0.8 / 1.4));
+        assert_eq!(d.p99, histogram_quantile(0.99, &summed));
+        assert_eq!(d.buckets.len(), 3);
+    }
+
+    #[test]
+    fn other_layouts_are_reported_not_mixed() {
+        let a = [b(0.1, 2.0), b(INF, 4.0)];
+        let c = [b(0.2, 2.0), b(INF, 4.0)];
+        let part = |buckets| WindowPart {
+            buckets,
+            count: 4.0,
+            sum: 1.0,
+            seconds: 2.0,
+        };
+        // Two share a layout: the third is left out.
+        let m = merge_windows(&[part(&c), part(&a), part(&a)]);
+        assert_eq!((m.members, m.mismatched), (vec![1, 2], vec![0]));
+        assert_eq!(m.distribution.unwrap().buckets, [b(0.1, 2.0), b(INF, 4.0)]);
+        // A tie: the earliest part's layout.
+        let m = merge_windows(&[part(&c), part(&a)]);
+        assert_eq!((m.members, m.mismatched), (vec![0], vec![1]));
+        // No usable length: nothing summed, nothing invented.
+        let bad = WindowPart {
+            seconds: 0.0,
+            ..part(&a)
+        };
+        let m = merge_windows(&[bad]);
+        assert_eq!((m.distribution, m.mismatched), (None, vec![0]));
+        // Summaries: rates and mean, no quantiles.
+        let s = WindowPart {
+            buckets: &[],
+            count: 4.0,
+            sum: 2.0,
+            seconds: 2.0,
+        };
+        let d = merge_windows(&[s, s]).distribution.unwrap();
+        assert_eq!((d.count, d.sum, d.mean, d.p50), (4.0, 2.0, Some(0.5), None));
     }
 
     #[test]

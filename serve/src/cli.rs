@@ -235,6 +235,12 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     for spec in targets {
         scheduler::start(&service, spec)?;
     }
+    // Then the targets added through the API before a restart (an id the
+    // config file uses stays the config file's).
+    let restored = crate::persist::restore(&service).await;
+    if restored > 0 {
+        tracing::info!(restored, "targets added through the API restored");
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

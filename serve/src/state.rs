@@ -103,6 +103,10 @@ pub struct Service {
     pub engines: Vec<String>,
     /// Where every scrape is committed before it is shown (none: no history).
     pub history: Option<Store>,
+    /// Held by each `PUT`/`DELETE` of a target from its registry check to
+    /// its registry change, the stored definition committed in between, so
+    /// the registry and the stored targets change in the same order.
+    pub api_edits: tokio::sync::Mutex<()>,
 }
 
 impl Service {
@@ -138,6 +142,7 @@ impl Service {
             window_permits: Semaphore::new(settings_window.clamp(1, Semaphore::MAX_PERMITS)),
             engines,
             history,
+            api_edits: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -17,6 +17,11 @@
 //! success. Consecutive failed scrapes of one kind are one row with a
 //! count (see [`MAX_RUN`]), so a target that keeps failing does not grow
 //! the database by a row per scrape.
+//!
+//! The targets added through the API are kept too (one row each, header
+//! values included), so a new database file is created readable by its
+//! owner alone (mode 0600; SQLite gives its `-wal` and `-shm` files the
+//! same mode).
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -28,7 +33,9 @@ use llm_metrics_host::wit::mapper::Snapshot;
 use rusqlite::{Connection, ErrorCode, OpenFlags, params};
 use tokio::sync::{mpsc, oneshot};
 
+mod api_targets;
 mod batch;
+pub use api_targets::ApiTarget;
 pub use batch::MAX_RUN;
 
 /// Inserts written in one transaction at most.
@@ -67,6 +74,14 @@ const MIGRATIONS: &[&str] = &[
     // one scrape each.
     "ALTER TABLE scrapes ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE scrapes ADD COLUMN last_at_ms INTEGER;",
+    // 3: api targets: the targets added through the API, so they are
+    // scraped again after a restart (see `api_targets`); `spec` is their
+    // definition as JSON, header values included.
+    "CREATE TABLE api_targets (
+        id TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 /// What kind of trouble the database is in.
@@ -180,6 +195,8 @@ pub struct Retention {
 enum Command {
     Insert(Row, oneshot::Sender<Result<(), StoreError>>),
     Retain(Retention, i64, oneshot::Sender<Result<Trimmed, StoreError>>),
+    PutTarget(ApiTarget, oneshot::Sender<Result<(), StoreError>>),
+    DeleteTarget(String, oneshot::Sender<Result<bool, StoreError>>),
 }
 
 /// A handle on the history database; cheap to clone.
@@ -277,6 +294,20 @@ impl Store {
             }
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(unwritable(&format!("locking {}", lock_path.display()), e));
+            }
+        }
+        // A new database holds header values of API targets: owner only.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(unwritable("creating the database", e)),
             }
         }
         let err = |e: rusqlite::Error| StoreError::sqlite(path, &e);
@@ -471,6 +502,16 @@ fn writer(mut conn: Connection, mut queue: mpsc::Receiver<Command>, path: &Path)
             Command::Retain(retention, now_ms, ack) => {
                 let result =
                     retain(&conn, retention, now_ms).map_err(|e| StoreError::sqlite(path, &e));
+                let _ = ack.send(result);
+            }
+            Command::PutTarget(target, ack) => {
+                let result = api_targets::put(&mut conn, &target.id, &target.spec, target.at_ms)
+                    .map_err(|e| StoreError::sqlite(path, &e));
+                let _ = ack.send(result);
+            }
+            Command::DeleteTarget(id, ack) => {
+                let result =
+                    api_targets::delete(&mut conn, &id).map_err(|e| StoreError::sqlite(path, &e));
                 let _ = ack.send(result);
             }
             Command::Insert(row, ack) => {

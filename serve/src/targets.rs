@@ -164,15 +164,7 @@ impl Registry {
     /// it replaced one (whose loop is told to stop).
     pub fn put(&self, spec: TargetSpec, rules: Rules) -> Result<(Arc<Entry>, bool), Refused> {
         let mut entries = self.lock();
-        match entries.get(&spec.id) {
-            Some(old) if rules.protect_configured && spec.from_api && !old.spec.from_api => {
-                return Err(Refused::Configured(spec.id));
-            }
-            None if entries.len() >= rules.max_targets => {
-                return Err(Refused::Full(rules.max_targets));
-            }
-            _ => {}
-        }
+        check_put(&entries, &spec, rules)?;
         let entry = Entry::new(spec);
         let old = entries.insert(entry.spec.id.clone(), entry.clone());
         if let Some(old) = &old {
@@ -181,13 +173,26 @@ impl Registry {
         Ok((entry, old.is_some()))
     }
 
+    /// Whether [`Registry::put`] of `spec` would pass `rules` now (the
+    /// same check; a caller that serializes its changes can act on it
+    /// before putting).
+    pub fn admits(&self, spec: &TargetSpec, rules: Rules) -> Result<(), Refused> {
+        check_put(&self.lock(), spec, rules)
+    }
+
+    /// Whether [`Registry::remove`] of `id` would pass `rules` now: `Ok`
+    /// with whether there is such an entry.
+    pub fn removable(&self, id: &str, rules: Rules) -> Result<bool, Refused> {
+        let entries = self.lock();
+        check_remove(&entries, id, rules)?;
+        Ok(entries.contains_key(id))
+    }
+
     /// Remove `id` (an API request) and stop its loop; false if there was
     /// none.
     pub fn remove(&self, id: &str, rules: Rules) -> Result<bool, Refused> {
         let mut entries = self.lock();
-        if rules.protect_configured && entries.get(id).is_some_and(|e| !e.spec.from_api) {
-            return Err(Refused::Configured(id.to_string()));
-        }
+        check_remove(&entries, id, rules)?;
         Ok(match entries.remove(id) {
             Some(old) => {
                 old.stop.send_replace(true);
@@ -217,6 +222,33 @@ impl Registry {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Entry>>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The registry's rules for putting `spec` into `entries`.
+fn check_put(
+    entries: &BTreeMap<String, Arc<Entry>>,
+    spec: &TargetSpec,
+    rules: Rules,
+) -> Result<(), Refused> {
+    match entries.get(&spec.id) {
+        Some(old) if rules.protect_configured && spec.from_api && !old.spec.from_api => {
+            Err(Refused::Configured(spec.id.clone()))
+        }
+        None if entries.len() >= rules.max_targets => Err(Refused::Full(rules.max_targets)),
+        _ => Ok(()),
+    }
+}
+
+/// The registry's rules for removing `id` from `entries` (an API request).
+fn check_remove(
+    entries: &BTreeMap<String, Arc<Entry>>,
+    id: &str,
+    rules: Rules,
+) -> Result<(), Refused> {
+    if rules.protect_configured && entries.get(id).is_some_and(|e| !e.spec.from_api) {
+        return Err(Refused::Configured(id.to_string()));
+    }
+    Ok(())
 }
 
 /// `t` in RFC 3339 UTC with milliseconds (the contract's one writer).

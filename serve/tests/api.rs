@@ -344,6 +344,7 @@ async fn openapi_document_lists_every_route() {
         ("/api/v1/targets/{id}", "put"),
         ("/api/v1/targets/{id}", "delete"),
         ("/api/v1/fleet", "get"),
+        ("/api/v1/targets/{id}/errors", "get"),
         ("/metrics", "get"),
         ("/openapi.json", "get"),
     ] {
@@ -407,6 +408,7 @@ async fn openapi_document_pins_its_paths_methods_and_schemas() {
             "get /api/v1/metrics/{engine}/{instance_id}",
             "get /api/v1/targets",
             "get /api/v1/targets/{id}",
+            "get /api/v1/targets/{id}/errors",
             "get /api/v1/targets/{id}/history",
             "get /api/v1/targets/{id}/window",
             "get /metrics",

@@ -2,7 +2,8 @@
 //! router asks for (per model, the instances serving it with their load and
 //! freshness, and the sums), and `GET /api/v1/fleet/window`, the same
 //! grouping over a window of the stored history (each instance's rates and
-//! latency, and the summed rates).
+//! latency, the summed rates, and per model the latency distributions
+//! summed over instances by [`crate::fleet_latency`]).
 //!
 //! Invariant: targets with a snapshot (for a window: two stored snapshots in
 //! the range) appear under their models; a target that never answered is
@@ -20,12 +21,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use llm_metrics_host::wit::mapper::Snapshot;
+use llm_metrics_host::wit::mapper::{Snapshot, WindowStats};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::params::{self, DEFAULT_RANGE, LabelFilter, millis_of, rfc3339};
 use super::stored::{self, store_of, store_problem};
+use crate::fleet_latency;
 use crate::problem::{ApiQuery, Problem};
 use crate::state::Service;
 
@@ -202,14 +204,15 @@ fn sum_rates(windows: &[&Value]) -> Value {
 }
 
 /// Per model across the fleet: each instance's window over the last
-/// `range`, and the summed rates.
+/// `range`, the summed rates, and the fleet-wide latency (bucket rates
+/// summed over the instances whose layouts agree, then quantiles).
 #[utoipa::path(
     get,
     path = "/api/v1/fleet/window",
     tag = "api_history",
     params(FleetWindowQuery),
     responses(
-        (status = 200, description = "`{range_seconds, at, models: [{model, instances: [{instance_id, window | error}], totals: {rates}}]}`", body = Object),
+        (status = 200, description = "`{range_seconds, at, models: [{model, instances: [{instance_id, window | error}], totals: {instances, rates, latency: {<distribution>: {instances, mismatched, per_second}}}}]}`", body = Object),
         (status = 400, description = "Bad filter", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Bad range or time", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
@@ -224,7 +227,8 @@ pub async fn fleet_window(
     let at = params::time_or("at", query.at.as_deref(), params::now_ms())?;
     let range_ms = millis_of(range);
     let store = store_of(&service)?;
-    let mut groups: BTreeMap<Option<String>, Vec<Value>> = BTreeMap::new();
+    type Member = (String, Value, Option<Arc<WindowStats>>);
+    let mut groups: BTreeMap<Option<String>, Vec<Member>> = BTreeMap::new();
     for entry in service.targets.all() {
         if !label.admits(&entry.spec.labels) {
             continue;
@@ -240,29 +244,50 @@ pub async fn fleet_window(
         if query.model.is_some() && !models.contains(&query.model) {
             continue;
         }
-        let instance = match stored::window(&service, &earlier, &later).await {
+        let (instance, stats) = match stored::stats(&service, &earlier, &later).await {
             Ok(w) => {
-                json!({"instance_id": id, "engine": later.engine, "labels": entry.spec.labels, "window": w})
+                let doc = llm_metrics_host::json::window(&w);
+                (
+                    json!({"instance_id": id, "engine": later.engine, "labels": entry.spec.labels, "window": doc}),
+                    Some(Arc::new(w)),
+                )
             }
-            Err(p) if p.status == StatusCode::CONFLICT => {
-                json!({"instance_id": id, "engine": later.engine, "labels": entry.spec.labels, "error_kind": p.kind, "error": p.detail})
-            }
+            Err(p) if p.status == StatusCode::CONFLICT => (
+                json!({"instance_id": id, "engine": later.engine, "labels": entry.spec.labels, "error_kind": p.kind, "error": p.detail}),
+                None,
+            ),
             Err(p) => return Err(p),
         };
         for model in models {
             if query.model.is_some() && query.model != model {
                 continue;
             }
-            groups.entry(model).or_default().push(instance.clone());
+            groups
+                .entry(model)
+                .or_default()
+                .push((id.clone(), instance.clone(), stats.clone()));
         }
     }
     let models: Vec<Value> = groups
         .into_iter()
-        .map(|(model, instances)| {
-            let windows: Vec<&Value> = instances.iter().filter_map(|i| i.get("window")).collect();
+        .map(|(model, members)| {
+            let windows: Vec<&Value> = members
+                .iter()
+                .filter_map(|(_, i, _)| i.get("window"))
+                .collect();
+            let stats: Vec<(&str, &WindowStats)> = members
+                .iter()
+                .filter_map(|(id, _, w)| Some((id.as_str(), w.as_deref()?)))
+                .collect();
+            let totals = json!({
+                "instances": members.len(),
+                "rates": sum_rates(&windows),
+                "latency": fleet_latency::latency(&stats),
+            });
+            let instances: Vec<Value> = members.into_iter().map(|(_, i, _)| i).collect();
             json!({
                 "model": model,
-                "totals": {"instances": instances.len(), "rates": sum_rates(&windows)},
+                "totals": totals,
                 "instances": instances,
             })
         })

@@ -1,6 +1,7 @@
 //! The HTTP API, one room per group of routes: [`collect`] (ad-hoc
 //! collections), [`targets`] (the registry), [`history`] (one target's
-//! windows and time series), [`fleet`] (every target by model, now and over
+//! windows and time series), [`errors`] (one target's failed scrapes),
+//! [`fleet`] (every target by model, now and over
 //! a window), [`metrics`] (the Prometheus re-export) and [`openapi`] (the
 //! document). Each room owns its handlers, its `router()` and its part of
 //! the OpenAPI document (`Api`); this module only puts the rooms together.
@@ -30,6 +31,7 @@ use crate::state::Service;
 
 pub mod auth;
 pub mod collect;
+pub mod errors;
 pub mod fleet;
 pub mod history;
 pub mod metrics;
@@ -45,6 +47,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .merge(collect::router())
         .merge(targets::router())
         .merge(history::router())
+        .merge(errors::router())
         .merge(fleet::router())
         .merge(metrics::router())
         .merge(openapi::router(document()))
@@ -82,6 +85,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         collect::Api::openapi(),
         targets::Api::openapi(),
         history::Api::openapi(),
+        errors::Api::openapi(),
         fleet::Api::openapi(),
         metrics::Api::openapi(),
         openapi::Api::openapi(),

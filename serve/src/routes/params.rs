@@ -3,8 +3,9 @@
 //! same way.
 //!
 //! Invariant: a parameter is either parsed whole or refused with a typed
-//! problem (`invalid-duration`, `invalid-time` as 422; a label filter that
-//! is not `name=value` as 400 `invalid-query`); nothing here reads the store
+//! problem (`invalid-duration`, `invalid-time`, `invalid-limit` as 422; a
+//! label filter that is not `name=value` as 400 `invalid-query`); nothing
+//! here reads the store
 //! or the registry, so a room validates every parameter before it does.
 
 use std::collections::BTreeMap;
@@ -83,6 +84,26 @@ pub fn time_or(name: &str, text: Option<&str>, default: i64) -> Result<i64, Prob
     text.map_or(Ok(default), |t| parse_time(name, t))
 }
 
+/// A count of results: a whole number from 1 to `max`, or `default` when
+/// the parameter is absent; anything else is 422 `invalid-limit`.
+pub fn limit_or(
+    name: &str,
+    text: Option<&str>,
+    default: usize,
+    max: usize,
+) -> Result<usize, Problem> {
+    let Some(text) = text else {
+        return Ok(default);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(n) if n >= 1 && n <= max as u64 => Ok(n as usize),
+        _ => Err(invalid(
+            "invalid-limit",
+            format!("`{name}` must be a whole number from 1 to {max}, not `{text}`"),
+        )),
+    }
+}
+
 /// Now, in milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     history::millis(SystemTime::now())
@@ -155,6 +176,21 @@ mod tests {
             (refused.status, refused.kind.as_str()),
             (StatusCode::BAD_REQUEST, "invalid-query")
         );
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(limit_or("limit", None, 100, 1000).unwrap(), 100);
+        assert_eq!(limit_or("limit", Some(" 7 "), 100, 1000).unwrap(), 7);
+        assert_eq!(limit_or("limit", Some("1000"), 100, 1000).unwrap(), 1000);
+        for bad in ["0", "1001", "-1", "1.5", "many", ""] {
+            let p = limit_or("limit", Some(bad), 100, 1000).unwrap_err();
+            assert_eq!(
+                (p.status, p.kind.as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid-limit"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -82,8 +82,19 @@ pub async fn window(
     earlier: &Snapshot,
     later: &Snapshot,
 ) -> Result<Value, Problem> {
+    stats(service, earlier, later)
+        .await
+        .map(|w| llm_metrics_host::json::window(&w))
+}
+
+/// [`compute`] with its failures as [`window`]'s problems.
+pub async fn stats(
+    service: &Service,
+    earlier: &Snapshot,
+    later: &Snapshot,
+) -> Result<WindowStats, Problem> {
     match compute(service, earlier, later).await {
-        Ok(Ok(w)) => Ok(llm_metrics_host::json::window(&w)),
+        Ok(Ok(w)) => Ok(w),
         Ok(Err(e)) => {
             let (kind, message) = llm_metrics_host::json::window_error(&e);
             Err(Problem::new(StatusCode::CONFLICT, kind, message))

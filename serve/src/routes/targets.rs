@@ -5,7 +5,11 @@
 //! collection (and is re-checked on every scrape); its header values are
 //! literals only (never read from the service's environment or files) and,
 //! like every header value, never returned. The registry's rules (a cap on
-//! targets, configured targets protected) answer 409 with a problem.
+//! targets, configured targets protected) answer 409 with a problem. With a
+//! history, a `PUT` or `DELETE` is answered only once the definition (or
+//! its removal) is committed to the database ([`persist`]), so it survives
+//! a restart; a database that refuses it is 503 `store` and changes
+//! nothing. Without one, the `PUT` answer says `"persisted": false`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,11 +22,14 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::params;
 use crate::allow::Refusal;
 use crate::config::{Seconds, Secret, TargetSpec};
+use crate::persist;
 use crate::problem::{ApiJson, ApiPath, Problem};
 use crate::scheduler;
 use crate::state::Service;
+use crate::store::{ApiTarget, StoreError};
 use crate::targets::Refused;
 
 /// This room's part of the OpenAPI document.
@@ -81,6 +88,17 @@ fn refused(r: Refused) -> Problem {
     Problem::new(StatusCode::CONFLICT, kind, r.to_string())
 }
 
+/// A target definition the database would not take: logged, and 503
+/// `store` (the registry is left as it was).
+fn not_stored(e: &StoreError) -> Problem {
+    tracing::error!(error = ?e.to_string(), "storing a target definition failed");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store",
+        format!("the target could not be stored, so nothing changed: {e}"),
+    )
+}
+
 /// Every target with its health.
 #[utoipa::path(get, path = "/api/v1/targets", tag = "api_targets", responses(
     (status = 200, description = "`{\"targets\": [...]}`", body = Object),
@@ -115,8 +133,8 @@ pub async fn show(
 
 /// Add or replace a target: 201 when new, 200 when replaced.
 #[utoipa::path(put, path = "/api/v1/targets/{id}", tag = "api_targets", params(("id" = String, Path)), request_body = PutTarget, responses(
-    (status = 200, description = "Replaced", body = Object),
-    (status = 201, description = "Added", body = Object),
+    (status = 200, description = "Replaced: the target's view, with `persisted` (kept across restarts)", body = Object),
+    (status = 201, description = "Added: the target's view, with `persisted` (kept across restarts)", body = Object),
     (status = 400, description = "Malformed JSON", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     (status = 403, description = "Denied by the allow-list", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
@@ -124,6 +142,7 @@ pub async fn show(
     (status = 413, description = "Body over the limit", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     (status = 415, description = "Not JSON", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     (status = 422, description = "Invalid target", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    (status = 503, description = "The database would not store it (nothing changed)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
 ))]
 pub async fn put(
     State(service): State<Arc<Service>>,
@@ -168,12 +187,34 @@ pub async fn put(
         ));
     }
     let id = spec.id.clone();
+    // The rules are checked, the definition committed, then the target
+    // registered, all under one lock: a refused target is never stored,
+    // and a stored one is registered (nothing else changes the registry
+    // after start-up).
+    let _edits = service.api_edits.lock().await;
+    service
+        .targets
+        .admits(&spec, scheduler::rules(&service))
+        .map_err(refused)?;
+    let persisted = match &service.history {
+        Some(store) => {
+            let target = ApiTarget {
+                id: id.clone(),
+                spec: persist::encode(&spec),
+                at_ms: params::now_ms(),
+            };
+            store.put_target(target).await.map_err(|e| not_stored(&e))?;
+            true
+        }
+        None => false,
+    };
     let replaced = scheduler::start(&service, spec).map_err(refused)?;
-    tracing::info!(target_id = ?id, replaced, "target added through the API");
-    let view = service
+    tracing::info!(target_id = ?id, replaced, persisted, "target added through the API");
+    let mut view = service
         .targets
         .get(&id)
         .map_or(Value::Null, |e| e.view(false));
+    view["persisted"] = Value::Bool(persisted);
     let status = if replaced {
         StatusCode::OK
     } else {
@@ -188,16 +229,24 @@ pub async fn put(
     (status = 401, description = "Missing or wrong API token", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     (status = 404, description = "No such target", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
     (status = 409, description = "A configured target", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
+    (status = 503, description = "The database would not delete it (nothing changed)", body = crate::problem::ProblemBody, content_type = "application/problem+json"),
 ))]
 pub async fn remove(
     State(service): State<Arc<Service>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
-    if service
-        .targets
-        .remove(&id, scheduler::rules(&service))
-        .map_err(refused)?
-    {
+    let rules = scheduler::rules(&service);
+    let _edits = service.api_edits.lock().await;
+    let registered = service.targets.removable(&id, rules).map_err(refused)?;
+    // The stored definition goes first: a target whose deletion was
+    // answered is not restored by a restart. One stored but not registered
+    // (left out at start-up) is deleted too.
+    let stored = match &service.history {
+        Some(store) => store.delete_target(&id).await.map_err(|e| not_stored(&e))?,
+        None => false,
+    };
+    let removed = service.targets.remove(&id, rules).map_err(refused)?;
+    if registered || removed || stored {
         tracing::info!(target_id = ?id, "target removed through the API");
         Ok(StatusCode::NO_CONTENT)
     } else {
