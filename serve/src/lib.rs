@@ -10,7 +10,7 @@
 //! snapshot and health. [`state`] is what every route and scrape loop
 //! shares, within the [`limits`] the operator set; [`scheduler`] runs the
 //! scrape loops; [`routes`] is the HTTP API, one room per group of routes,
-//! assembled there; [`listen`] serves it within connection limits; [`cli`]
+//! assembled there, beside [`pages`], the HTML pages for people; [`listen`] serves it within connection limits; [`cli`]
 //! starts it all.
 #![deny(missing_docs)]
 
@@ -22,6 +22,7 @@ pub mod engine;
 pub mod history;
 pub mod limits;
 pub mod listen;
+pub mod pages;
 pub mod problem;
 pub mod routes;
 pub mod scheduler;

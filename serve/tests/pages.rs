@@ -1,0 +1,583 @@
+//! The pages as a person sees them: Debian's chromium, driven headless
+//! through chromedriver (WebDriver, `fantoccini`), against the real
+//! `llm-metrics-serve` scraping three loopback servers: one steady (a vLLM
+//! fixture), one whose counters advance (and restart once), one that is
+//! down. Without chromedriver the tests skip loudly, unless
+//! `LLM_METRICS_REQUIRE_CHROMIUM=1` (CI), where they fail. With
+//! `LLM_METRICS_SCREENSHOTS=DIR` they save the pages as PNGs there.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
+use common::{BUDGET, Serve, Upstream, fixture, write_config};
+use fantoccini::{Client, ClientBuilder, Locator};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// A vLLM-shaped server whose counters grow with wall-clock time since
+/// `started` (storing a new start restarts it: the counters go down).
+struct Advancing {
+    addr: SocketAddr,
+    started: Arc<AtomicU64>,
+}
+
+impl Advancing {
+    async fn start() -> Advancing {
+        let started = Arc::new(AtomicU64::new(now_ms()));
+        let t0 = started.clone();
+        let app = Router::new().route(
+            "/metrics",
+            get(move || {
+                let t0 = t0.load(Ordering::SeqCst);
+                async move {
+                    let s = (now_ms() - t0) as f64 / 1000.0;
+                    let (g, p, r) = (40.0 * s, 100.0 * s, 2.0 * s);
+                    let body = format!(
+                        "# TYPE process_start_time_seconds gauge\n\
+                         process_start_time_seconds {start}\n\
+                         # TYPE vllm:generation_tokens_total counter\n\
+                         vllm:generation_tokens_total{{engine=\"0\",model_name=\"busy-model\"}} {g}\n\
+                         # TYPE vllm:prompt_tokens_total counter\n\
+                         vllm:prompt_tokens_total{{engine=\"0\",model_name=\"busy-model\"}} {p}\n\
+                         # TYPE vllm:request_success_total counter\n\
+                         vllm:request_success_total{{engine=\"0\",finished_reason=\"stop\",model_name=\"busy-model\"}} {r}\n\
+                         # TYPE vllm:num_requests_running gauge\n\
+                         vllm:num_requests_running{{engine=\"0\",model_name=\"busy-model\"}} 7\n\
+                         # TYPE vllm:num_requests_waiting gauge\n\
+                         vllm:num_requests_waiting{{engine=\"0\",model_name=\"busy-model\"}} 2\n\
+                         # TYPE vllm:kv_cache_usage_perc gauge\n\
+                         vllm:kv_cache_usage_perc{{engine=\"0\",model_name=\"busy-model\"}} 0.42\n\
+                         # TYPE vllm:time_to_first_token_seconds histogram\n\
+                         vllm:time_to_first_token_seconds_bucket{{engine=\"0\",le=\"0.1\",model_name=\"busy-model\"}} 0\n\
+                         vllm:time_to_first_token_seconds_bucket{{engine=\"0\",le=\"0.5\",model_name=\"busy-model\"}} {r}\n\
+                         vllm:time_to_first_token_seconds_bucket{{engine=\"0\",le=\"+Inf\",model_name=\"busy-model\"}} {r}\n\
+                         vllm:time_to_first_token_seconds_count{{engine=\"0\",model_name=\"busy-model\"}} {r}\n\
+                         vllm:time_to_first_token_seconds_sum{{engine=\"0\",model_name=\"busy-model\"}} {ts}\n",
+                        ts = 0.3 * r,
+                        start = t0 as f64 / 1000.0,
+                    );
+                    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Advancing { addr, started }
+    }
+
+    fn restart(&self) {
+        self.started.store(now_ms(), Ordering::SeqCst);
+    }
+}
+
+/// A loopback port with nothing listening on it.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// chromedriver, and a headless chromium session through it; both end on
+/// drop (the session is closed explicitly by [`Browser::close`]).
+struct Browser {
+    client: Client,
+    _driver: Child,
+}
+
+impl Browser {
+    /// `None` (after saying so) when chromedriver is not installed and CI
+    /// does not require it.
+    async fn start() -> Option<Browser> {
+        let driver = std::env::var_os("LLM_METRICS_CHROMEDRIVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/usr/bin/chromedriver"));
+        if !driver.exists() {
+            assert!(
+                std::env::var_os("LLM_METRICS_REQUIRE_CHROMIUM").is_none(),
+                "LLM_METRICS_REQUIRE_CHROMIUM is set but {} is missing \
+                 (apt-get install chromium chromium-driver)",
+                driver.display()
+            );
+            eprintln!(
+                "SKIPPED: the browser tests need chromium and chromedriver \
+                 (apt-get install chromium chromium-driver); {} is missing",
+                driver.display()
+            );
+            return None;
+        }
+        let port = closed_port();
+        let child = Command::new(&driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn chromedriver");
+        let url = format!("http://127.0.0.1:{port}");
+        let mut args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--window-size=1300,1800",
+        ];
+        args.push("--lang=en-US");
+        let mut options = json!({"args": args});
+        let real = PathBuf::from("/usr/lib/chromium/chromium");
+        if real.exists() {
+            options["binary"] = json!(real);
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("goog:chromeOptions".into(), options);
+        let deadline = tokio::time::Instant::now() + BUDGET;
+        let client = loop {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("no WebDriver session from chromedriver: {e}"),
+            }
+        };
+        Some(Browser {
+            client,
+            _driver: child,
+        })
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn all_texts(&self, css: &str) -> Vec<String> {
+        let mut out = vec![];
+        for e in self.client.find_all(Locator::Css(css)).await.unwrap() {
+            out.push(e.text().await.unwrap());
+        }
+        out
+    }
+
+    /// Wait (within [`BUDGET`]) until the browser is at `path`.
+    async fn wait_for_path(&self, path: &str) {
+        let deadline = tokio::time::Instant::now() + BUDGET;
+        while self.path().await != path {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never reached {path}: at {}",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        }
+    }
+
+    /// Save the page as `DIR/name.png` when `LLM_METRICS_SCREENSHOTS=DIR`,
+    /// the window first made as tall as the page.
+    async fn screenshot(&self, name: &str) {
+        let Some(dir) = std::env::var_os("LLM_METRICS_SCREENSHOTS") else {
+            return;
+        };
+        self.client.set_window_size(1300, 600).await.unwrap();
+        let height = self
+            .client
+            .execute("return document.documentElement.scrollHeight", vec![])
+            .await
+            .unwrap()
+            .as_f64()
+            .unwrap_or(1800.0);
+        self.client
+            .set_window_size(1300, (height as u32).clamp(600, 6000) + 140)
+            .await
+            .unwrap();
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png).unwrap();
+        self.client.set_window_size(1300, 1800).await.unwrap();
+    }
+
+    async fn close(self) {
+        self.client.close().await.unwrap();
+    }
+}
+
+fn config(targets: &[(&str, String)]) -> PathBuf {
+    let mut text = String::new();
+    for (id, url) in targets {
+        text.push_str(&format!(
+            "[[targets]]\nid = \"{id}\"\nurl = \"{url}\"\nengine = \"vllm\"\ninterval = \"200ms\"\ntimeout = \"2s\"\n"
+        ));
+    }
+    write_config(&text)
+}
+
+#[tokio::test]
+async fn the_fleet_and_server_pages_show_every_server_its_charts_and_its_errors() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let steady = Upstream::start(fixture("vllm_v1.prom")).await;
+    let busy = Advancing::start().await;
+    let gone = format!("http://127.0.0.1:{}/metrics", closed_port());
+    let cfg = config(&[
+        ("steady", steady.url("/metrics")),
+        ("busy", format!("http://{}/metrics", busy.addr)),
+        ("gone", gone),
+    ]);
+    let serve = Serve::start(&["--config", cfg.to_str().unwrap()]).await;
+    // Two seconds of history, then a restart, then two more.
+    let windowed = |v: &Value| v["window"]["rates"]["generation_tokens"].as_f64() > Some(0.0);
+    serve
+        .wait_for("/api/v1/targets/busy/window?range=1m", windowed)
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    busy.restart();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    serve
+        .wait_for("/api/v1/targets/gone", |v| {
+            v["health"]["last_error_kind"] == "connect"
+        })
+        .await;
+    let base = format!("http://{}", serve.addr);
+    let c = &browser.client;
+
+    // The fleet: every server named, by model; the down one with its error.
+    c.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(browser.text("h1").await, "Fleet");
+    let models = browser.all_texts("section.model h2").await;
+    assert!(
+        models.contains(&"busy-model".to_string())
+            && models.contains(&"meta-llama/Llama-3.1-8B-Instruct".to_string())
+            && models.contains(&"Never answered".to_string()),
+        "{models:?}"
+    );
+    let rows = browser.all_texts("tr.server").await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let row = |id: &str| format!("tr.server[data-id=\"{id}\"]");
+    let gone_row = browser.text(&row("gone")).await;
+    assert!(
+        gone_row.contains("down") && gone_row.contains("connect:"),
+        "the down server shows its error: {gone_row}"
+    );
+    assert!(browser.text(&row("steady")).await.contains("ok"));
+    let busy_row = browser.text(&row("busy")).await;
+    // running 7, waiting 2, KV cache 42 %, and rates over the window.
+    assert!(
+        busy_row.contains("ok") && busy_row.contains(" 7 2 42 % "),
+        "{busy_row}"
+    );
+    let busy_cells = browser.all_texts(&format!("{} td.n", row("busy"))).await;
+    assert_ne!(busy_cells[3], "—", "generation tokens/s: {busy_cells:?}");
+    // No per-model latency in this build's fleet window: "—", explained.
+    let p99 = c
+        .find(Locator::Css("section.model dd.fleet-p99"))
+        .await
+        .unwrap();
+    assert_eq!(p99.text().await.unwrap(), "—");
+    assert!(p99.attr("title").await.unwrap().is_some());
+    browser.screenshot("fleet").await;
+
+    // A link to the busy server's page: charts with their points.
+    c.find(Locator::Css(&format!("{} a", row("busy"))))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(browser.path().await, "/servers/busy");
+    assert_eq!(browser.text("h1").await, "busy");
+    assert_eq!(browser.text("#range-heading").await, "Over the last 1 h");
+    let figures = c.find_all(Locator::Css("figure.chart")).await.unwrap();
+    assert_eq!(figures.len(), 8);
+    let mut drawn = vec![];
+    for f in &figures {
+        let title = f
+            .find(Locator::Css("figcaption"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let points: usize = f
+            .attr("data-points")
+            .await
+            .unwrap()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if points == 0 {
+            continue;
+        }
+        drawn.push(title.clone());
+        let svg = f.find(Locator::Css("svg")).await.unwrap();
+        let markers = svg
+            .find_all(Locator::Css("circle, polygon"))
+            .await
+            .unwrap()
+            .len();
+        assert!(
+            markers >= points,
+            "{title}: {markers} markers, {points} points"
+        );
+        let rows = f
+            .find_all(Locator::Css("table.numbers tbody tr"))
+            .await
+            .unwrap();
+        assert!(!rows.is_empty() && rows.len() <= points, "{title}");
+    }
+    for title in [
+        "Tokens per second (tokens/s)",
+        "Requests per second (requests/s)",
+        "Running and waiting requests (requests)",
+        "KV cache use (fraction of the cache (0–1))",
+        "Time to first token (seconds)",
+    ] {
+        assert!(drawn.iter().any(|t| t == title), "{title} drawn: {drawn:?}");
+    }
+    // The restart is marked, on the charts and in words.
+    assert!(browser.text("#restarts").await.contains("Restarts seen at"));
+    let source = c.source().await.unwrap();
+    assert!(
+        source.contains("restart\n</text>"),
+        "a restart mark in a chart"
+    );
+    // The window's latency table: TTFT quantiles in (0.1 s, 0.5 s].
+    let latency = browser.text("#latency").await;
+    assert!(latency.contains("Time to first token"), "{latency}");
+    browser.screenshot("server").await;
+
+    // Ranges switch.
+    for (link, range, label) in [("15 min", "15m", "15 min"), ("6 h", "6h", "6 h")] {
+        c.find(Locator::LinkText(link))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(browser.path().await, format!("/servers/busy?range={range}"));
+        assert_eq!(
+            browser.text("#range-heading").await,
+            format!("Over the last {label}")
+        );
+        assert_eq!(browser.text("nav.ranges a.current").await, label);
+        let points: usize = c
+            .find(Locator::Css("figure.chart"))
+            .await
+            .unwrap()
+            .attr("data-points")
+            .await
+            .unwrap()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(points > 0, "{range}: the tokens chart has points");
+    }
+
+    // The down server's page: its error and its failed scrapes.
+    c.find(Locator::LinkText("llm-metrics"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(browser.path().await, "/");
+    c.find(Locator::Css(&format!("{} a", row("gone"))))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(browser.path().await, "/servers/gone");
+    assert!(browser.text("#last-error").await.contains("connect"));
+    let failures = browser.text("#failures").await;
+    assert!(failures.contains("connect"), "{failures}");
+    // An unknown server and a made-up range are typed errors, as pages.
+    c.goto(&format!("{base}/servers/nobody")).await.unwrap();
+    assert!(browser.text("#problem").await.contains("not-found"));
+    c.goto(&format!("{base}/servers/busy?range=3w"))
+        .await
+        .unwrap();
+    assert!(browser.text("#problem").await.contains("invalid-range"));
+    browser.close().await;
+}
+
+/// One request with its response headers (the common helper keeps none).
+async fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, hyper::HeaderMap, String) {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, addr.to_string());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = sender
+        .send_request(req.body(Full::new(Bytes::from(body.to_string()))).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    (status, headers, text)
+}
+
+#[tokio::test]
+async fn with_a_token_the_pages_ask_for_it_and_refuse_a_wrong_one() {
+    const TOKEN: &str = "page-token-7f3a9c";
+    let steady = Upstream::start(fixture("vllm_v1.prom")).await;
+    let cfg = config(&[("steady", steady.url("/metrics"))]);
+    let serve = Serve::start(&["--config", cfg.to_str().unwrap(), "--api-token", TOKEN]).await;
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+
+    // Over plain HTTP: the redirect, the 401, the cookie's attributes.
+    let (status, headers, _) = exchange(serve.addr, "GET", "/", &[], "").await;
+    assert_eq!(
+        (status, headers[header::LOCATION].to_str().unwrap()),
+        (303, "/login")
+    );
+    let (status, _, page) = exchange(serve.addr, "POST", "/login", &form, "token=wrong").await;
+    assert_eq!(status, 401);
+    assert!(page.contains("not right"), "{page}");
+    let (status, headers, _) = exchange(
+        serve.addr,
+        "POST",
+        "/login",
+        &form,
+        &format!("token={TOKEN}"),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let cookie = headers[header::SET_COOKIE].to_str().unwrap().to_string();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(
+        !cookie.contains(TOKEN),
+        "the cookie holds no token: {cookie}"
+    );
+    let session = cookie.split(';').next().unwrap();
+    let (status, _, page) = exchange(serve.addr, "GET", "/", &[("cookie", session)], "").await;
+    assert_eq!(status, 200);
+    assert!(!page.contains(TOKEN));
+    // The cookie opens the pages, not the API.
+    let (status, _, _) = exchange(
+        serve.addr,
+        "GET",
+        "/api/v1/fleet",
+        &[("cookie", session)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _, _) = exchange(
+        serve.addr,
+        "GET",
+        "/",
+        &[("cookie", "llm_metrics_session=0")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 303);
+
+    // In the browser: sent to the form, refused, then let in.
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let c = &browser.client;
+    let base = format!("http://{}", serve.addr);
+    c.goto(&format!("{base}/servers/steady")).await.unwrap();
+    assert_eq!(browser.path().await, "/login");
+    let login = |token: &'static str| async move {
+        c.find(Locator::Css("#token"))
+            .await
+            .unwrap()
+            .send_keys(token)
+            .await
+            .unwrap();
+        c.find(Locator::Css("form.login button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    };
+    login("not-the-token").await;
+    browser.wait_for_path("/login").await;
+    assert!(browser.text("#login-error").await.contains("not right"));
+    browser.screenshot("login").await;
+    login(TOKEN).await;
+    browser.wait_for_path("/").await;
+    let deadline = tokio::time::Instant::now() + BUDGET;
+    loop {
+        c.goto(&format!("{base}/")).await.unwrap();
+        if browser.all_texts("tr.server").await.len() == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "steady never listed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(browser.text("tr.server").await.contains("steady"));
+    assert!(!c.source().await.unwrap().contains(TOKEN));
+    assert!(!browser.path().await.contains(TOKEN));
+    browser.close().await;
+}
