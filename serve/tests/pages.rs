@@ -4,7 +4,8 @@
 //! fixture), one whose counters advance (and restart once), one that is
 //! down. Without chromedriver the tests skip loudly, unless
 //! `LLM_METRICS_REQUIRE_CHROMIUM=1` (CI), where they fail. With
-//! `LLM_METRICS_SCREENSHOTS=DIR` they save the pages as PNGs there.
+//! `LLM_METRICS_SCREENSHOTS=DIR` they save the pages as PNGs there (after
+//! `LLM_METRICS_SCREENSHOTS_HOLD` more seconds of history, default 60).
 
 mod common;
 
@@ -50,7 +51,10 @@ impl Advancing {
                 let t0 = t0.load(Ordering::SeqCst);
                 async move {
                     let s = (now_ms() - t0) as f64 / 1000.0;
-                    let (g, p, r) = (40.0 * s, 100.0 * s, 2.0 * s);
+                    // Rates that wander (40 ± 27 tokens/s) but never go
+                    // down: counters stay counters.
+                    let g = 40.0 * s + 400.0 * (s / 15.0).sin();
+                    let (p, r) = (100.0 * s + 500.0 * (s / 25.0).sin(), 2.0 * s);
                     let body = format!(
                         "# TYPE process_start_time_seconds gauge\n\
                          process_start_time_seconds {start}\n\
@@ -314,7 +318,6 @@ async fn the_fleet_and_server_pages_show_every_server_its_charts_and_its_errors(
         .unwrap();
     assert_eq!(p99.text().await.unwrap(), "—");
     assert!(p99.attr("title").await.unwrap().is_some());
-    browser.screenshot("fleet").await;
 
     // A link to the busy server's page: charts with their points.
     c.find(Locator::Css(&format!("{} a", row("busy"))))
@@ -383,7 +386,6 @@ async fn the_fleet_and_server_pages_show_every_server_its_charts_and_its_errors(
     // The window's latency table: TTFT quantiles in (0.1 s, 0.5 s].
     let latency = browser.text("#latency").await;
     assert!(latency.contains("Time to first token"), "{latency}");
-    browser.screenshot("server").await;
 
     // Ranges switch.
     for (link, range, label) in [("15 min", "15m", "15 min"), ("6 h", "6h", "6 h")] {
@@ -437,6 +439,21 @@ async fn the_fleet_and_server_pages_show_every_server_its_charts_and_its_errors(
         .await
         .unwrap();
     assert!(browser.text("#problem").await.contains("invalid-range"));
+    // For the README: more history (LLM_METRICS_SCREENSHOTS_HOLD seconds,
+    // default 60), over 15 minutes.
+    if std::env::var_os("LLM_METRICS_SCREENSHOTS").is_some() {
+        let hold = std::env::var("LLM_METRICS_SCREENSHOTS_HOLD")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60);
+        tokio::time::sleep(Duration::from_secs(hold)).await;
+        c.goto(&format!("{base}/")).await.unwrap();
+        browser.screenshot("fleet").await;
+        c.goto(&format!("{base}/servers/busy?range=15m"))
+            .await
+            .unwrap();
+        browser.screenshot("server").await;
+    }
     browser.close().await;
 }
 

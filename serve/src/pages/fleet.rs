@@ -119,7 +119,7 @@ pub fn context(live: &Value, window: &Result<Value, Value>, health: &Value) -> V
     json!({
         "title": "Fleet",
         "refresh": 15,
-        "window": WINDOW,
+        "window": "5 minutes",
         "window_error": window.as_ref().err(),
         "models": models,
         "down": down,
