@@ -113,9 +113,13 @@ async fn build(service: &Arc<Service>, id: String, query: PageQuery) -> Result<V
         },
         Err(p) => (vec![], vec![], json!({"kind": p.kind, "detail": p.detail})),
     };
-    let failed = match store_of(service) {
-        Ok(store) => failures::recent(store, &id).await.unwrap_or_default(),
-        Err(_) => vec![],
+    // No history: no failed scrapes stored; a failed read: said on the page.
+    let (failed, failures_error) = match store_of(service) {
+        Ok(store) => match failures::recent(store, &id).await {
+            Ok(rows) => (rows, None),
+            Err(e) => (vec![], Some(e.to_string())),
+        },
+        Err(_) => (vec![], None),
     };
     let ranges: Vec<Value> = RANGES
         .iter()
@@ -136,6 +140,7 @@ async fn build(service: &Arc<Service>, id: String, query: PageQuery) -> Result<V
         "restarts": restarts,
         "history_error": history_error,
         "failures": failed,
+        "failures_error": failures_error,
     }))
 }
 
