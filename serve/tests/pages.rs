@@ -383,6 +383,10 @@ async fn the_fleet_and_server_pages_show_every_server_its_charts_and_its_errors(
         source.contains("restart\n</text>"),
         "a restart mark in a chart"
     );
+    // Nothing is fetched from elsewhere, and no script runs.
+    for outside in ["src=\"http", "href=\"http", "url(http", "<script"] {
+        assert!(!source.contains(outside), "{outside} in the page");
+    }
     // The window's latency table: TTFT quantiles in (0.1 s, 0.5 s].
     let latency = browser.text("#latency").await;
     assert!(latency.contains("Time to first token"), "{latency}");
@@ -498,9 +502,18 @@ async fn exchange(
 #[tokio::test]
 async fn with_a_token_the_pages_ask_for_it_and_refuse_a_wrong_one() {
     const TOKEN: &str = "page-token-7f3a9c";
+    const READ_TOKEN: &str = "page-read-token-41d0";
     let steady = Upstream::start(fixture("vllm_v1.prom")).await;
     let cfg = config(&[("steady", steady.url("/metrics"))]);
-    let serve = Serve::start(&["--config", cfg.to_str().unwrap(), "--api-token", TOKEN]).await;
+    let serve = Serve::start(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--api-token",
+        TOKEN,
+        "--read-token",
+        READ_TOKEN,
+    ])
+    .await;
     let form = [("content-type", "application/x-www-form-urlencoded")];
 
     // Over plain HTTP: the redirect, the 401, the cookie's attributes.
@@ -530,6 +543,22 @@ async fn with_a_token_the_pages_ask_for_it_and_refuse_a_wrong_one() {
         "the cookie holds no token: {cookie}"
     );
     let session = cookie.split(';').next().unwrap();
+    // The read-only token opens the pages too.
+    let (status, headers, _) = exchange(
+        serve.addr,
+        "POST",
+        "/login",
+        &form,
+        &format!("token={READ_TOKEN}"),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(
+        headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .starts_with("llm_metrics_session=")
+    );
     let (status, _, page) = exchange(serve.addr, "GET", "/", &[("cookie", session)], "").await;
     assert_eq!(status, 200);
     assert!(!page.contains(TOKEN));
