@@ -192,7 +192,24 @@ async fn main() {
         std::fs::read_to_string("/proc/loadavg").unwrap().trim()
     );
     let server = format!("/servers/t{measured:03}");
+    let to = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let from = to - 86_400.0;
     for (label, path, runs) in [
+        (
+            "API the fleet page reads: GET /api/v1/fleet/window?range=5m".to_string(),
+            "/api/v1/fleet/window?range=5m".to_string(),
+            20,
+        ),
+        (
+            "API the 24 h server page reads: GET …/history, step 12m (121 points)".to_string(),
+            format!(
+                "/api/v1/targets/t{measured:03}/history?from={from}&to={to}&step=720000ms&range=720000ms"
+            ),
+            20,
+        ),
         (
             format!("fleet page, {targets} servers"),
             "/".to_string(),
@@ -220,7 +237,7 @@ async fn main() {
         }
         ms.sort_by(f64::total_cmp);
         println!(
-            "{label}: p50 {:.1} ms, p99 {:.1} ms over {runs} runs, {size} bytes of HTML",
+            "{label}: p50 {:.1} ms, p99 {:.1} ms over {runs} runs, {size} bytes",
             pct(&ms, 0.5),
             pct(&ms, 0.99)
         );
