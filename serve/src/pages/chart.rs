@@ -54,7 +54,12 @@ pub struct Chart {
 /// `t` (seconds since the epoch) as a time-axis label: `HH:MM` for spans
 /// up to a day, `MM-DD HH:MM` beyond (UTC).
 pub fn clock(t: f64, span: f64) -> String {
-    let at = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(t.max(0.0));
+    // Times come from the API (1970 to 9999); anything else is drawn as 1970.
+    let at = Duration::try_from_secs_f64(t)
+        .ok()
+        .filter(|d| d.as_secs() <= 253_402_300_799)
+        .and_then(|d| SystemTime::UNIX_EPOCH.checked_add(d))
+        .unwrap_or(SystemTime::UNIX_EPOCH);
     let s = humantime::format_rfc3339_seconds(at).to_string();
     if span <= 86_400.0 {
         s[11..16].to_string()
@@ -241,5 +246,7 @@ mod tests {
         assert!(svg.contains("tokens/s") && svg.contains("restart"), "{svg}");
         assert_eq!(c.table()["rows"].as_array().unwrap().len(), 3);
         assert!(chart(&[None, None]).svg(&[]).is_none());
+        assert_eq!(clock(f64::NAN, 60.0), "00:00");
+        assert_eq!(clock(1e300, 60.0), "00:00");
     }
 }

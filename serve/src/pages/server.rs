@@ -77,8 +77,11 @@ async fn build(service: &Arc<Service>, id: String, query: PageQuery) -> Result<V
     let to = params::now_ms();
     let from = to - millis_of(span);
     let step = span / POINTS;
-    let interval = Duration::from_secs_f64(target["interval"].as_f64().unwrap_or(1.0).max(0.001));
-    let reach = step.max(interval * 3);
+    let interval = target["interval"]
+        .as_f64()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .unwrap_or(Duration::from_secs(1));
+    let reach = step.max(interval.saturating_mul(3));
     let window = target_window(
         State(service.clone()),
         ApiPath(id.clone()),
