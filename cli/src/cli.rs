@@ -117,7 +117,8 @@ pub enum Command {
         raw: bool,
         /// Collect every DURATION (e.g. 5s) and print the window since the
         /// previous collection: JSON lines, or with `--output table` a table
-        /// redrawn in place like `top`.
+        /// redrawn in place like `top`, the latest load (models, running,
+        /// waiting, KV cache use, the scrape's age) above the window.
         #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
         interval: Option<Duration>,
         /// With --interval: stop after N windows (default: until interrupted).

@@ -141,6 +141,32 @@ fn aligned(rows: Vec<(String, String)>) -> String {
     out
 }
 
+/// The latest load, drawn above the window in the live view (`collect
+/// --interval --output table`): what an operator watches, and how old the
+/// scrape was at `now_ms` (ms since the epoch).
+pub fn load(s: &Snapshot, now_ms: u64) -> String {
+    let age = now_ms.saturating_sub(s.collected_at_ms);
+    let age = if age < 1000 {
+        format!("{age} ms")
+    } else {
+        format!("{:.1} s", age as f64 / 1000.0)
+    };
+    let kv = s
+        .load
+        .kv_cache_usage
+        .map_or_else(|| "-".to_string(), |u| format!("{:.1} %", u * 100.0));
+    aligned(vec![
+        (
+            "latest scrape".into(),
+            format!("{} ({age} ago)", timestamp(s.collected_at_ms)),
+        ),
+        ("models".into(), s.model_names.join(", ")),
+        ("requests running".into(), num(s.load.requests_running)),
+        ("requests waiting".into(), num(s.load.requests_waiting)),
+        ("kv cache usage".into(), kv),
+    ])
+}
+
 /// Render a window: rates per second, latency over the window.
 pub fn window(w: &WindowStats) -> String {
     let per_s = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));

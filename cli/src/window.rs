@@ -109,7 +109,7 @@ pub async fn every(
         if let Some(earlier) = &previous {
             match plugin.window(earlier, &current).await? {
                 Ok(w) => {
-                    if let Some(code) = print_or_stop(&w, output, redraw)? {
+                    if let Some(code) = print_or_stop(&w, Some(&current), output, redraw)? {
                         return Ok(code);
                     }
                 }
@@ -128,9 +128,12 @@ pub async fn every(
     })
 }
 
-/// Print a window; `Some(exit code)` when stdout is closed (`| head`).
+/// Print a window (in a table, under the `latest` snapshot's load when
+/// given; JSON lines are the window alone); `Some(exit code)` when stdout
+/// is closed (`| head`).
 fn print_or_stop(
     w: &WindowStats,
+    latest: Option<&Snapshot>,
     output: OutputArg,
     redraw: bool,
 ) -> anyhow::Result<Option<ExitCode>> {
@@ -143,7 +146,13 @@ fn print_or_stop(
         OutputArg::Table => {
             // Like `top`: clear the terminal and draw from the top-left corner;
             // into a file or pipe, tables follow each other.
-            let text = crate::table::window(w);
+            let mut text = crate::table::window(w);
+            if let Some(s) = latest {
+                let now = std::time::SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                text = format!("{}\n{text}", crate::table::load(s, now));
+            }
             let frame = if redraw {
                 format!("\x1b[2J\x1b[H{text}")
             } else {
@@ -162,7 +171,7 @@ fn print_or_stop(
 }
 
 fn print(w: &WindowStats, output: OutputArg, redraw: bool) -> anyhow::Result<ExitCode> {
-    print_or_stop(w, output, redraw).map(|code| code.unwrap_or(ExitCode::SUCCESS))
+    print_or_stop(w, None, output, redraw).map(|code| code.unwrap_or(ExitCode::SUCCESS))
 }
 
 /// `kind: message`, e.g. `not later: the later snapshot (…) was not collected after …`.

@@ -262,6 +262,30 @@ fn collect_every_interval_as_a_table() {
     assert_eq!(text.matches("prompt tokens /s").count(), 2, "{text}");
     assert!(!text.contains('\x1b'));
     assert!(text.contains("restarted") && text.contains("yes: process_start_time_seconds"));
+    // Each table opens with the latest load (t1, then t2), above the window.
+    let tables: Vec<&str> = text.split("latest scrape").skip(1).collect();
+    assert_eq!(tables.len(), 2, "{text}");
+    for (table, (running, kv)) in tables.iter().zip([("4", "50.0 %"), ("1", "5.0 %")]) {
+        let line = |name: &str| {
+            table
+                .lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("no {name} line: {table}"))
+                .split_at(name.len())
+                .1
+                .trim()
+                .to_string()
+        };
+        assert_eq!(line("models"), "m");
+        assert_eq!(line("requests running"), running);
+        assert_eq!(line("requests waiting"), "0");
+        assert_eq!(line("kv cache usage"), kv);
+        assert!(table.lines().next().unwrap().ends_with(" ago)"), "{table}");
+        assert!(
+            table.find("requests running") < table.find("prompt tokens /s"),
+            "the load comes above the window: {table}"
+        );
+    }
 }
 
 #[test]

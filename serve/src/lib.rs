@@ -13,8 +13,9 @@
 //! shares, within the [`limits`] the operator set; [`scheduler`] runs the
 //! scrape loops; [`routes`] is the HTTP API, one room per group of routes,
 //! assembled there ([`fleet_latency`] sums the fleet's latency per model
-//! with the component's own arithmetic); [`listen`] serves it within
-//! connection limits; [`cli`] starts it all.
+//! with the component's own arithmetic), beside [`pages`], the HTML pages
+//! for people; [`listen`] serves it within connection limits; [`cli`]
+//! starts it all.
 #![deny(missing_docs)]
 
 pub mod allow;
@@ -27,6 +28,7 @@ pub mod fleet_latency;
 pub mod history;
 pub mod limits;
 pub mod listen;
+pub mod pages;
 pub mod persist;
 pub mod problem;
 pub mod routes;

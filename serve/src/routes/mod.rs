@@ -7,7 +7,9 @@
 //! the OpenAPI document (`Api`); this module only puts the rooms together.
 //!
 //! Invariant: every route answers JSON (success documents or problem
-//! documents, [`crate::problem`]) except `/metrics` (Prometheus text);
+//! documents, [`crate::problem`]) except `/metrics` (Prometheus text) and
+//! the pages for people ([`crate::pages`], merged outside the token check:
+//! they keep their own, a session cookie for reading alone);
 //! request bodies are capped at [`Settings::max_request_bytes`]; with an API
 //! token configured, [`auth`] answers every route first; a panic in a
 //! handler answers that request alone with a 500 problem
@@ -58,6 +60,7 @@ pub fn router(service: Arc<Service>) -> Router {
             service.clone(),
             auth::require_token,
         ))
+        .merge(crate::pages::router(service.clone()))
         .layer(catch_panics())
         .with_state(service)
 }

@@ -1,0 +1,251 @@
+//! Benchmark of the pages (a measurement tool, not a test): the server
+//! time of the fleet page with TARGETS servers and of one server's page
+//! over 24 h, against stored history (every 15 s: a real vLLM snapshot,
+//! mapped by the plugin, with its counters advanced; SNAPSHOTS_PER_TARGET,
+//! a day by default, for the server whose page is measured and at most an
+//! hour for the others, so the database stays small) and a running `serve`
+//! whose config names every target (all scraping one loopback fixture
+//! server).
+//!
+//! `cargo run --release -p llm-metrics-serve --example pages_bench -- \
+//!     target/release/llm-metrics-serve [TARGETS=100] [SNAPSHOTS_PER_TARGET=5760]`
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::http::header;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use llm_metrics_host::wit::mapper::{Distribution, Snapshot};
+use llm_metrics_host::{ComponentSource, Plugin, PluginOptions};
+use llm_metrics_serve::history;
+use llm_metrics_serve::store::{Options, Store};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const STEP_MS: i64 = 15_000;
+
+fn bump(d: &mut Option<Distribution>, k: f64) {
+    if let Some(d) = d {
+        d.count += 3.0 * k;
+        d.sum += 0.7 * k;
+        let half = d.buckets.len() / 2;
+        for b in d.buckets.iter_mut().skip(half) {
+            b.count += 3.0 * k;
+        }
+    }
+}
+
+/// `base` as scrape number `i` of target `t`: counters advanced.
+fn snapshot_at(base: &Snapshot, t: usize, i: i64, at_ms: i64) -> Snapshot {
+    let mut s = base.clone();
+    let k = i as f64 + t as f64 * 0.01;
+    s.instance_id = format!("t{t:03}");
+    s.collected_at_ms = u64::try_from(at_ms).unwrap();
+    for v in [
+        &mut s.totals.requests_succeeded,
+        &mut s.totals.prompt_tokens,
+        &mut s.totals.generation_tokens,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *v += 17.0 * k;
+    }
+    s.load.requests_running = Some((i % 13) as f64);
+    s.load.kv_cache_usage = Some((i % 100) as f64 / 100.0);
+    bump(&mut s.latency.time_to_first_token_seconds, k);
+    bump(&mut s.latency.inter_token_latency_seconds, k);
+    bump(&mut s.latency.e2e_request_latency_seconds, k);
+    bump(&mut s.latency.queue_time_seconds, k);
+    s
+}
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, usize) {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header(header::HOST, addr.to_string())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, bytes.len())
+}
+
+fn pct(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let serve_bin = args
+        .get(1)
+        .expect("usage: pages_bench SERVE_BIN [TARGETS] [PER_TARGET]");
+    let targets: usize = args.get(2).map_or(100, |s| s.parse().unwrap());
+    let per_target: i64 = args.get(3).map_or(5_760, |s| s.parse().unwrap());
+    let dir = std::env::temp_dir().join(format!("llm-metrics-pages-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("history.sqlite3");
+
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/vllm_v1.prom"
+    ))
+    .unwrap();
+    let plugin = Plugin::new(&ComponentSource::Embedded, &PluginOptions::default()).unwrap();
+    let base = Arc::new(
+        plugin
+            .map(&text, None, "vllm", "t000")
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    let store = Store::open(&Options {
+        path: db.clone(),
+        max_size: None,
+        queue: 1024,
+    })
+    .unwrap();
+    let now = history::millis(SystemTime::now());
+    let measured = targets / 2;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    let mut stored = 0;
+    for t in 0..targets {
+        let (store, base) = (store.clone(), base.clone());
+        let n = if t == measured {
+            per_target
+        } else {
+            per_target.min(240)
+        };
+        stored += n;
+        let first = now - n * STEP_MS;
+        tasks.push(tokio::spawn(async move {
+            let phase = (t as i64 * 149) % STEP_MS;
+            for i in 0..n {
+                let s = snapshot_at(&base, t, i, first + i * STEP_MS + phase);
+                let row =
+                    history::success_row(&s.instance_id, &s, Duration::from_millis(20)).unwrap();
+                store.insert(row).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    println!(
+        "stored {stored} snapshots in {:.1} s ({per_target} for the measured server)",
+        started.elapsed().as_secs_f64()
+    );
+    drop(store);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // One loopback fixture server behind every target.
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let text = text.clone();
+            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut config = String::new();
+    for t in 0..targets {
+        config.push_str(&format!(
+            "[[targets]]\nid = \"t{t:03}\"\nurl = \"http://{upstream}/metrics\"\nengine = \"vllm\"\ninterval = \"15s\"\n"
+        ));
+    }
+    let cfg = dir.join("serve.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let mut child = tokio::process::Command::new(serve_bin)
+        .args(["--listen", "127.0.0.1:0", "--db", db.to_str().unwrap()])
+        .args(["--config", cfg.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Let every target be scraped once.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    println!(
+        "load average before: {}",
+        std::fs::read_to_string("/proc/loadavg").unwrap().trim()
+    );
+    let server = format!("/servers/t{measured:03}");
+    let to = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let from = to - 86_400.0;
+    for (label, path, runs) in [
+        (
+            "API the fleet page reads: GET /api/v1/fleet/window?range=5m".to_string(),
+            "/api/v1/fleet/window?range=5m".to_string(),
+            20,
+        ),
+        (
+            "API the 24 h server page reads: GET …/history, step 12m (121 points)".to_string(),
+            format!(
+                "/api/v1/targets/t{measured:03}/history?from={from}&to={to}&step=720000ms&range=720000ms"
+            ),
+            20,
+        ),
+        (
+            format!("fleet page, {targets} servers"),
+            "/".to_string(),
+            20,
+        ),
+        (
+            "server page, 24 h (120 points)".to_string(),
+            format!("{server}?range=24h"),
+            20,
+        ),
+        (
+            "server page, 1 h (120 points)".to_string(),
+            format!("{server}?range=1h"),
+            20,
+        ),
+    ] {
+        let mut ms = Vec::new();
+        let mut size = 0;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let (status, n) = get(addr, &path).await;
+            ms.push(t.elapsed().as_secs_f64() * 1e3);
+            assert_eq!(status, 200, "{path}");
+            size = n;
+        }
+        ms.sort_by(f64::total_cmp);
+        println!(
+            "{label}: p50 {:.1} ms, p99 {:.1} ms over {runs} runs, {size} bytes",
+            pct(&ms, 0.5),
+            pct(&ms, 0.99)
+        );
+    }
+    println!(
+        "load average after: {}",
+        std::fs::read_to_string("/proc/loadavg").unwrap().trim()
+    );
+    child.kill().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
