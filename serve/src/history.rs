@@ -1,9 +1,11 @@
 //! Recording scrapes into the [`Store`] and reading them back.
 //!
-//! Invariants: a window ending at `t` over `range` is taken between the
-//! first successful snapshot collected at or after `t - range` and the last
-//! one at or before `t`, the samples PromQL's `x[range]` selects at `t`;
-//! with fewer than two there is no window, never a made-up one. A history
+//! Invariants: a window ending at `t` over `range` spans from the first
+//! successful scrape collected at or after `t - range` to the last one at
+//! or before `t`, the samples PromQL's `x[range]` selects at `t`, and is the
+//! component's `finish` of the sum of the increments stored in between (so
+//! a reset inside the range is seen, as `rate()` sees it); with fewer than
+//! two scrapes there is no window, never a made-up one. A history
 //! point's normalized fields come from the last snapshot at or before `t`
 //! within [`LOOKBACK`] (Prometheus' staleness look-back), else they are
 //! `null`. The retention task runs in the background and only ever deletes
@@ -14,11 +16,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use llm_metrics_guest::window::{self, Increment, Window, WindowError};
 use llm_metrics_host::wit::mapper::Snapshot;
 use rusqlite::OptionalExtension;
 
 use crate::collect::Failure;
-use crate::store::{self, Retention, Row, Store, StoreError};
+use crate::native;
+use crate::store::{self, Record, Retention, Row, Store, StoreError, Success};
 
 /// How far back a history point looks for the latest snapshot (as
 /// Prometheus' default `lookback-delta`).
@@ -63,14 +67,20 @@ pub async fn record(
     }
 }
 
-/// The row for a successful scrape.
+/// The row for a successful scrape: its native view and the whole
+/// snapshot encoded (the target's latest), both made here, off the writer.
 pub fn success_row(target: &str, snapshot: &Snapshot, took: Duration) -> Result<Row, String> {
     Ok(Row {
         target: target.to_string(),
         at_ms: i64::try_from(snapshot.collected_at_ms).unwrap_or(i64::MAX),
         duration_ms: Some(i64::try_from(took.as_millis()).unwrap_or(i64::MAX)),
         error: None,
-        snapshot: Some(store::encode(snapshot)?),
+        success: Some(Box::new(Success {
+            sample: Arc::new(native::Sample::of(snapshot)),
+            model_names: snapshot.model_names.clone(),
+            load: native::load(snapshot),
+            encoded: store::encode(snapshot)?,
+        })),
     })
 }
 
@@ -87,28 +97,44 @@ pub fn failure_row(
         at_ms: millis(started),
         duration_ms: Some(i64::try_from(took.as_millis()).unwrap_or(i64::MAX)),
         error: Some((kind.to_string(), message.to_string())),
-        snapshot: None,
+        success: None,
     }
 }
 
-/// One stored successful scrape: when, and its row id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Point {
+/// One stored successful scrape, decoded.
+#[derive(Clone, Debug)]
+pub struct Scrape {
     /// `collected_at_ms`.
     pub at_ms: i64,
-    /// The row.
-    pub id: i64,
+    /// What it stored.
+    pub record: Record,
+}
+
+impl Scrape {
+    /// The snapshot fields it keeps (instance, engine, time, models, load,
+    /// totals) as a snapshot without distributions or engine detail.
+    pub fn lean_snapshot(&self) -> Snapshot {
+        let r = &self.record;
+        native::lean_snapshot(
+            &r.instance_id,
+            &r.engine,
+            u64::try_from(self.at_ms).unwrap_or(0),
+            &r.model_names,
+            &r.load,
+            &r.totals,
+        )
+    }
 }
 
 /// A target's successful scrapes collected in `[from_ms, to_ms]`, oldest
-/// first, from the index alone; `None` when the store has never seen the
-/// target.
-pub async fn points(
+/// first, decoded (each layout read once); `None` when the store has never
+/// seen the target.
+pub async fn scrapes(
     store: &Store,
     target: &str,
     from_ms: i64,
     to_ms: i64,
-) -> Result<Option<Vec<Point>>, StoreError> {
+) -> Result<Option<Vec<Scrape>>, StoreError> {
     let target = target.to_string();
     store
         .read(move |conn| {
@@ -116,123 +142,80 @@ pub async fn points(
                 return Ok(None);
             };
             let mut stmt = conn.prepare_cached(
-                "SELECT at_ms, id FROM scrapes
-                 WHERE target = ?1 AND ok = 1 AND at_ms BETWEEN ?2 AND ?3 ORDER BY at_ms",
+                "SELECT at_ms, layout, record FROM scrapes
+                 WHERE target = ?1 AND ok = 1 AND at_ms BETWEEN ?2 AND ?3
+                   AND record IS NOT NULL
+                 ORDER BY at_ms, id",
             )?;
-            let points = stmt
-                .query_map(rusqlite::params![id, from_ms, to_ms], |r| {
-                    Ok(Point {
-                        at_ms: r.get(0)?,
-                        id: r.get(1)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(Some(points))
-        })
-        .await
-}
-
-/// What a history point at one time reads: the latest point (within
-/// [`LOOKBACK`]) and the window pair over the range.
-pub type PointPlan = (Option<Point>, Option<(Point, Point)>);
-
-/// For each time in `times`, the same [`latest`] and [`window_pair`] as
-/// over every point, found with two index lookups per time instead (no
-/// scan of the span, so the memory and work do not grow with how many
-/// scrapes the range holds); `None` when the store has never seen the
-/// target.
-pub async fn plan(
-    store: &Store,
-    target: &str,
-    times: Vec<i64>,
-    range_ms: i64,
-) -> Result<Option<Vec<PointPlan>>, StoreError> {
-    let target = target.to_string();
-    let lookback = i64::try_from(LOOKBACK.as_millis()).unwrap_or(i64::MAX);
-    store
-        .read(move |conn| {
-            let Some(id) = target_id(conn, &target)? else {
-                return Ok(None);
-            };
-            let mut last = conn.prepare_cached(
-                "SELECT at_ms, id FROM scrapes WHERE target = ?1 AND ok = 1 AND at_ms <= ?2
-                 ORDER BY at_ms DESC, id DESC LIMIT 1",
-            )?;
-            let mut first = conn.prepare_cached(
-                "SELECT at_ms, id FROM scrapes WHERE target = ?1 AND ok = 1 AND at_ms >= ?2
-                 ORDER BY at_ms, id LIMIT 1",
-            )?;
-            let point = |r: &rusqlite::Row<'_>| {
-                Ok(Point {
-                    at_ms: r.get(0)?,
-                    id: r.get(1)?,
-                })
-            };
-            let mut out = Vec::with_capacity(times.len());
-            for t in times {
-                let end = last.query_row(rusqlite::params![id, t], point).optional()?;
-                let from = t.saturating_sub(range_ms);
-                let start = first
-                    .query_row(rusqlite::params![id, from], point)
-                    .optional()?;
-                let latest = end.filter(|p| p.at_ms >= t.saturating_sub(lookback));
-                let pair = match (start, end) {
-                    (Some(a), Some(b)) if a.at_ms <= t && b.at_ms >= from && a.id != b.id => {
-                        Some((a, b))
-                    }
-                    _ => None,
-                };
-                out.push((latest, pair));
+            let mut layout_of = conn.prepare_cached("SELECT body FROM layouts WHERE id = ?1")?;
+            let mut layouts: HashMap<i64, Vec<u8>> = HashMap::new();
+            let mut rows = stmt.query(rusqlite::params![id, from_ms, to_ms])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let at_ms: i64 = row.get(0)?;
+                let layout: i64 = row.get(1)?;
+                let values = row.get_ref(2)?.as_blob()?;
+                if let std::collections::hash_map::Entry::Vacant(e) = layouts.entry(layout) {
+                    e.insert(layout_of.query_row([layout], |r| r.get(0))?);
+                }
+                let record =
+                    store::unpack(&layouts[&layout], values, u64::try_from(at_ms).unwrap_or(0))
+                        .map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                2,
+                                rusqlite::types::Type::Blob,
+                                e.into(),
+                            )
+                        })?;
+                out.push(Scrape { at_ms, record });
             }
             Ok(Some(out))
         })
         .await
 }
 
-/// The snapshots stored in rows `ids`, decoded once each.
-pub async fn snapshots(
-    store: &Store,
-    ids: Vec<i64>,
-) -> Result<HashMap<i64, Arc<Snapshot>>, StoreError> {
-    store
-        .read(move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT snapshot FROM scrapes WHERE id = ?1")?;
-            let mut out = HashMap::with_capacity(ids.len());
-            for id in ids {
-                if out.contains_key(&id) {
-                    continue;
-                }
-                let blob: Vec<u8> = stmt.query_row([id], |r| r.get(0))?;
-                let snapshot = store::decode(&blob).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        0,
-                        rusqlite::types::Type::Blob,
-                        e.into(),
-                    )
-                })?;
-                out.insert(id, Arc::new(snapshot));
-            }
-            Ok(out)
-        })
-        .await
+/// The scrapes a window ending at `t` over `range` spans: the first
+/// collected at or after `t - range` and the last at or before `t`, as
+/// indices into `scrapes` (sorted by time); `None` unless there are two.
+pub fn window_span(scrapes: &[Scrape], t: i64, range_ms: i64) -> Option<(usize, usize)> {
+    let end = scrapes.partition_point(|p| p.at_ms <= t);
+    let start = scrapes.partition_point(|p| p.at_ms < t.saturating_sub(range_ms));
+    (end >= start + 2).then(|| (start, end - 1))
 }
 
-/// The pair a window ending at `t` over `range` is computed from: the
-/// first point at or after `t - range` and the last at or before `t`.
-/// `points` are sorted by time.
-pub fn window_pair(points: &[Point], t: i64, range_ms: i64) -> Option<(Point, Point)> {
-    let end = points.partition_point(|p| p.at_ms <= t);
-    let start = points.partition_point(|p| p.at_ms < t.saturating_sub(range_ms));
-    (end >= start + 2).then(|| (points[start], points[end - 1]))
+/// The window over `scrapes[first..=last]`: the component's `finish` of
+/// the sum of the increments stored after `first` up to `last`. A scrape
+/// that could not be compared with its predecessor makes the window that
+/// comparison's error.
+pub fn window_over(scrapes: &[Scrape], first: usize, last: usize) -> Result<Window, WindowError> {
+    let mut sum: Option<Increment> = None;
+    for s in &scrapes[first + 1..=last] {
+        if let Some(gap) = &s.record.gap {
+            return Err(gap.clone());
+        }
+        let Some(inc) = &s.record.increment else {
+            continue;
+        };
+        sum = Some(match sum {
+            None => inc.clone(),
+            Some(acc) => acc.add(inc)?,
+        });
+    }
+    match sum {
+        Some(sum) => Ok(window::finish(&sum)),
+        None => Err(WindowError::NotLater(
+            u64::try_from(scrapes[first].at_ms).unwrap_or(0),
+            u64::try_from(scrapes[last].at_ms).unwrap_or(0),
+        )),
+    }
 }
 
-/// The last point at or before `t`, within [`LOOKBACK`].
-pub fn latest(points: &[Point], t: i64) -> Option<Point> {
-    let end = points.partition_point(|p| p.at_ms <= t);
+/// The index of the last scrape at or before `t`, within [`LOOKBACK`].
+pub fn latest(scrapes: &[Scrape], t: i64) -> Option<usize> {
+    let end = scrapes.partition_point(|p| p.at_ms <= t);
     let lookback = i64::try_from(LOOKBACK.as_millis()).unwrap_or(i64::MAX);
     end.checked_sub(1)
-        .map(|i| points[i])
-        .filter(|p| p.at_ms >= t.saturating_sub(lookback))
+        .filter(|&i| scrapes[i].at_ms >= t.saturating_sub(lookback))
 }
 
 /// Apply `retention` every `every` until the process ends; results are
@@ -263,29 +246,28 @@ pub fn spawn_retention(store: Store, retention: Retention, every: Duration) {
 mod tests {
     use super::*;
 
-    fn pts(times: &[i64]) -> Vec<Point> {
+    fn at(times: &[i64]) -> Vec<Scrape> {
         times
             .iter()
-            .enumerate()
-            .map(|(i, &at_ms)| Point {
+            .map(|&at_ms| Scrape {
                 at_ms,
-                id: i as i64,
+                record: Record::default(),
             })
             .collect()
     }
 
     #[test]
-    fn pairs_are_the_samples_a_range_selector_sees() {
-        let p = pts(&[0, 15_000, 30_000, 45_000, 60_000]);
+    fn spans_are_the_samples_a_range_selector_sees() {
+        let p = at(&[0, 15_000, 30_000, 45_000, 60_000]);
         // [0, 60 s] holds all five: first and last.
-        assert_eq!(window_pair(&p, 60_000, 60_000), Some((p[0], p[4])));
+        assert_eq!(window_span(&p, 60_000, 60_000), Some((0, 4)));
         // [15 s, 50 s]: 15 s to 45 s.
-        assert_eq!(window_pair(&p, 50_000, 35_000), Some((p[1], p[3])));
+        assert_eq!(window_span(&p, 50_000, 35_000), Some((1, 3)));
         // One sample in range: no window.
-        assert_eq!(window_pair(&p, 50_000, 10_000), None);
+        assert_eq!(window_span(&p, 50_000, 10_000), None);
         // Before any data.
-        assert_eq!(window_pair(&p, -1, 60_000), None);
-        assert_eq!(latest(&p, 50_000), Some(p[3]));
+        assert_eq!(window_span(&p, -1, 60_000), None);
+        assert_eq!(latest(&p, 50_000), Some(3));
         assert_eq!(latest(&p, -1), None);
         // Beyond the look-back the latest value is absent, not repeated.
         assert_eq!(latest(&p, 60_000 + 300_001), None);

@@ -22,6 +22,7 @@ pub mod engine;
 pub mod history;
 pub mod limits;
 pub mod listen;
+pub mod native;
 pub mod problem;
 pub mod routes;
 pub mod scheduler;

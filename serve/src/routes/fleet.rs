@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use llm_metrics_host::wit::mapper::Snapshot;
@@ -230,7 +229,7 @@ pub async fn fleet_window(
             continue;
         }
         let id = &entry.spec.id;
-        let Some((earlier, later)) = stored::edges(store, id, at, range_ms)
+        let Some((later, w)) = stored::window_of(&service, store, id, at, range_ms)
             .await
             .map_err(|e| store_problem(&e))?
         else {
@@ -240,14 +239,13 @@ pub async fn fleet_window(
         if query.model.is_some() && !models.contains(&query.model) {
             continue;
         }
-        let instance = match stored::window(&service, &earlier, &later).await {
+        let instance = match stored::window_json(&w) {
             Ok(w) => {
                 json!({"instance_id": id, "engine": later.engine, "labels": entry.spec.labels, "window": w})
             }
-            Err(p) if p.status == StatusCode::CONFLICT => {
+            Err(p) => {
                 json!({"instance_id": id, "engine": later.engine, "labels": entry.spec.labels, "error_kind": p.kind, "error": p.detail})
             }
-            Err(p) => return Err(p),
         };
         for model in models {
             if query.model.is_some() && query.model != model {

@@ -1,8 +1,8 @@
 //! One target's history: `GET /api/v1/targets/{id}/window` (its window over
 //! a range) and `GET /api/v1/targets/{id}/history` (its time series).
 //!
-//! Invariant: windows are computed by the plugin's `window` function from
-//! two stored snapshots ([`stored`]); every query parameter is validated
+//! Invariant: windows are the component's arithmetic run natively over
+//! the stored increments ([`history::window_over`]); every query parameter is validated
 //! ([`params`]) before the store is read, and bad ones are typed 4xx
 //! problems (`invalid-duration`, `invalid-time`, `invalid-range`,
 //! `invalid-step`); an unknown target is 404 `not-found`, and too little
@@ -11,14 +11,13 @@
 //! [`Settings::history_max_points`] points (else 422 `invalid-step`, naming
 //! the limit and the count asked), written point by point into one buffer
 //! that may not pass [`Settings::history_max_bytes`] (else 422
-//! `answer-too-large`), so no request holds more than that. Each point's
-//! snapshots are found by index lookups ([`history::plan`]), so a wide
-//! `range` over a busy target costs no more than a narrow one.
+//! `answer-too-large`), so no request holds more than that. The scrapes of
+//! the whole span are read once, and every point is computed from them in
+//! one pass: no call into the plugin per point.
 //!
 //! [`Settings::history_max_points`]: crate::state::Settings::history_max_points
 //! [`Settings::history_max_bytes`]: crate::state::Settings::history_max_bytes
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,7 +32,8 @@ use serde_json::{Value, json};
 
 use super::params::{self, DEFAULT_RANGE, MAX_SPAN, invalid, millis_of, rfc3339};
 use super::stored::{self, store_of, store_problem};
-use crate::history::{self, PointPlan};
+use crate::history::{self, Scrape};
+use crate::native;
 use crate::problem::{ApiPath, ApiQuery, Problem};
 use crate::state::Service;
 
@@ -74,25 +74,33 @@ pub struct HistoryQuery {
     pub range: Option<String>,
 }
 
-/// The latest point and window pair of `id` at each of `times` (index
-/// lookups, never a scan of the span); 404 when neither the registry nor
-/// the store knows the target.
-async fn target_plan(
+/// The successful scrapes of `id` in `[from_ms, to_ms]`; 404 when neither
+/// the registry nor the store knows the target.
+async fn target_scrapes(
     service: &Service,
     id: &str,
-    times: Vec<i64>,
-    range_ms: i64,
-) -> Result<Vec<PointPlan>, Problem> {
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Scrape>, Problem> {
     let store = store_of(service)?;
-    let n = times.len();
-    match history::plan(store, id, times, range_ms)
+    match history::scrapes(store, id, from_ms, to_ms)
         .await
         .map_err(|e| store_problem(&e))?
     {
-        Some(plan) => Ok(plan),
-        None if service.targets.get(id).is_some() => Ok(vec![(None, None); n]),
+        Some(scrapes) => Ok(scrapes),
+        None if service.targets.get(id).is_some() => Ok(Vec::new()),
         None => Err(Problem::not_found(format!("no target `{id}`"))),
     }
+}
+
+/// A window over stored scrapes as JSON, or its 409.
+fn window_value(scrapes: &[Scrape], first: usize, last: usize) -> Result<Value, Problem> {
+    let w = history::window_over(scrapes, first, last);
+    stored::window_json(
+        &w.as_ref()
+            .map(native::window_stats)
+            .map_err(native::window_error),
+    )
 }
 
 /// One target's window over the last `range`.
@@ -117,8 +125,9 @@ pub async fn target_window(
     let range = params::duration_or("range", query.range.as_deref(), DEFAULT_RANGE)?;
     let at = params::time_or("at", query.at.as_deref(), params::now_ms())?;
     let range_ms = millis_of(range);
-    let plan = target_plan(&service, &id, vec![at], range_ms).await?;
-    let Some((_, Some((first, last)))) = plan.first().copied() else {
+    let _permit = service.window_permits.acquire().await;
+    let scrapes = target_scrapes(&service, &id, at.saturating_sub(range_ms), at).await?;
+    let Some((first, last)) = history::window_span(&scrapes, at, range_ms) else {
         return Err(Problem::new(
             StatusCode::NOT_FOUND,
             "insufficient-history",
@@ -130,11 +139,8 @@ pub async fn target_window(
             ),
         ));
     };
-    let store = store_of(&service)?;
-    let snaps = history::snapshots(store, vec![first.id, last.id])
-        .await
-        .map_err(|e| store_problem(&e))?;
-    let w = stored::window(&service, &snaps[&first.id], &snaps[&last.id]).await?;
+    let w = window_value(&scrapes, first, last)?;
+    let (first, last) = (&scrapes[first], &scrapes[last]);
     Ok(Json(json!({
         "target": id,
         "range_seconds": range.as_secs_f64(),
@@ -209,7 +215,15 @@ pub async fn target_history(
     let range = params::duration_or("range", query.range.as_deref(), step)?;
     let range_ms = millis_of(range);
     let times: Vec<i64> = (0..count).map(|i| from + i * step_ms).collect();
-    let plan = target_plan(&service, &id, times.clone(), range_ms).await?;
+    let lookback = i64::try_from(history::LOOKBACK.as_millis()).unwrap_or(i64::MAX);
+    let _permit = service.window_permits.acquire().await;
+    let scrapes = target_scrapes(
+        &service,
+        &id,
+        from.saturating_sub(range_ms.max(lookback)),
+        to,
+    )
+    .await?;
     let head = json!({
         "target": id,
         "from": rfc3339(from),
@@ -218,55 +232,33 @@ pub async fn target_history(
         "range_seconds": range.as_secs_f64(),
     });
     let mut out = Answer::new(head, service.settings.history_max_bytes)?;
-    // Points move forward in time, so each needs the snapshots of the one
-    // before or later ones: only the current ones are kept decoded, and
-    // only the last window and snapshot fields are kept, written, for reuse.
-    let mut snaps: HashMap<i64, Arc<Snapshot>> = HashMap::new();
-    let mut last_window: Option<((i64, i64), Vec<u8>)> = None;
-    let mut last_fields: Option<(i64, Vec<u8>)> = None;
-    for (t, (latest, pair)) in times.into_iter().zip(plan) {
-        let needed: Vec<i64> = latest
-            .map(|p| p.id)
-            .into_iter()
-            .chain(pair.into_iter().flat_map(|(a, b)| [a.id, b.id]))
-            .collect();
-        snaps.retain(|id, _| needed.contains(id));
-        let missing: Vec<i64> = needed
-            .iter()
-            .copied()
-            .filter(|id| !snaps.contains_key(id))
-            .collect();
-        if !missing.is_empty() {
-            snaps.extend(
-                history::snapshots(store_of(&service)?, missing)
-                    .await
-                    .map_err(|e| store_problem(&e))?,
-            );
-        }
-        if let Some((a, b)) = pair
-            && last_window
-                .as_ref()
-                .is_none_or(|(key, _)| *key != (a.id, b.id))
+    // One pass forward in time over the scrapes of the whole span: each
+    // point's window sums the increments in its range; a point with the
+    // same span or latest scrape as the one before reuses its JSON.
+    let mut last_window: Option<((usize, usize), Vec<u8>)> = None;
+    let mut last_fields: Option<(usize, Vec<u8>)> = None;
+    for t in times {
+        let span = history::window_span(&scrapes, t, range_ms);
+        let latest = history::latest(&scrapes, t);
+        if let Some((a, b)) = span
+            && last_window.as_ref().is_none_or(|(key, _)| *key != (a, b))
         {
-            let v = match stored::window(&service, &snaps[&a.id], &snaps[&b.id]).await {
+            let v = match window_value(&scrapes, a, b) {
                 Ok(v) => v,
-                Err(p) if p.status == StatusCode::CONFLICT => {
-                    json!({"error_kind": p.kind, "error": p.detail})
-                }
-                Err(p) => return Err(p),
+                Err(p) => json!({"error_kind": p.kind, "error": p.detail}),
             };
-            last_window = Some(((a.id, b.id), written(&v)?));
+            last_window = Some(((a, b), written(&v)?));
         }
-        if let Some(p) = latest
-            && last_fields.as_ref().is_none_or(|(id, _)| *id != p.id)
+        if let Some(i) = latest
+            && last_fields.as_ref().is_none_or(|(id, _)| *id != i)
         {
-            last_fields = Some((p.id, written(&fields(&snaps[&p.id]))?));
+            last_fields = Some((i, written(&fields(&scrapes[i].lean_snapshot()))?));
         }
         let null: &[u8] = b"null";
         out.push(
             &rfc3339(t),
             latest.map_or(null, |_| last_fields.as_ref().map_or(null, |(_, f)| f)),
-            pair.map_or(null, |_| last_window.as_ref().map_or(null, |(_, w)| w)),
+            span.map_or(null, |_| last_window.as_ref().map_or(null, |(_, w)| w)),
         )?;
     }
     Ok(out.finish())
