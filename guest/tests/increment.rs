@@ -152,3 +152,25 @@ fn increments_of_other_instances_do_not_add() {
         ))
     );
 }
+
+#[test]
+fn adding_in_place_is_adding() {
+    let (t0, t1, t2, t3) = (snapshot(T0), snapshot(T1), snapshot(T2), snapshot(T3));
+    let a = inc(&t0, S, &t1, S + 10_000);
+    let b = inc(&t1, S + 10_000, &t2, S + 30_000);
+    let c = inc(&t2, S + 30_000, &t3, S + 50_000);
+    let mut acc = a.clone();
+    acc.add_assign(&b).unwrap();
+    acc.add_assign(&c).unwrap();
+    assert_eq!(acc, a.add(&b).unwrap().add(&c).unwrap());
+    // Another shape (a field gone): the general path.
+    let mut fewer = c.clone();
+    fewer.engine_metrics.pop();
+    fewer.totals.preemptions = None;
+    let mut acc = a.clone();
+    acc.add_assign(&fewer).unwrap();
+    assert_eq!(acc, a.add(&fewer).unwrap());
+    let mut other = c.clone();
+    other.instance_id = "vllm-1".into();
+    assert!(a.clone().add_assign(&other).is_err());
+}

@@ -270,6 +270,9 @@ async fn main() {
             db.to_str().unwrap(),
             "--config",
             config_path.to_str().unwrap(),
+            // A day at 1m is ~18 MB of JSON.
+            "--history-max-bytes",
+            "64MiB",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -101,34 +101,52 @@ pub fn failure_row(
     }
 }
 
-/// One stored successful scrape, decoded.
+/// One stored successful scrape, as stored (its layout shared with the
+/// target's other scrapes of that layout); decoded on demand.
 #[derive(Clone, Debug)]
 pub struct Scrape {
     /// `collected_at_ms`.
     pub at_ms: i64,
-    /// What it stored.
-    pub record: Record,
+    layout: Arc<Vec<u8>>,
+    values: Vec<u8>,
 }
 
 impl Scrape {
+    /// What it stored.
+    pub fn record(&self) -> Result<Record, String> {
+        let mut r = Record::default();
+        self.decode_into(&mut r)?;
+        Ok(r)
+    }
+
+    /// What it stored, into `r` (reusing its allocations).
+    fn decode_into(&self, r: &mut Record) -> Result<(), String> {
+        store::unpack_into(
+            &self.layout,
+            &self.values,
+            u64::try_from(self.at_ms).unwrap_or(0),
+            r,
+        )
+    }
+
     /// The snapshot fields it keeps (instance, engine, time, models, load,
     /// totals) as a snapshot without distributions or engine detail.
-    pub fn lean_snapshot(&self) -> Snapshot {
-        let r = &self.record;
-        native::lean_snapshot(
+    pub fn lean_snapshot(&self) -> Result<Snapshot, String> {
+        let r = self.record()?;
+        Ok(native::lean_snapshot(
             &r.instance_id,
             &r.engine,
             u64::try_from(self.at_ms).unwrap_or(0),
             &r.model_names,
             &r.load,
             &r.totals,
-        )
+        ))
     }
 }
 
 /// A target's successful scrapes collected in `[from_ms, to_ms]`, oldest
-/// first, decoded (each layout read once); `None` when the store has never
-/// seen the target.
+/// first, each checked to decode (each layout read once); `None` when the
+/// store has never seen the target.
 pub async fn scrapes(
     store: &Store,
     target: &str,
@@ -148,26 +166,32 @@ pub async fn scrapes(
                  ORDER BY at_ms, id",
             )?;
             let mut layout_of = conn.prepare_cached("SELECT body FROM layouts WHERE id = ?1")?;
-            let mut layouts: HashMap<i64, Vec<u8>> = HashMap::new();
+            let mut layouts: HashMap<i64, Arc<Vec<u8>>> = HashMap::new();
             let mut rows = stmt.query(rusqlite::params![id, from_ms, to_ms])?;
             let mut out = Vec::new();
+            let mut check = Record::default();
             while let Some(row) = rows.next()? {
                 let at_ms: i64 = row.get(0)?;
                 let layout: i64 = row.get(1)?;
-                let values = row.get_ref(2)?.as_blob()?;
-                if let std::collections::hash_map::Entry::Vacant(e) = layouts.entry(layout) {
-                    e.insert(layout_of.query_row([layout], |r| r.get(0))?);
-                }
-                let record =
-                    store::unpack(&layouts[&layout], values, u64::try_from(at_ms).unwrap_or(0))
-                        .map_err(|e| {
-                            rusqlite::Error::FromSqlConversionFailure(
-                                2,
-                                rusqlite::types::Type::Blob,
-                                e.into(),
-                            )
-                        })?;
-                out.push(Scrape { at_ms, record });
+                let layout = match layouts.entry(layout) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
+                    std::collections::hash_map::Entry::Vacant(e) => e
+                        .insert(Arc::new(layout_of.query_row([layout], |r| r.get(0))?))
+                        .clone(),
+                };
+                let scrape = Scrape {
+                    at_ms,
+                    layout,
+                    values: row.get(2)?,
+                };
+                scrape.decode_into(&mut check).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        2,
+                        rusqlite::types::Type::Blob,
+                        e.into(),
+                    )
+                })?;
+                out.push(scrape);
             }
             Ok(Some(out))
         })
@@ -184,30 +208,41 @@ pub fn window_span(scrapes: &[Scrape], t: i64, range_ms: i64) -> Option<(usize, 
 }
 
 /// The window over `scrapes[first..=last]`: the component's `finish` of
-/// the sum of the increments stored after `first` up to `last`. A scrape
-/// that could not be compared with its predecessor makes the window that
-/// comparison's error.
-pub fn window_over(scrapes: &[Scrape], first: usize, last: usize) -> Result<Window, WindowError> {
+/// the sum of the increments stored after `first` up to `last`, summed in
+/// place. A scrape that could not be compared with its predecessor makes
+/// the window that comparison's error. `Err` only for a scrape that does
+/// not decode.
+pub fn window_over(
+    scrapes: &[Scrape],
+    first: usize,
+    last: usize,
+) -> Result<Result<Window, WindowError>, String> {
     let mut sum: Option<Increment> = None;
+    let mut scratch = Record::default();
     for s in &scrapes[first + 1..=last] {
-        if let Some(gap) = &s.record.gap {
-            return Err(gap.clone());
+        s.decode_into(&mut scratch)?;
+        if let Some(gap) = scratch.gap.take() {
+            return Ok(Err(gap));
         }
-        let Some(inc) = &s.record.increment else {
+        let Some(inc) = &scratch.increment else {
             continue;
         };
-        sum = Some(match sum {
-            None => inc.clone(),
-            Some(acc) => acc.add(inc)?,
-        });
+        match &mut sum {
+            None => sum = Some(inc.clone()),
+            Some(acc) => {
+                if let Err(e) = acc.add_assign(inc) {
+                    return Ok(Err(e));
+                }
+            }
+        }
     }
-    match sum {
+    Ok(match sum {
         Some(sum) => Ok(window::finish(&sum)),
         None => Err(WindowError::NotLater(
             u64::try_from(scrapes[first].at_ms).unwrap_or(0),
             u64::try_from(scrapes[last].at_ms).unwrap_or(0),
         )),
-    }
+    })
 }
 
 /// The index of the last scrape at or before `t`, within [`LOOKBACK`].
@@ -251,7 +286,8 @@ mod tests {
             .iter()
             .map(|&at_ms| Scrape {
                 at_ms,
-                record: Record::default(),
+                layout: Arc::new(Vec::new()),
+                values: Vec::new(),
             })
             .collect()
     }

@@ -10,12 +10,12 @@
 //! database from a newer build is refused, never rewritten. Readers use
 //! their own read-only connections (WAL: they never block the writer).
 //!
-//! A successful scrape is stored as increments ([`ingest`]): what every
+//! A successful scrape is stored as increments (`ingest`): what every
 //! counter and bucket gained since the target's previous successful scrape,
 //! with its gauges and cumulative totals, packed against a per-target
-//! layout written once ([`pack`]); the target's latest snapshot is also kept
+//! layout written once (`pack`); the target's latest snapshot is also kept
 //! whole (`latest`, one row per target). Databases written before (whole
-//! snapshots as zstd CBOR per row) are converted at open ([`upgrade`]).
+//! snapshots as zstd CBOR per row) are converted at open (`upgrade`).
 //! Indexed columns: target, time, success. Consecutive failed scrapes of one kind are one row with a
 //! count (see [`MAX_RUN`]), so a target that keeps failing does not grow
 //! the database by a row per scrape.
@@ -36,7 +36,7 @@ mod pack;
 mod upgrade;
 pub use batch::MAX_RUN;
 pub use ingest::Success;
-pub use pack::{Record, unpack};
+pub use pack::{Record, unpack, unpack_into};
 
 /// Inserts written in one transaction at most.
 const MAX_BATCH: usize = 512;

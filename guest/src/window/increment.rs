@@ -31,6 +31,13 @@ macro_rules! sum_each {
     };
 }
 
+/// Whether each field of two `Totals` is present in both or in neither.
+macro_rules! same_presence {
+    (($a:expr, $b:expr) $( $(#[$doc:meta])* $field:ident : $t:ty, )*) => {
+        true $( && $a.$field.is_some() == $b.$field.is_some() )*
+    };
+}
+
 /// A histogram's (or summary's) increase.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DistIncrease {
@@ -388,6 +395,129 @@ impl Increment {
             latency,
             engine_metrics: sum_groups(&self.engine_metrics, &later.engine_metrics)?,
         })
+    }
+}
+
+impl Increment {
+    /// `*self = self.add(later)`, without allocating when both have the
+    /// same fields, names, labels and bucket bounds in the same order (a
+    /// target's consecutive scrapes, as a rule).
+    ///
+    /// # Errors
+    /// As [`Increment::add`].
+    pub fn add_assign(&mut self, later: &Increment) -> Result<(), WindowError> {
+        if !self.same_shape(later) {
+            *self = self.add(later)?;
+            return Ok(());
+        }
+        self.start_ms = self.start_ms.min(later.start_ms);
+        self.end_ms = self.end_ms.max(later.end_ms);
+        self.restarted |= later.restarted;
+        self.resets.extend(later.resets.iter().cloned());
+        let (ta, tb) = (&self.totals, &later.totals);
+        self.totals = totals_fields!(sum_each!(ta, tb));
+        let (la, lb) = (&mut self.latency, &later.latency);
+        for (a, b) in [
+            (
+                &mut la.time_to_first_token_seconds,
+                &lb.time_to_first_token_seconds,
+            ),
+            (
+                &mut la.inter_token_latency_seconds,
+                &lb.inter_token_latency_seconds,
+            ),
+            (
+                &mut la.e2e_request_latency_seconds,
+                &lb.e2e_request_latency_seconds,
+            ),
+            (&mut la.queue_time_seconds, &lb.queue_time_seconds),
+        ] {
+            if let (Some(a), Some(b)) = (a, b) {
+                add_dist_in_place(a, b);
+            }
+        }
+        for (ga, gb) in self.engine_metrics.iter_mut().zip(&later.engine_metrics) {
+            for (fa, fb) in ga.fields.iter_mut().zip(&gb.fields) {
+                match (&mut fa.value, &fb.value) {
+                    (ValueIncrease::Number(a), ValueIncrease::Number(b)) => *a += b,
+                    (ValueIncrease::ByLabel(_, va), ValueIncrease::ByLabel(_, vb)) => {
+                        for (a, b) in va.iter_mut().zip(vb) {
+                            a.value += b.value;
+                        }
+                    }
+                    (ValueIncrease::Distribution(a), ValueIncrease::Distribution(b)) => {
+                        add_dist_in_place(a, b);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Same instance, engine, fields (present or not), names, labels and
+    /// bucket bounds, in the same order: adding is then field by field.
+    fn same_shape(&self, other: &Increment) -> bool {
+        let dist = |a: &Option<DistIncrease>, b: &Option<DistIncrease>| match (a, b) {
+            (Some(a), Some(b)) => same_bounds(&a.buckets, &b.buckets),
+            (None, None) => true,
+            _ => false,
+        };
+        let (la, lb) = (&self.latency, &other.latency);
+        self.instance_id == other.instance_id
+            && self.engine == other.engine
+            && totals_fields!(same_presence!(self.totals, other.totals))
+            && dist(
+                &la.time_to_first_token_seconds,
+                &lb.time_to_first_token_seconds,
+            )
+            && dist(
+                &la.inter_token_latency_seconds,
+                &lb.inter_token_latency_seconds,
+            )
+            && dist(
+                &la.e2e_request_latency_seconds,
+                &lb.e2e_request_latency_seconds,
+            )
+            && dist(&la.queue_time_seconds, &lb.queue_time_seconds)
+            && self.engine_metrics.len() == other.engine_metrics.len()
+            && self
+                .engine_metrics
+                .iter()
+                .zip(&other.engine_metrics)
+                .all(|(ga, gb)| {
+                    ga.name == gb.name
+                        && ga.fields.len() == gb.fields.len()
+                        && ga.fields.iter().zip(&gb.fields).all(|(fa, fb)| {
+                            fa.name == fb.name
+                                && fa.metric == fb.metric
+                                && match (&fa.value, &fb.value) {
+                                    (ValueIncrease::Number(_), ValueIncrease::Number(_)) => true,
+                                    (
+                                        ValueIncrease::ByLabel(la, va),
+                                        ValueIncrease::ByLabel(lb, vb),
+                                    ) => {
+                                        la == lb
+                                            && va.len() == vb.len()
+                                            && va.iter().zip(vb).all(|(a, b)| a.key == b.key)
+                                    }
+                                    (
+                                        ValueIncrease::Distribution(a),
+                                        ValueIncrease::Distribution(b),
+                                    ) => same_bounds(&a.buckets, &b.buckets),
+                                    _ => false,
+                                }
+                        })
+                })
+    }
+}
+
+/// `a += b` per count, sum and bucket (same bounds).
+fn add_dist_in_place(a: &mut DistIncrease, b: &DistIncrease) {
+    a.count += b.count;
+    a.sum += b.sum;
+    for (x, y) in a.buckets.iter_mut().zip(&b.buckets) {
+        x.count += y.count;
     }
 }
 

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::params::{self, DEFAULT_RANGE, LabelFilter, millis_of, rfc3339};
-use super::stored::{self, store_of, store_problem};
+use super::stored::{self, store_of};
 use crate::problem::{ApiQuery, Problem};
 use crate::state::Service;
 
@@ -229,10 +229,7 @@ pub async fn fleet_window(
             continue;
         }
         let id = &entry.spec.id;
-        let Some((later, w)) = stored::window_of(&service, store, id, at, range_ms)
-            .await
-            .map_err(|e| store_problem(&e))?
-        else {
+        let Some((later, w)) = stored::window_of(&service, store, id, at, range_ms).await? else {
             continue;
         };
         let models = models(&later);

@@ -95,7 +95,7 @@ async fn target_scrapes(
 
 /// A window over stored scrapes as JSON, or its 409.
 fn window_value(scrapes: &[Scrape], first: usize, last: usize) -> Result<Value, Problem> {
-    let w = history::window_over(scrapes, first, last);
+    let w = history::window_over(scrapes, first, last).map_err(|e| stored::undecodable(&e))?;
     stored::window_json(
         &w.as_ref()
             .map(native::window_stats)
@@ -252,7 +252,10 @@ pub async fn target_history(
         if let Some(i) = latest
             && last_fields.as_ref().is_none_or(|(id, _)| *id != i)
         {
-            last_fields = Some((i, written(&fields(&scrapes[i].lean_snapshot()))?));
+            let snapshot = scrapes[i]
+                .lean_snapshot()
+                .map_err(|e| stored::undecodable(&e))?;
+            last_fields = Some((i, written(&fields(&snapshot))?));
         }
         let null: &[u8] = b"null";
         out.push(

@@ -43,29 +43,42 @@ pub fn store_problem(e: &StoreError) -> Problem {
 /// The window of `target` ending at `at_ms` over `range_ms`, with the
 /// latest stored scrape in it (as a snapshot of its normalized fields), or
 /// `None` when fewer than two successful scrapes lie in it (or the store
-/// never saw the target). Computed within the window pool.
+/// never saw the target). Computed within the window pool; a failed read
+/// is 503 `store`.
 pub async fn window_of(
     service: &Service,
     store: &Store,
     target: &str,
     at_ms: i64,
     range_ms: i64,
-) -> Result<Option<(Snapshot, Result<WindowStats, WindowError>)>, StoreError> {
+) -> Result<Option<(Snapshot, Result<WindowStats, WindowError>)>, Problem> {
     // The semaphore is never closed, so acquiring only waits.
     let _permit = service.window_permits.acquire().await;
     let scrapes = history::scrapes(store, target, at_ms.saturating_sub(range_ms), at_ms)
-        .await?
+        .await
+        .map_err(|e| store_problem(&e))?
         .unwrap_or_default();
     let Some((first, last)) = history::window_span(&scrapes, at_ms, range_ms) else {
         return Ok(None);
     };
-    let w = history::window_over(&scrapes, first, last);
+    let w = history::window_over(&scrapes, first, last).map_err(|e| undecodable(&e))?;
+    let later = scrapes[last].lean_snapshot().map_err(|e| undecodable(&e))?;
     Ok(Some((
-        scrapes[last].lean_snapshot(),
+        later,
         w.as_ref()
             .map(native::window_stats)
             .map_err(native::window_error),
     )))
+}
+
+/// A stored scrape that does not decode: logged, and 503 `store`.
+pub fn undecodable(e: &str) -> Problem {
+    tracing::error!(error = e, "history read failed");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store",
+        format!("reading the history failed: {e}"),
+    )
 }
 
 /// A window as JSON. Two scrapes that cannot be compared are a 409 whose

@@ -155,7 +155,12 @@ impl Codec for Dec<'_> {
         let (head, rest) = self.layout.split_at(n);
         self.layout = rest;
         match std::str::from_utf8(head) {
-            Ok(t) => *s = t.to_string(),
+            // The same layout decodes to the same names: no allocation.
+            Ok(t) if s != t => {
+                s.clear();
+                s.push_str(t);
+            }
+            Ok(_) => {}
             Err(_) => self.fail("a name is not UTF-8"),
         }
     }
@@ -180,20 +185,27 @@ pub fn pack(record: &Record) -> (Vec<u8>, Vec<u8>) {
 
 /// The record of a scrape at `at_ms` stored as `layout` and `values`.
 pub fn unpack(layout: &[u8], values: &[u8], at_ms: u64) -> Result<Record, String> {
+    let mut r = Record::default();
+    unpack_into(layout, values, at_ms, &mut r)?;
+    Ok(r)
+}
+
+/// [`unpack`] into `r`, reusing what it holds: decoding the scrapes of one
+/// layout one after the other into the same record allocates nothing.
+pub fn unpack_into(layout: &[u8], values: &[u8], at_ms: u64, r: &mut Record) -> Result<(), String> {
     let mut dec = Dec {
         layout,
         values,
         at_ms,
         error: None,
     };
-    let mut r = Record::default();
-    walk_record(&mut dec, &mut r);
+    walk_record(&mut dec, r);
     if dec.error.is_none() && !(dec.layout.is_empty() && dec.values.is_empty()) {
         dec.error = Some("bytes left over");
     }
     match dec.error {
         Some(why) => Err(format!("a stored scrape does not decode: {why}")),
-        None => Ok(r),
+        None => Ok(()),
     }
 }
 
@@ -211,8 +223,8 @@ fn list<C: Codec, T>(
 ) {
     let mut n = v.len();
     c.size(&mut n);
-    if c.decoding().is_some() {
-        v.clear();
+    if c.decoding().is_some() && v.len() != n {
+        v.truncate(n);
         v.resize_with(n, new);
     }
     for x in v {
@@ -277,13 +289,15 @@ fn walk_record<C: Codec>(c: &mut C, r: &mut Record) {
     load_fields!(walk_each!(c, r.load));
     totals_fields!(walk_each!(c, r.totals));
     option(c, &mut r.gap, || WindowError::NotLater(0, 0), walk_gap);
-    let (instance, engine) = (r.instance_id.clone(), r.engine.clone());
-    option(
-        c,
-        &mut r.increment,
-        || empty(&instance, &engine),
-        walk_increment,
-    );
+    option(c, &mut r.increment, || empty("", ""), walk_increment);
+    if let Some(i) = &mut r.increment {
+        if i.instance_id != r.instance_id {
+            i.instance_id.clone_from(&r.instance_id);
+        }
+        if i.engine != r.engine {
+            i.engine.clone_from(&r.engine);
+        }
+    }
 }
 
 fn empty(instance_id: &str, engine: &str) -> Increment {
@@ -407,8 +421,9 @@ fn walk_field<C: Codec>(c: &mut C, f: &mut FieldIncrease) {
         ValueIncrease::ByLabel(..) => 1,
         ValueIncrease::Distribution(_) => 2,
     };
+    let was = tag;
     c.size(&mut tag);
-    if c.decoding().is_some() {
+    if c.decoding().is_some() && tag != was {
         f.value = match tag {
             0 => ValueIncrease::Number(0.0),
             1 => ValueIncrease::ByLabel(String::new(), Vec::new()),
