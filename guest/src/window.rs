@@ -30,6 +30,7 @@ use crate::snapshot::{
 };
 
 mod increment;
+mod sum;
 pub use increment::{
     DistIncrease, FieldIncrease, GroupIncrease, Increment, LatencyIncrease, ValueIncrease, increase,
 };
