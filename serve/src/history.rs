@@ -101,156 +101,227 @@ pub fn failure_row(
     }
 }
 
-/// One stored successful scrape, as stored (its layout shared with the
-/// target's other scrapes of that layout); decoded on demand.
-#[derive(Clone, Debug)]
-pub struct Scrape {
+/// The most stored scrapes one answer sums: a window, every window of a
+/// history together, or each target of a fleet window. Beyond it the
+/// request is refused (422), so a long `range` cannot buy unbounded work.
+pub const MAX_SUMMED: usize = 2_000_000;
+
+/// A stored successful scrape's place: when, and its row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Point {
     /// `collected_at_ms`.
     pub at_ms: i64,
-    layout: Arc<Vec<u8>>,
-    values: Vec<u8>,
+    /// The row.
+    pub id: i64,
 }
 
-impl Scrape {
-    /// What it stored.
-    pub fn record(&self) -> Result<Record, String> {
-        let mut r = Record::default();
-        self.decode_into(&mut r)?;
-        Ok(r)
+/// A target's successful scrapes collected in `[from_ms, to_ms]`, oldest
+/// first, from the index alone (16 bytes each in memory).
+pub fn points_in(
+    conn: &rusqlite::Connection,
+    target: i64,
+    from_ms: i64,
+    to_ms: i64,
+) -> rusqlite::Result<Vec<Point>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at_ms, id FROM scrapes
+         WHERE target = ?1 AND ok = 1 AND at_ms BETWEEN ?2 AND ?3 ORDER BY at_ms, id",
+    )?;
+    stmt.query_map(rusqlite::params![target, from_ms, to_ms], |r| {
+        Ok(Point {
+            at_ms: r.get(0)?,
+            id: r.get(1)?,
+        })
+    })?
+    .collect()
+}
+
+/// Reads stored records by row, each layout once, decoding into records
+/// it is given (so a run of one layout allocates nothing).
+pub struct Records<'c> {
+    conn: &'c rusqlite::Connection,
+    layouts: HashMap<i64, Vec<u8>>,
+}
+
+fn undecodable(e: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Blob, e.into())
+}
+
+impl<'c> Records<'c> {
+    /// A reader on `conn`.
+    pub fn new(conn: &'c rusqlite::Connection) -> Self {
+        Records {
+            conn,
+            layouts: HashMap::new(),
+        }
     }
 
-    /// What it stored, into `r` (reusing its allocations).
-    fn decode_into(&self, r: &mut Record) -> Result<(), String> {
-        store::unpack_into(
-            &self.layout,
-            &self.values,
-            u64::try_from(self.at_ms).unwrap_or(0),
-            r,
-        )
+    /// The record of `p` into `r`; `false` for a row that has none (an
+    /// old snapshot that did not decode when the database was converted).
+    /// A record that does not decode is an error.
+    pub fn read_into(&mut self, p: Point, r: &mut Record) -> rusqlite::Result<bool> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT layout, record FROM scrapes WHERE id = ?1")?;
+        let mut rows = stmt.query([p.id])?;
+        let Some(row) = rows.next()? else {
+            return Ok(false);
+        };
+        let Some(layout) = row.get::<_, Option<i64>>(0)? else {
+            return Ok(false);
+        };
+        if let std::collections::hash_map::Entry::Vacant(e) = self.layouts.entry(layout) {
+            e.insert(
+                self.conn
+                    .prepare_cached("SELECT body FROM layouts WHERE id = ?1")?
+                    .query_row([layout], |r| r.get(0))?,
+            );
+        }
+        let Some(values) = row.get_ref(1)?.as_blob_or_null()? else {
+            return Ok(false);
+        };
+        let at = u64::try_from(p.at_ms).unwrap_or(0);
+        store::unpack_into(&self.layouts[&layout], values, at, r).map_err(undecodable)?;
+        Ok(true)
     }
 
-    /// The snapshot fields it keeps (instance, engine, time, models, load,
+    /// The snapshot fields `p` keeps (instance, engine, time, models, load,
     /// totals) as a snapshot without distributions or engine detail.
-    pub fn lean_snapshot(&self) -> Result<Snapshot, String> {
-        let r = self.record()?;
+    pub fn lean_snapshot(&mut self, p: Point) -> rusqlite::Result<Snapshot> {
+        let mut r = Record::default();
+        if !self.read_into(p, &mut r)? {
+            return Err(undecodable(format!(
+                "the scrape at {} ms has no stored record",
+                p.at_ms
+            )));
+        }
         Ok(native::lean_snapshot(
             &r.instance_id,
             &r.engine,
-            u64::try_from(self.at_ms).unwrap_or(0),
+            u64::try_from(p.at_ms).unwrap_or(0),
             &r.model_names,
             &r.load,
             &r.totals,
         ))
     }
-}
 
-/// A target's successful scrapes collected in `[from_ms, to_ms]`, oldest
-/// first, each checked to decode (each layout read once); `None` when the
-/// store has never seen the target.
-pub async fn scrapes(
-    store: &Store,
-    target: &str,
-    from_ms: i64,
-    to_ms: i64,
-) -> Result<Option<Vec<Scrape>>, StoreError> {
-    let target = target.to_string();
-    store
-        .read(move |conn| {
-            let Some(id) = target_id(conn, &target)? else {
-                return Ok(None);
-            };
-            let mut stmt = conn.prepare_cached(
-                "SELECT at_ms, layout, record FROM scrapes
-                 WHERE target = ?1 AND ok = 1 AND at_ms BETWEEN ?2 AND ?3
-                   AND record IS NOT NULL
-                 ORDER BY at_ms, id",
-            )?;
-            let mut layout_of = conn.prepare_cached("SELECT body FROM layouts WHERE id = ?1")?;
-            let mut layouts: HashMap<i64, Arc<Vec<u8>>> = HashMap::new();
-            let mut rows = stmt.query(rusqlite::params![id, from_ms, to_ms])?;
-            let mut out = Vec::new();
-            let mut check = Record::default();
-            while let Some(row) = rows.next()? {
-                let at_ms: i64 = row.get(0)?;
-                let layout: i64 = row.get(1)?;
-                let layout = match layouts.entry(layout) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
-                    std::collections::hash_map::Entry::Vacant(e) => e
-                        .insert(Arc::new(layout_of.query_row([layout], |r| r.get(0))?))
-                        .clone(),
-                };
-                let scrape = Scrape {
-                    at_ms,
-                    layout,
-                    values: row.get(2)?,
-                };
-                scrape.decode_into(&mut check).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        2,
-                        rusqlite::types::Type::Blob,
-                        e.into(),
-                    )
-                })?;
-                out.push(scrape);
+    /// The window over `points[first..=last]`: the component's `finish` of
+    /// the sum of the increments stored after `first` up to `last`, summed
+    /// in place; `None` when that would take more than `budget` scrapes
+    /// (what it takes is deducted). A scrape that could not be compared
+    /// with its predecessor makes the window that comparison's error.
+    pub fn window_over(
+        &mut self,
+        points: &[Point],
+        first: usize,
+        last: usize,
+        budget: &mut usize,
+    ) -> rusqlite::Result<Option<Result<Window, WindowError>>> {
+        let n = last - first;
+        if n > *budget {
+            return Ok(None);
+        }
+        *budget -= n;
+        let mut sum: Option<Increment> = None;
+        let mut scratch = Record::default();
+        for &p in &points[first + 1..=last] {
+            if !self.read_into(p, &mut scratch)? {
+                continue;
             }
-            Ok(Some(out))
-        })
-        .await
+            if let Some(gap) = scratch.gap.take() {
+                return Ok(Some(Err(gap)));
+            }
+            let Some(inc) = &scratch.increment else {
+                continue;
+            };
+            match &mut sum {
+                None => sum = Some(inc.clone()),
+                Some(acc) => {
+                    if let Err(e) = acc.add_assign(inc) {
+                        return Ok(Some(Err(e)));
+                    }
+                }
+            }
+        }
+        Ok(Some(match sum {
+            Some(sum) => Ok(window::finish(&sum)),
+            None => Err(WindowError::NotLater(
+                u64::try_from(points[first].at_ms).unwrap_or(0),
+                u64::try_from(points[last].at_ms).unwrap_or(0),
+            )),
+        }))
+    }
 }
 
 /// The scrapes a window ending at `t` over `range` spans: the first
 /// collected at or after `t - range` and the last at or before `t`, as
-/// indices into `scrapes` (sorted by time); `None` unless there are two.
-pub fn window_span(scrapes: &[Scrape], t: i64, range_ms: i64) -> Option<(usize, usize)> {
-    let end = scrapes.partition_point(|p| p.at_ms <= t);
-    let start = scrapes.partition_point(|p| p.at_ms < t.saturating_sub(range_ms));
+/// indices into `points` (sorted by time); `None` unless there are two.
+pub fn window_span(points: &[Point], t: i64, range_ms: i64) -> Option<(usize, usize)> {
+    let end = points.partition_point(|p| p.at_ms <= t);
+    let start = points.partition_point(|p| p.at_ms < t.saturating_sub(range_ms));
     (end >= start + 2).then(|| (start, end - 1))
 }
 
-/// The window over `scrapes[first..=last]`: the component's `finish` of
-/// the sum of the increments stored after `first` up to `last`, summed in
-/// place. A scrape that could not be compared with its predecessor makes
-/// the window that comparison's error. `Err` only for a scrape that does
-/// not decode.
-pub fn window_over(
-    scrapes: &[Scrape],
-    first: usize,
-    last: usize,
-) -> Result<Result<Window, WindowError>, String> {
-    let mut sum: Option<Increment> = None;
-    let mut scratch = Record::default();
-    for s in &scrapes[first + 1..=last] {
-        s.decode_into(&mut scratch)?;
-        if let Some(gap) = scratch.gap.take() {
-            return Ok(Err(gap));
-        }
-        let Some(inc) = &scratch.increment else {
-            continue;
-        };
-        match &mut sum {
-            None => sum = Some(inc.clone()),
-            Some(acc) => {
-                if let Err(e) = acc.add_assign(inc) {
-                    return Ok(Err(e));
-                }
-            }
-        }
-    }
-    Ok(match sum {
-        Some(sum) => Ok(window::finish(&sum)),
-        None => Err(WindowError::NotLater(
-            u64::try_from(scrapes[first].at_ms).unwrap_or(0),
-            u64::try_from(scrapes[last].at_ms).unwrap_or(0),
-        )),
-    })
-}
-
 /// The index of the last scrape at or before `t`, within [`LOOKBACK`].
-pub fn latest(scrapes: &[Scrape], t: i64) -> Option<usize> {
-    let end = scrapes.partition_point(|p| p.at_ms <= t);
+pub fn latest(points: &[Point], t: i64) -> Option<usize> {
+    let end = points.partition_point(|p| p.at_ms <= t);
     let lookback = i64::try_from(LOOKBACK.as_millis()).unwrap_or(i64::MAX);
     end.checked_sub(1)
-        .filter(|&i| scrapes[i].at_ms >= t.saturating_sub(lookback))
+        .filter(|&i| points[i].at_ms >= t.saturating_sub(lookback))
+}
+
+/// A target's window at one time, as a single read finds it.
+#[derive(Debug)]
+pub enum WindowAt {
+    /// The store has never seen the target.
+    Unknown,
+    /// Fewer than two successful scrapes in the range.
+    Insufficient,
+    /// More than [`MAX_SUMMED`] scrapes in the range.
+    TooLong,
+    /// The window.
+    Found {
+        /// The earlier edge's time.
+        earlier_ms: i64,
+        /// The later edge's time.
+        later_ms: i64,
+        /// The later edge's normalized fields.
+        later: Box<Snapshot>,
+        /// The window, or why the scrapes in it cannot be compared.
+        window: Box<Result<Window, WindowError>>,
+    },
+}
+
+/// The window of `target` ending at `at_ms` over `range_ms`.
+pub async fn window_at(
+    store: &Store,
+    target: &str,
+    at_ms: i64,
+    range_ms: i64,
+) -> Result<WindowAt, StoreError> {
+    let target = target.to_string();
+    store
+        .read(move |conn| {
+            let Some(id) = target_id(conn, &target)? else {
+                return Ok(WindowAt::Unknown);
+            };
+            let points = points_in(conn, id, at_ms.saturating_sub(range_ms), at_ms)?;
+            let Some((first, last)) = window_span(&points, at_ms, range_ms) else {
+                return Ok(WindowAt::Insufficient);
+            };
+            let mut records = Records::new(conn);
+            let mut budget = MAX_SUMMED;
+            let Some(window) = records.window_over(&points, first, last, &mut budget)? else {
+                return Ok(WindowAt::TooLong);
+            };
+            Ok(WindowAt::Found {
+                earlier_ms: points[first].at_ms,
+                later_ms: points[last].at_ms,
+                later: Box::new(records.lean_snapshot(points[last])?),
+                window: Box::new(window),
+            })
+        })
+        .await
 }
 
 /// Apply `retention` every `every` until the process ends; results are
@@ -281,13 +352,13 @@ pub fn spawn_retention(store: Store, retention: Retention, every: Duration) {
 mod tests {
     use super::*;
 
-    fn at(times: &[i64]) -> Vec<Scrape> {
+    fn at(times: &[i64]) -> Vec<Point> {
         times
             .iter()
-            .map(|&at_ms| Scrape {
+            .enumerate()
+            .map(|(i, &at_ms)| Point {
                 at_ms,
-                layout: Arc::new(Vec::new()),
-                values: Vec::new(),
+                id: i as i64,
             })
             .collect()
     }
@@ -307,6 +378,26 @@ mod tests {
         assert_eq!(latest(&p, -1), None);
         // Beyond the look-back the latest value is absent, not repeated.
         assert_eq!(latest(&p, 60_000 + 300_001), None);
+    }
+
+    #[test]
+    fn a_window_over_more_scrapes_than_the_budget_is_refused_before_reading() {
+        let p = at(&[0, 15_000, 30_000, 45_000, 60_000]);
+        // No tables: a read would fail, so a refusal proves none was made.
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let mut records = Records::new(&conn);
+        let mut budget = 3;
+        assert!(
+            records
+                .window_over(&p, 0, 4, &mut budget)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(budget, 3);
+        // Within the budget it is deducted and the rows are read.
+        let mut budget = 10;
+        assert!(records.window_over(&p, 0, 4, &mut budget).is_err());
+        assert_eq!(budget, 6);
     }
 }
 
@@ -400,7 +491,7 @@ pub fn open(
 }
 
 /// The row id of target `name`, `None` when the store has never seen it.
-fn target_id(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<Option<i64>> {
+pub fn target_id(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<Option<i64>> {
     conn.query_row("SELECT id FROM targets WHERE name = ?1", [name], |r| {
         r.get::<_, i64>(0)
     })

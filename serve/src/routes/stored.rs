@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use llm_metrics_host::wit::mapper::{Snapshot, WindowError, WindowStats};
 use serde_json::Value;
 
-use crate::history;
+use crate::history::{self, WindowAt};
 use crate::native;
 use crate::problem::Problem;
 use crate::state::Service;
@@ -44,7 +44,8 @@ pub fn store_problem(e: &StoreError) -> Problem {
 /// latest stored scrape in it (as a snapshot of its normalized fields), or
 /// `None` when fewer than two successful scrapes lie in it (or the store
 /// never saw the target). Computed within the window pool; a failed read
-/// is 503 `store`.
+/// is 503 `store`, a range of more than [`history::MAX_SUMMED`] scrapes 422
+/// `invalid-range`.
 pub async fn window_of(
     service: &Service,
     store: &Store,
@@ -54,30 +55,35 @@ pub async fn window_of(
 ) -> Result<Option<(Snapshot, Result<WindowStats, WindowError>)>, Problem> {
     // The semaphore is never closed, so acquiring only waits.
     let _permit = service.window_permits.acquire().await;
-    let scrapes = history::scrapes(store, target, at_ms.saturating_sub(range_ms), at_ms)
+    match history::window_at(store, target, at_ms, range_ms)
         .await
         .map_err(|e| store_problem(&e))?
-        .unwrap_or_default();
-    let Some((first, last)) = history::window_span(&scrapes, at_ms, range_ms) else {
-        return Ok(None);
-    };
-    let w = history::window_over(&scrapes, first, last).map_err(|e| undecodable(&e))?;
-    let later = scrapes[last].lean_snapshot().map_err(|e| undecodable(&e))?;
-    Ok(Some((
-        later,
-        w.as_ref()
-            .map(native::window_stats)
-            .map_err(native::window_error),
-    )))
+    {
+        WindowAt::Unknown | WindowAt::Insufficient => Ok(None),
+        WindowAt::TooLong => Err(too_long(target)),
+        WindowAt::Found { later, window, .. } => Ok(Some((*later, wit_window(&window)))),
+    }
 }
 
-/// A stored scrape that does not decode: logged, and 503 `store`.
-pub fn undecodable(e: &str) -> Problem {
-    tracing::error!(error = e, "history read failed");
+/// The native window result as the plugin's records.
+pub fn wit_window(
+    w: &Result<llm_metrics_guest::window::Window, llm_metrics_guest::window::WindowError>,
+) -> Result<WindowStats, WindowError> {
+    w.as_ref()
+        .map(native::window_stats)
+        .map_err(native::window_error)
+}
+
+/// 422 `invalid-range`: more stored scrapes than one answer sums.
+pub fn too_long(target: &str) -> Problem {
     Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store",
-        format!("reading the history failed: {e}"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-range",
+        format!(
+            "the range holds more than {} stored scrapes of target `{target}` to sum; \
+             ask for a shorter range (or fewer points)",
+            history::MAX_SUMMED
+        ),
     )
 }
 
