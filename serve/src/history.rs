@@ -1,9 +1,11 @@
 //! Recording scrapes into the [`Store`] and reading them back.
 //!
-//! Invariants: a window ending at `t` over `range` is taken between the
-//! first successful snapshot collected at or after `t - range` and the last
-//! one at or before `t`, the samples PromQL's `x[range]` selects at `t`;
-//! with fewer than two there is no window, never a made-up one. A history
+//! Invariants: a window ending at `t` over `range` spans from the first
+//! successful scrape collected at or after `t - range` to the last one at
+//! or before `t`, the samples PromQL's `x[range]` selects at `t`, and is the
+//! component's `finish` of the sum of the increments stored in between (so
+//! a reset inside the range is seen, as `rate()` sees it); with fewer than
+//! two scrapes there is no window, never a made-up one. A history
 //! point's normalized fields come from the last snapshot at or before `t`
 //! within [`LOOKBACK`] (Prometheus' staleness look-back), else they are
 //! `null`. The retention task runs in the background and only ever deletes
@@ -14,11 +16,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use llm_metrics_guest::window::{self, Increment, Window, WindowError};
 use llm_metrics_host::wit::mapper::Snapshot;
 use rusqlite::OptionalExtension;
 
 use crate::collect::Failure;
-use crate::store::{self, Retention, Row, Store, StoreError};
+use crate::native;
+use crate::store::{self, Record, Retention, Row, Store, StoreError, Success};
 
 /// How far back a history point looks for the latest snapshot (as
 /// Prometheus' default `lookback-delta`).
@@ -63,14 +67,20 @@ pub async fn record(
     }
 }
 
-/// The row for a successful scrape.
+/// The row for a successful scrape: its native view and the whole
+/// snapshot encoded (the target's latest), both made here, off the writer.
 pub fn success_row(target: &str, snapshot: &Snapshot, took: Duration) -> Result<Row, String> {
     Ok(Row {
         target: target.to_string(),
         at_ms: i64::try_from(snapshot.collected_at_ms).unwrap_or(i64::MAX),
         duration_ms: Some(i64::try_from(took.as_millis()).unwrap_or(i64::MAX)),
         error: None,
-        snapshot: Some(store::encode(snapshot)?),
+        success: Some(Box::new(Success {
+            sample: Arc::new(native::Sample::of(snapshot)),
+            model_names: snapshot.model_names.clone(),
+            load: native::load(snapshot),
+            encoded: store::encode(snapshot)?,
+        })),
     })
 }
 
@@ -87,11 +97,16 @@ pub fn failure_row(
         at_ms: millis(started),
         duration_ms: Some(i64::try_from(took.as_millis()).unwrap_or(i64::MAX)),
         error: Some((kind.to_string(), message.to_string())),
-        snapshot: None,
+        success: None,
     }
 }
 
-/// One stored successful scrape: when, and its row id.
+/// The most stored scrapes one answer sums: a window, every window of a
+/// history together, or each target of a fleet window. Beyond it the
+/// request is refused (422), so a long `range` cannot buy unbounded work.
+pub const MAX_SUMMED: usize = 2_000_000;
+
+/// A stored successful scrape's place: when, and its row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Point {
     /// `collected_at_ms`.
@@ -101,138 +116,212 @@ pub struct Point {
 }
 
 /// A target's successful scrapes collected in `[from_ms, to_ms]`, oldest
-/// first, from the index alone; `None` when the store has never seen the
-/// target.
-pub async fn points(
-    store: &Store,
-    target: &str,
+/// first, from the index alone (16 bytes each in memory).
+pub fn points_in(
+    conn: &rusqlite::Connection,
+    target: i64,
     from_ms: i64,
     to_ms: i64,
-) -> Result<Option<Vec<Point>>, StoreError> {
-    let target = target.to_string();
-    store
-        .read(move |conn| {
-            let Some(id) = target_id(conn, &target)? else {
-                return Ok(None);
-            };
-            let mut stmt = conn.prepare_cached(
-                "SELECT at_ms, id FROM scrapes
-                 WHERE target = ?1 AND ok = 1 AND at_ms BETWEEN ?2 AND ?3 ORDER BY at_ms",
-            )?;
-            let points = stmt
-                .query_map(rusqlite::params![id, from_ms, to_ms], |r| {
-                    Ok(Point {
-                        at_ms: r.get(0)?,
-                        id: r.get(1)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(Some(points))
+) -> rusqlite::Result<Vec<Point>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at_ms, id FROM scrapes
+         WHERE target = ?1 AND ok = 1 AND at_ms BETWEEN ?2 AND ?3 ORDER BY at_ms, id",
+    )?;
+    stmt.query_map(rusqlite::params![target, from_ms, to_ms], |r| {
+        Ok(Point {
+            at_ms: r.get(0)?,
+            id: r.get(1)?,
         })
-        .await
+    })?
+    .collect()
 }
 
-/// What a history point at one time reads: the latest point (within
-/// [`LOOKBACK`]) and the window pair over the range.
-pub type PointPlan = (Option<Point>, Option<(Point, Point)>);
+/// Reads stored records by row, each layout once, decoding into records
+/// it is given (so a run of one layout allocates nothing).
+pub struct Records<'c> {
+    conn: &'c rusqlite::Connection,
+    layouts: HashMap<i64, Vec<u8>>,
+}
 
-/// For each time in `times`, the same [`latest`] and [`window_pair`] as
-/// over every point, found with two index lookups per time instead (no
-/// scan of the span, so the memory and work do not grow with how many
-/// scrapes the range holds); `None` when the store has never seen the
-/// target.
-pub async fn plan(
-    store: &Store,
-    target: &str,
-    times: Vec<i64>,
-    range_ms: i64,
-) -> Result<Option<Vec<PointPlan>>, StoreError> {
-    let target = target.to_string();
-    let lookback = i64::try_from(LOOKBACK.as_millis()).unwrap_or(i64::MAX);
-    store
-        .read(move |conn| {
-            let Some(id) = target_id(conn, &target)? else {
-                return Ok(None);
+fn undecodable(e: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Blob, e.into())
+}
+
+impl<'c> Records<'c> {
+    /// A reader on `conn`.
+    pub fn new(conn: &'c rusqlite::Connection) -> Self {
+        Records {
+            conn,
+            layouts: HashMap::new(),
+        }
+    }
+
+    /// The record of `p` into `r`; `false` for a row that has none (an
+    /// old snapshot that did not decode when the database was converted).
+    /// A record that does not decode is an error.
+    pub fn read_into(&mut self, p: Point, r: &mut Record) -> rusqlite::Result<bool> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT layout, record FROM scrapes WHERE id = ?1")?;
+        let mut rows = stmt.query([p.id])?;
+        let Some(row) = rows.next()? else {
+            return Ok(false);
+        };
+        let Some(layout) = row.get::<_, Option<i64>>(0)? else {
+            return Ok(false);
+        };
+        if let std::collections::hash_map::Entry::Vacant(e) = self.layouts.entry(layout) {
+            e.insert(
+                self.conn
+                    .prepare_cached("SELECT body FROM layouts WHERE id = ?1")?
+                    .query_row([layout], |r| r.get(0))?,
+            );
+        }
+        let Some(values) = row.get_ref(1)?.as_blob_or_null()? else {
+            return Ok(false);
+        };
+        let at = u64::try_from(p.at_ms).unwrap_or(0);
+        store::unpack_into(&self.layouts[&layout], values, at, r).map_err(undecodable)?;
+        Ok(true)
+    }
+
+    /// The snapshot fields `p` keeps (instance, engine, time, models, load,
+    /// totals) as a snapshot without distributions or engine detail.
+    pub fn lean_snapshot(&mut self, p: Point) -> rusqlite::Result<Snapshot> {
+        let mut r = Record::default();
+        if !self.read_into(p, &mut r)? {
+            return Err(undecodable(format!(
+                "the scrape at {} ms has no stored record",
+                p.at_ms
+            )));
+        }
+        Ok(native::lean_snapshot(
+            &r.instance_id,
+            &r.engine,
+            u64::try_from(p.at_ms).unwrap_or(0),
+            &r.model_names,
+            &r.load,
+            &r.totals,
+        ))
+    }
+
+    /// The window over `points[first..=last]`: the component's `finish` of
+    /// the sum of the increments stored after `first` up to `last`, summed
+    /// in place; `None` when that would take more than `budget` scrapes
+    /// (what it takes is deducted). A scrape that could not be compared
+    /// with its predecessor makes the window that comparison's error.
+    pub fn window_over(
+        &mut self,
+        points: &[Point],
+        first: usize,
+        last: usize,
+        budget: &mut usize,
+    ) -> rusqlite::Result<Option<Result<Window, WindowError>>> {
+        let n = last - first;
+        if n > *budget {
+            return Ok(None);
+        }
+        *budget -= n;
+        let mut sum: Option<Increment> = None;
+        let mut scratch = Record::default();
+        for &p in &points[first + 1..=last] {
+            if !self.read_into(p, &mut scratch)? {
+                continue;
+            }
+            if let Some(gap) = scratch.gap.take() {
+                return Ok(Some(Err(gap)));
+            }
+            let Some(inc) = &scratch.increment else {
+                continue;
             };
-            let mut last = conn.prepare_cached(
-                "SELECT at_ms, id FROM scrapes WHERE target = ?1 AND ok = 1 AND at_ms <= ?2
-                 ORDER BY at_ms DESC, id DESC LIMIT 1",
-            )?;
-            let mut first = conn.prepare_cached(
-                "SELECT at_ms, id FROM scrapes WHERE target = ?1 AND ok = 1 AND at_ms >= ?2
-                 ORDER BY at_ms, id LIMIT 1",
-            )?;
-            let point = |r: &rusqlite::Row<'_>| {
-                Ok(Point {
-                    at_ms: r.get(0)?,
-                    id: r.get(1)?,
-                })
-            };
-            let mut out = Vec::with_capacity(times.len());
-            for t in times {
-                let end = last.query_row(rusqlite::params![id, t], point).optional()?;
-                let from = t.saturating_sub(range_ms);
-                let start = first
-                    .query_row(rusqlite::params![id, from], point)
-                    .optional()?;
-                let latest = end.filter(|p| p.at_ms >= t.saturating_sub(lookback));
-                let pair = match (start, end) {
-                    (Some(a), Some(b)) if a.at_ms <= t && b.at_ms >= from && a.id != b.id => {
-                        Some((a, b))
+            match &mut sum {
+                None => sum = Some(inc.clone()),
+                Some(acc) => {
+                    if let Err(e) = acc.add_assign(inc) {
+                        return Ok(Some(Err(e)));
                     }
-                    _ => None,
-                };
-                out.push((latest, pair));
-            }
-            Ok(Some(out))
-        })
-        .await
-}
-
-/// The snapshots stored in rows `ids`, decoded once each.
-pub async fn snapshots(
-    store: &Store,
-    ids: Vec<i64>,
-) -> Result<HashMap<i64, Arc<Snapshot>>, StoreError> {
-    store
-        .read(move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT snapshot FROM scrapes WHERE id = ?1")?;
-            let mut out = HashMap::with_capacity(ids.len());
-            for id in ids {
-                if out.contains_key(&id) {
-                    continue;
                 }
-                let blob: Vec<u8> = stmt.query_row([id], |r| r.get(0))?;
-                let snapshot = store::decode(&blob).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        0,
-                        rusqlite::types::Type::Blob,
-                        e.into(),
-                    )
-                })?;
-                out.insert(id, Arc::new(snapshot));
             }
-            Ok(out)
-        })
-        .await
+        }
+        Ok(Some(match sum {
+            Some(sum) => Ok(window::finish(&sum)),
+            None => Err(WindowError::NotLater(
+                u64::try_from(points[first].at_ms).unwrap_or(0),
+                u64::try_from(points[last].at_ms).unwrap_or(0),
+            )),
+        }))
+    }
 }
 
-/// The pair a window ending at `t` over `range` is computed from: the
-/// first point at or after `t - range` and the last at or before `t`.
-/// `points` are sorted by time.
-pub fn window_pair(points: &[Point], t: i64, range_ms: i64) -> Option<(Point, Point)> {
+/// The scrapes a window ending at `t` over `range` spans: the first
+/// collected at or after `t - range` and the last at or before `t`, as
+/// indices into `points` (sorted by time); `None` unless there are two.
+pub fn window_span(points: &[Point], t: i64, range_ms: i64) -> Option<(usize, usize)> {
     let end = points.partition_point(|p| p.at_ms <= t);
     let start = points.partition_point(|p| p.at_ms < t.saturating_sub(range_ms));
-    (end >= start + 2).then(|| (points[start], points[end - 1]))
+    (end >= start + 2).then(|| (start, end - 1))
 }
 
-/// The last point at or before `t`, within [`LOOKBACK`].
-pub fn latest(points: &[Point], t: i64) -> Option<Point> {
+/// The index of the last scrape at or before `t`, within [`LOOKBACK`].
+pub fn latest(points: &[Point], t: i64) -> Option<usize> {
     let end = points.partition_point(|p| p.at_ms <= t);
     let lookback = i64::try_from(LOOKBACK.as_millis()).unwrap_or(i64::MAX);
     end.checked_sub(1)
-        .map(|i| points[i])
-        .filter(|p| p.at_ms >= t.saturating_sub(lookback))
+        .filter(|&i| points[i].at_ms >= t.saturating_sub(lookback))
+}
+
+/// A target's window at one time, as a single read finds it.
+#[derive(Debug)]
+pub enum WindowAt {
+    /// The store has never seen the target.
+    Unknown,
+    /// Fewer than two successful scrapes in the range.
+    Insufficient,
+    /// More than [`MAX_SUMMED`] scrapes in the range.
+    TooLong,
+    /// The window.
+    Found {
+        /// The earlier edge's time.
+        earlier_ms: i64,
+        /// The later edge's time.
+        later_ms: i64,
+        /// The later edge's normalized fields.
+        later: Box<Snapshot>,
+        /// The window, or why the scrapes in it cannot be compared.
+        window: Box<Result<Window, WindowError>>,
+    },
+}
+
+/// The window of `target` ending at `at_ms` over `range_ms`.
+pub async fn window_at(
+    store: &Store,
+    target: &str,
+    at_ms: i64,
+    range_ms: i64,
+) -> Result<WindowAt, StoreError> {
+    let target = target.to_string();
+    store
+        .read(move |conn| {
+            let Some(id) = target_id(conn, &target)? else {
+                return Ok(WindowAt::Unknown);
+            };
+            let points = points_in(conn, id, at_ms.saturating_sub(range_ms), at_ms)?;
+            let Some((first, last)) = window_span(&points, at_ms, range_ms) else {
+                return Ok(WindowAt::Insufficient);
+            };
+            let mut records = Records::new(conn);
+            let mut budget = MAX_SUMMED;
+            let Some(window) = records.window_over(&points, first, last, &mut budget)? else {
+                return Ok(WindowAt::TooLong);
+            };
+            Ok(WindowAt::Found {
+                earlier_ms: points[first].at_ms,
+                later_ms: points[last].at_ms,
+                later: Box::new(records.lean_snapshot(points[last])?),
+                window: Box::new(window),
+            })
+        })
+        .await
 }
 
 /// Apply `retention` every `every` until the process ends; results are
@@ -263,7 +352,7 @@ pub fn spawn_retention(store: Store, retention: Retention, every: Duration) {
 mod tests {
     use super::*;
 
-    fn pts(times: &[i64]) -> Vec<Point> {
+    fn at(times: &[i64]) -> Vec<Point> {
         times
             .iter()
             .enumerate()
@@ -275,20 +364,40 @@ mod tests {
     }
 
     #[test]
-    fn pairs_are_the_samples_a_range_selector_sees() {
-        let p = pts(&[0, 15_000, 30_000, 45_000, 60_000]);
+    fn spans_are_the_samples_a_range_selector_sees() {
+        let p = at(&[0, 15_000, 30_000, 45_000, 60_000]);
         // [0, 60 s] holds all five: first and last.
-        assert_eq!(window_pair(&p, 60_000, 60_000), Some((p[0], p[4])));
+        assert_eq!(window_span(&p, 60_000, 60_000), Some((0, 4)));
         // [15 s, 50 s]: 15 s to 45 s.
-        assert_eq!(window_pair(&p, 50_000, 35_000), Some((p[1], p[3])));
+        assert_eq!(window_span(&p, 50_000, 35_000), Some((1, 3)));
         // One sample in range: no window.
-        assert_eq!(window_pair(&p, 50_000, 10_000), None);
+        assert_eq!(window_span(&p, 50_000, 10_000), None);
         // Before any data.
-        assert_eq!(window_pair(&p, -1, 60_000), None);
-        assert_eq!(latest(&p, 50_000), Some(p[3]));
+        assert_eq!(window_span(&p, -1, 60_000), None);
+        assert_eq!(latest(&p, 50_000), Some(3));
         assert_eq!(latest(&p, -1), None);
         // Beyond the look-back the latest value is absent, not repeated.
         assert_eq!(latest(&p, 60_000 + 300_001), None);
+    }
+
+    #[test]
+    fn a_window_over_more_scrapes_than_the_budget_is_refused_before_reading() {
+        let p = at(&[0, 15_000, 30_000, 45_000, 60_000]);
+        // No tables: a read would fail, so a refusal proves none was made.
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let mut records = Records::new(&conn);
+        let mut budget = 3;
+        assert!(
+            records
+                .window_over(&p, 0, 4, &mut budget)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(budget, 3);
+        // Within the budget it is deducted and the rows are read.
+        let mut budget = 10;
+        assert!(records.window_over(&p, 0, 4, &mut budget).is_err());
+        assert_eq!(budget, 6);
     }
 }
 
@@ -382,7 +491,7 @@ pub fn open(
 }
 
 /// The row id of target `name`, `None` when the store has never seen it.
-fn target_id(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<Option<i64>> {
+pub fn target_id(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<Option<i64>> {
     conn.query_row("SELECT id FROM targets WHERE name = ?1", [name], |r| {
         r.get::<_, i64>(0)
     })

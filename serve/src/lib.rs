@@ -28,6 +28,7 @@ pub mod fleet_latency;
 pub mod history;
 pub mod limits;
 pub mod listen;
+pub mod native;
 pub mod pages;
 pub mod persist;
 pub mod problem;

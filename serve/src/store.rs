@@ -10,11 +10,13 @@
 //! database from a newer build is refused, never rewritten. Readers use
 //! their own read-only connections (WAL: they never block the writer).
 //!
-//! A successful scrape is stored as its snapshot (raw families dropped)
-//! encoded as CBOR and compressed with zstd: self-describing, so fields a
-//! later contract adds read back as absent; compact, since the field names
-//! and bucket bounds repeat from row to row. Indexed columns: target, time,
-//! success. Consecutive failed scrapes of one kind are one row with a
+//! A successful scrape is stored as increments (`ingest`): what every
+//! counter and bucket gained since the target's previous successful scrape,
+//! with its gauges and cumulative totals, packed against a per-target
+//! layout written once (`pack`); the target's latest snapshot is also kept
+//! whole (`latest`, one row per target). Databases written before (whole
+//! snapshots as zstd CBOR per row) are converted at open (`upgrade`).
+//! Indexed columns: target, time, success. Consecutive failed scrapes of one kind are one row with a
 //! count (see [`MAX_RUN`]), so a target that keeps failing does not grow
 //! the database by a row per scrape.
 //!
@@ -35,8 +37,13 @@ use tokio::sync::{mpsc, oneshot};
 
 mod api_targets;
 mod batch;
+mod ingest;
+mod pack;
+mod upgrade;
 pub use api_targets::ApiTarget;
 pub use batch::MAX_RUN;
+pub use ingest::Success;
+pub use pack::{Record, unpack, unpack_into};
 
 /// Inserts written in one transaction at most.
 const MAX_BATCH: usize = 512;
@@ -82,7 +89,28 @@ const MIGRATIONS: &[&str] = &[
         spec TEXT NOT NULL,
         updated_ms INTEGER NOT NULL
     ) STRICT;",
+    // 4: increments. A successful scrape is a `record` (values) in a
+    // `layout` (what repeats: names, labels, bucket bounds) written once per
+    // target and distinct layout; `latest` holds each target's last
+    // successful snapshot whole. Older rows' `snapshot` blobs are converted
+    // (`upgrade`) and set to NULL in the same transaction.
+    "CREATE TABLE layouts (
+        id INTEGER PRIMARY KEY,
+        target INTEGER NOT NULL REFERENCES targets(id),
+        body BLOB NOT NULL,
+        UNIQUE (target, body)
+    ) STRICT;
+    ALTER TABLE scrapes ADD COLUMN layout INTEGER REFERENCES layouts(id);
+    ALTER TABLE scrapes ADD COLUMN record BLOB;
+    CREATE TABLE latest (
+        target INTEGER PRIMARY KEY REFERENCES targets(id),
+        at_ms INTEGER NOT NULL,
+        snapshot BLOB NOT NULL
+    ) STRICT;",
 ];
+
+/// The schema version this build writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 /// What kind of trouble the database is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,8 +198,8 @@ pub struct Row {
     pub duration_ms: Option<i64>,
     /// The failure's kind and message, for a failed scrape.
     pub error: Option<(String, String)>,
-    /// The encoded snapshot ([`encode`]), for a successful scrape.
-    pub snapshot: Option<Vec<u8>>,
+    /// A successful scrape.
+    pub success: Option<Box<Success>>,
 }
 
 /// What a retention pass removed.
@@ -477,8 +505,16 @@ fn migrate(conn: &mut Connection) -> Result<(), Migration> {
     if version > known {
         return Err(Migration::Newer(version));
     }
+    let had_layouts: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'layouts')",
+        [],
+        |r| r.get(0),
+    )?;
     for sql in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
         tx.execute_batch(sql)?;
+    }
+    if !had_layouts && version > 0 {
+        upgrade::snapshots_to_increments(&tx)?;
     }
     tx.pragma_update(None, "user_version", known)?;
     tx.commit()?;

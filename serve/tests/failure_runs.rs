@@ -174,7 +174,7 @@ async fn a_schema_1_database_is_migrated_and_keeps_its_rows() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, llm_metrics_serve::store::SCHEMA_VERSION as i64);
     // The old rows, unchanged, each standing for one scrape.
     let old: Vec<(i64, i64, Option<i64>, String)> = db
         .prepare(

@@ -165,6 +165,31 @@ async fn acknowledged_scrapes_survive_kill_9_and_scraping_continues() {
     let after = stored_ms(&db);
     assert!(after.len() > before.len());
     assert!(after.last() > before.last());
+    // The first scrape after the restart is stored as its increments since
+    // the last one committed before the kill (kept whole in `latest`), so
+    // a window across the kill is one window, not a gap.
+    let last_before = *before.last().unwrap();
+    let (body, values, at_ms): (Vec<u8>, Vec<u8>, i64) = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT l.body, s.record, s.at_ms FROM scrapes s JOIN layouts l ON s.layout = l.id
+             WHERE s.ok = 1 AND s.at_ms > ?1 ORDER BY s.at_ms LIMIT 1",
+            [last_before],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let record =
+        llm_metrics_serve::store::unpack(&body, &values, u64::try_from(at_ms).unwrap()).unwrap();
+    let increment = record.increment.expect("an increment across the restart");
+    assert_eq!(increment.start_ms, u64::try_from(last_before).unwrap());
+    assert!(!increment.restarted, "{:?}", increment.resets);
+    let r = serve
+        .get(&format!(
+            "/api/v1/targets/v0/window?range=10m&at={}",
+            api_time_now()
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

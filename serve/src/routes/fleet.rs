@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use llm_metrics_host::wit::mapper::{Snapshot, WindowStats};
@@ -26,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::params::{self, DEFAULT_RANGE, LabelFilter, millis_of, rfc3339};
-use super::stored::{self, store_of, store_problem};
+use super::stored::{self, store_of};
 use crate::fleet_latency;
 use crate::problem::{ApiQuery, Problem};
 use crate::state::Service;
@@ -234,29 +233,22 @@ pub async fn fleet_window(
             continue;
         }
         let id = &entry.spec.id;
-        let Some((earlier, later)) = stored::edges(store, id, at, range_ms)
-            .await
-            .map_err(|e| store_problem(&e))?
-        else {
+        let Some((later, w)) = stored::window_of(&service, store, id, at, range_ms).await? else {
             continue;
         };
         let models = models(&later);
         if query.model.is_some() && !models.contains(&query.model) {
             continue;
         }
-        let (instance, stats) = match stored::stats(&service, &earlier, &later).await {
-            Ok(w) => {
-                let doc = llm_metrics_host::json::window(&w);
-                (
-                    json!({"instance_id": id, "engine": later.engine, "labels": entry.spec.labels, "window": doc}),
-                    Some(Arc::new(w)),
-                )
-            }
-            Err(p) if p.status == StatusCode::CONFLICT => (
+        let (instance, stats) = match stored::window_json(&w) {
+            Ok(doc) => (
+                json!({"instance_id": id, "engine": later.engine, "labels": entry.spec.labels, "window": doc}),
+                w.ok().map(Arc::new),
+            ),
+            Err(p) => (
                 json!({"instance_id": id, "engine": later.engine, "labels": entry.spec.labels, "error_kind": p.kind, "error": p.detail}),
                 None,
             ),
-            Err(p) => return Err(p),
         };
         for model in models {
             if query.model.is_some() && query.model != model {

@@ -1,8 +1,8 @@
 //! One target's history: `GET /api/v1/targets/{id}/window` (its window over
 //! a range) and `GET /api/v1/targets/{id}/history` (its time series).
 //!
-//! Invariant: windows are computed by the plugin's `window` function from
-//! two stored snapshots ([`stored`]); every query parameter is validated
+//! Invariant: windows are the component's arithmetic run natively over
+//! the stored increments ([`history::window_over`]); every query parameter is validated
 //! ([`params`]) before the store is read, and bad ones are typed 4xx
 //! problems (`invalid-duration`, `invalid-time`, `invalid-range`,
 //! `invalid-step`); an unknown target is 404 `not-found`, and too little
@@ -11,14 +11,15 @@
 //! [`Settings::history_max_points`] points (else 422 `invalid-step`, naming
 //! the limit and the count asked), written point by point into one buffer
 //! that may not pass [`Settings::history_max_bytes`] (else 422
-//! `answer-too-large`), so no request holds more than that. Each point's
-//! snapshots are found by index lookups ([`history::plan`]), so a wide
-//! `range` over a busy target costs no more than a narrow one.
+//! `answer-too-large`), so no request holds more than that. The span's
+//! scrapes are found in the index once and every point computed in one pass,
+//! reading only the records its window sums, at most
+//! [`history::MAX_SUMMED`] per request (else 422 `invalid-range`): no call
+//! into the plugin per point, and no record held beyond the one summed.
 //!
 //! [`Settings::history_max_points`]: crate::state::Settings::history_max_points
 //! [`Settings::history_max_bytes`]: crate::state::Settings::history_max_bytes
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,7 +34,7 @@ use serde_json::{Value, json};
 
 use super::params::{self, DEFAULT_RANGE, MAX_SPAN, invalid, millis_of, rfc3339};
 use super::stored::{self, store_of, store_problem};
-use crate::history::{self, PointPlan};
+use crate::history::{self, Point, Records, WindowAt};
 use crate::problem::{ApiPath, ApiQuery, Problem};
 use crate::state::Service;
 
@@ -74,25 +75,14 @@ pub struct HistoryQuery {
     pub range: Option<String>,
 }
 
-/// The latest point and window pair of `id` at each of `times` (index
-/// lookups, never a scan of the span); 404 when neither the registry nor
-/// the store knows the target.
-async fn target_plan(
-    service: &Service,
-    id: &str,
-    times: Vec<i64>,
-    range_ms: i64,
-) -> Result<Vec<PointPlan>, Problem> {
-    let store = store_of(service)?;
-    let n = times.len();
-    match history::plan(store, id, times, range_ms)
-        .await
-        .map_err(|e| store_problem(&e))?
-    {
-        Some(plan) => Ok(plan),
-        None if service.targets.get(id).is_some() => Ok(vec![(None, None); n]),
-        None => Err(Problem::not_found(format!("no target `{id}`"))),
-    }
+/// 404 `not-found`, unless the registry knows `id` (then `None`: a target
+/// without history yet).
+fn unknown(service: &Service, id: &str) -> Option<Problem> {
+    service
+        .targets
+        .get(id)
+        .is_none()
+        .then(|| Problem::not_found(format!("no target `{id}`")))
 }
 
 /// One target's window over the last `range`.
@@ -117,9 +107,9 @@ pub async fn target_window(
     let range = params::duration_or("range", query.range.as_deref(), DEFAULT_RANGE)?;
     let at = params::time_or("at", query.at.as_deref(), params::now_ms())?;
     let range_ms = millis_of(range);
-    let plan = target_plan(&service, &id, vec![at], range_ms).await?;
-    let Some((_, Some((first, last)))) = plan.first().copied() else {
-        return Err(Problem::new(
+    let store = store_of(&service)?;
+    let insufficient = || {
+        Problem::new(
             StatusCode::NOT_FOUND,
             "insufficient-history",
             format!(
@@ -128,19 +118,30 @@ pub async fn target_window(
                 rfc3339(at.saturating_sub(range_ms)),
                 rfc3339(at)
             ),
-        ));
+        )
     };
-    let store = store_of(&service)?;
-    let snaps = history::snapshots(store, vec![first.id, last.id])
+    let _permit = service.window_permits.acquire().await;
+    let (earlier_ms, later_ms, window) = match history::window_at(store, &id, at, range_ms)
         .await
-        .map_err(|e| store_problem(&e))?;
-    let w = stored::window(&service, &snaps[&first.id], &snaps[&last.id]).await?;
+        .map_err(|e| store_problem(&e))?
+    {
+        WindowAt::Unknown => return Err(unknown(&service, &id).unwrap_or_else(insufficient)),
+        WindowAt::Insufficient => return Err(insufficient()),
+        WindowAt::TooLong => return Err(stored::too_long(&id)),
+        WindowAt::Found {
+            earlier_ms,
+            later_ms,
+            window,
+            ..
+        } => (earlier_ms, later_ms, window),
+    };
+    let w = stored::window_json(&stored::wit_window(&window))?;
     Ok(Json(json!({
         "target": id,
         "range_seconds": range.as_secs_f64(),
         "at": rfc3339(at),
-        "earlier": rfc3339(first.at_ms),
-        "later": rfc3339(last.at_ms),
+        "earlier": rfc3339(earlier_ms),
+        "later": rfc3339(later_ms),
         "window": w,
     })))
 }
@@ -209,7 +210,7 @@ pub async fn target_history(
     let range = params::duration_or("range", query.range.as_deref(), step)?;
     let range_ms = millis_of(range);
     let times: Vec<i64> = (0..count).map(|i| from + i * step_ms).collect();
-    let plan = target_plan(&service, &id, times.clone(), range_ms).await?;
+    let lookback = i64::try_from(history::LOOKBACK.as_millis()).unwrap_or(i64::MAX);
     let head = json!({
         "target": id,
         "from": rfc3339(from),
@@ -218,58 +219,100 @@ pub async fn target_history(
         "range_seconds": range.as_secs_f64(),
     });
     let mut out = Answer::new(head, service.settings.history_max_bytes)?;
-    // Points move forward in time, so each needs the snapshots of the one
-    // before or later ones: only the current ones are kept decoded, and
-    // only the last window and snapshot fields are kept, written, for reuse.
-    let mut snaps: HashMap<i64, Arc<Snapshot>> = HashMap::new();
-    let mut last_window: Option<((i64, i64), Vec<u8>)> = None;
-    let mut last_fields: Option<(i64, Vec<u8>)> = None;
-    for (t, (latest, pair)) in times.into_iter().zip(plan) {
-        let needed: Vec<i64> = latest
-            .map(|p| p.id)
-            .into_iter()
-            .chain(pair.into_iter().flat_map(|(a, b)| [a.id, b.id]))
-            .collect();
-        snaps.retain(|id, _| needed.contains(id));
-        let missing: Vec<i64> = needed
-            .iter()
-            .copied()
-            .filter(|id| !snaps.contains_key(id))
-            .collect();
-        if !missing.is_empty() {
-            snaps.extend(
-                history::snapshots(store_of(&service)?, missing)
-                    .await
-                    .map_err(|e| store_problem(&e))?,
-            );
-        }
-        if let Some((a, b)) = pair
-            && last_window
-                .as_ref()
-                .is_none_or(|(key, _)| *key != (a.id, b.id))
-        {
-            let v = match stored::window(&service, &snaps[&a.id], &snaps[&b.id]).await {
-                Ok(v) => v,
-                Err(p) if p.status == StatusCode::CONFLICT => {
-                    json!({"error_kind": p.kind, "error": p.detail})
-                }
-                Err(p) => return Err(p),
+    let store = store_of(&service)?;
+    let _permit = service.window_permits.acquire().await;
+    let target = id.clone();
+    let span_from = from.saturating_sub(range_ms.max(lookback));
+    let (times, answer) = store
+        .read(move |conn| {
+            let Some(tid) = history::target_id(conn, &target)? else {
+                return Ok((times, None));
             };
-            last_window = Some(((a.id, b.id), written(&v)?));
+            let points = history::points_in(conn, tid, span_from, to)?;
+            let mut records = Records::new(conn);
+            let filled = fill(&mut records, &points, &times, range_ms, &target, out)?;
+            Ok((times, Some(filled)))
+        })
+        .await
+        .map_err(|e| store_problem(&e))?;
+    out = match answer {
+        Some(answer) => answer?,
+        None => {
+            if let Some(p) = unknown(&service, &id) {
+                return Err(p);
+            }
+            // Known, never stored: every point is empty.
+            let mut out = Answer::new(
+                json!({
+                    "target": id,
+                    "from": rfc3339(from),
+                    "to": rfc3339(to),
+                    "step_seconds": step.as_secs_f64(),
+                    "range_seconds": range.as_secs_f64(),
+                }),
+                service.settings.history_max_bytes,
+            )?;
+            for t in times {
+                out.push(&rfc3339(t), b"null", b"null")?;
+            }
+            out
         }
-        if let Some(p) = latest
-            && last_fields.as_ref().is_none_or(|(id, _)| *id != p.id)
+    };
+    Ok(out.finish())
+}
+
+/// Every point of a history into `out`, in one pass forward in time over
+/// the span's scrapes (`points`): each point's window sums the increments
+/// in its range (at most [`history::MAX_SUMMED`] in all, else 422); a point
+/// with the same span or latest scrape as the one before reuses its JSON.
+fn fill(
+    records: &mut Records<'_>,
+    points: &[Point],
+    times: &[i64],
+    range_ms: i64,
+    target: &str,
+    mut out: Answer,
+) -> rusqlite::Result<Result<Answer, Problem>> {
+    let mut budget = history::MAX_SUMMED;
+    let mut last_window: Option<((usize, usize), Vec<u8>)> = None;
+    let mut last_fields: Option<(usize, Vec<u8>)> = None;
+    for &t in times {
+        let span = history::window_span(points, t, range_ms);
+        let latest = history::latest(points, t);
+        if let Some((a, b)) = span
+            && last_window.as_ref().is_none_or(|(key, _)| *key != (a, b))
         {
-            last_fields = Some((p.id, written(&fields(&snaps[&p.id]))?));
+            let Some(w) = records.window_over(points, a, b, &mut budget)? else {
+                return Ok(Err(stored::too_long(target)));
+            };
+            let v = match stored::window_json(&stored::wit_window(&w)) {
+                Ok(v) => v,
+                Err(p) => json!({"error_kind": p.kind, "error": p.detail}),
+            };
+            match written(&v) {
+                Ok(bytes) => last_window = Some(((a, b), bytes)),
+                Err(p) => return Ok(Err(p)),
+            }
+        }
+        if let Some(i) = latest
+            && last_fields.as_ref().is_none_or(|(id, _)| *id != i)
+        {
+            let snapshot = records.lean_snapshot(points[i])?;
+            match written(&fields(&snapshot)) {
+                Ok(bytes) => last_fields = Some((i, bytes)),
+                Err(p) => return Ok(Err(p)),
+            }
         }
         let null: &[u8] = b"null";
-        out.push(
+        if let Err(p) = out.push(
             &rfc3339(t),
             latest.map_or(null, |_| last_fields.as_ref().map_or(null, |(_, f)| f)),
-            pair.map_or(null, |_| last_window.as_ref().map_or(null, |(_, w)| w)),
-        )?;
+            span.map_or(null, |_| last_window.as_ref().map_or(null, |(_, w)| w)),
+        ) {
+            return Ok(Err(p));
+        }
     }
-    Ok(out.finish())
+    Ok(Ok(out))
 }
 
 /// A history answer written point by point into one buffer of at most

@@ -1,23 +1,20 @@
 //! The stored history as the rooms read it: the store (or why there is
-//! none), the stored snapshots at a window's edges, and the window between
-//! two of them, computed by the plugin.
+//! none), and a target's window over a range with its latest scrape.
 //!
-//! Invariant: windows are computed only by the plugin's `window` function
-//! (metric semantics live in the component, never here), within the
-//! window pool (never the ad-hoc one, so a read never waits for a collect),
-//! so their memory stays in the service's bound. A disabled history
+//! Invariant: windows are the component's arithmetic run natively
+//! ([`history::window_over`]: `finish` of the sum of stored increments;
+//! metric semantics live in the guest crate, never here), within the
+//! window pool, so their number at once stays in the service's bound. A disabled history
 //! is 404 `history-disabled`, a failed read 503 `store`, and two snapshots
 //! the plugin will not compare a 409 whose kind is the plugin's
 //! (`different-engines`, `bucket-layout-changed`, …).
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
-use llm_metrics_host::CallError;
 use llm_metrics_host::wit::mapper::{Snapshot, WindowError, WindowStats};
 use serde_json::Value;
 
-use crate::history;
+use crate::history::{self, WindowAt};
+use crate::native;
 use crate::problem::Problem;
 use crate::state::Service;
 use crate::store::{Store, StoreError};
@@ -43,66 +40,62 @@ pub fn store_problem(e: &StoreError) -> Problem {
     )
 }
 
-/// The stored snapshots of `target` at the edges of the window ending at
-/// `at_ms` over `range_ms` (earlier, later), or `None` when fewer than two
-/// successful scrapes lie in it (or the store never saw the target).
-pub async fn edges(
+/// The window of `target` ending at `at_ms` over `range_ms`, with the
+/// latest stored scrape in it (as a snapshot of its normalized fields), or
+/// `None` when fewer than two successful scrapes lie in it (or the store
+/// never saw the target). Computed within the window pool; a failed read
+/// is 503 `store`, a range of more than [`history::MAX_SUMMED`] scrapes 422
+/// `invalid-range`.
+pub async fn window_of(
+    service: &Service,
     store: &Store,
     target: &str,
     at_ms: i64,
     range_ms: i64,
-) -> Result<Option<(Arc<Snapshot>, Arc<Snapshot>)>, StoreError> {
-    let plan = history::plan(store, target, vec![at_ms], range_ms)
-        .await?
-        .unwrap_or_default();
-    let Some((_, Some((a, b)))) = plan.first().copied() else {
-        return Ok(None);
-    };
-    let snaps = history::snapshots(store, vec![a.id, b.id]).await?;
-    Ok(Some((snaps[&a.id].clone(), snaps[&b.id].clone())))
-}
-
-/// The window between two stored snapshots, computed by the plugin within
-/// the window pool.
-pub async fn compute(
-    service: &Service,
-    earlier: &Snapshot,
-    later: &Snapshot,
-) -> Result<Result<WindowStats, WindowError>, CallError> {
+) -> Result<Option<(Snapshot, Result<WindowStats, WindowError>)>, Problem> {
     // The semaphore is never closed, so acquiring only waits.
     let _permit = service.window_permits.acquire().await;
-    service.plugin.window(earlier, later).await
-}
-
-/// [`compute`] as JSON. Two snapshots the plugin will not compare are a 409
-/// whose kind is the plugin's; history points and fleet instances carry it
-/// as `error` instead.
-pub async fn window(
-    service: &Service,
-    earlier: &Snapshot,
-    later: &Snapshot,
-) -> Result<Value, Problem> {
-    stats(service, earlier, later)
+    match history::window_at(store, target, at_ms, range_ms)
         .await
-        .map(|w| llm_metrics_host::json::window(&w))
+        .map_err(|e| store_problem(&e))?
+    {
+        WindowAt::Unknown | WindowAt::Insufficient => Ok(None),
+        WindowAt::TooLong => Err(too_long(target)),
+        WindowAt::Found { later, window, .. } => Ok(Some((*later, wit_window(&window)))),
+    }
 }
 
-/// [`compute`] with its failures as [`window`]'s problems.
-pub async fn stats(
-    service: &Service,
-    earlier: &Snapshot,
-    later: &Snapshot,
-) -> Result<WindowStats, Problem> {
-    match compute(service, earlier, later).await {
-        Ok(Ok(w)) => Ok(w),
-        Ok(Err(e)) => {
-            let (kind, message) = llm_metrics_host::json::window_error(&e);
+/// The native window result as the plugin's records.
+pub fn wit_window(
+    w: &Result<llm_metrics_guest::window::Window, llm_metrics_guest::window::WindowError>,
+) -> Result<WindowStats, WindowError> {
+    w.as_ref()
+        .map(native::window_stats)
+        .map_err(native::window_error)
+}
+
+/// 422 `invalid-range`: more stored scrapes than one answer sums.
+pub fn too_long(target: &str) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-range",
+        format!(
+            "the range holds more than {} stored scrapes of target `{target}` to sum; \
+             ask for a shorter range (or fewer points)",
+            history::MAX_SUMMED
+        ),
+    )
+}
+
+/// A window as JSON. Two scrapes that cannot be compared are a 409 whose
+/// kind is the plugin's (`different-engines`, …); history points and fleet
+/// instances carry it as `error` instead.
+pub fn window_json(w: &Result<WindowStats, WindowError>) -> Result<Value, Problem> {
+    match w {
+        Ok(w) => Ok(llm_metrics_host::json::window(w)),
+        Err(e) => {
+            let (kind, message) = llm_metrics_host::json::window_error(e);
             Err(Problem::new(StatusCode::CONFLICT, kind, message))
         }
-        Err(e) => Err(Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "plugin-error",
-            e.to_string(),
-        )),
     }
 }

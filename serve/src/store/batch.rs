@@ -18,6 +18,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Row;
+use super::ingest::{self, Known};
 
 /// The longest span of one run (from its first failed scrape to its
 /// latest): beyond it, the next failure opens a new row, so age-based
@@ -32,6 +33,8 @@ pub struct Memory {
     ids: HashMap<String, i64>,
     /// Target id → its open run of failures.
     runs: HashMap<i64, Run>,
+    /// Previous scrapes and layouts, for increments.
+    known: Known,
 }
 
 impl Memory {
@@ -40,6 +43,7 @@ impl Memory {
     pub fn clear(&mut self) {
         self.ids.clear();
         self.runs.clear();
+        self.known.clear();
     }
 }
 
@@ -61,8 +65,8 @@ pub fn insert<'a>(
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     {
         let mut insert = tx.prepare_cached(
-            "INSERT INTO scrapes (target, at_ms, ok, duration_ms, error_kind, error, snapshot)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO scrapes (target, at_ms, ok, duration_ms, error_kind, error)
+             VALUES (?1, ?2, 0, ?3, ?4, ?5)",
         )?;
         let mut extend = tx.prepare_cached(
             "UPDATE scrapes SET repeats = repeats + 1,
@@ -72,6 +76,18 @@ pub fn insert<'a>(
         )?;
         for row in rows {
             let target = target_id(&tx, &mut memory.ids, &row.target)?;
+            if let Some(success) = &row.success {
+                ingest::insert(
+                    &tx,
+                    &mut memory.known,
+                    target,
+                    row.at_ms,
+                    row.duration_ms,
+                    success,
+                )?;
+                memory.runs.remove(&target);
+                continue;
+            }
             if let Some((kind, message)) = &row.error {
                 let open = memory.runs.get(&target).filter(|run| {
                     run.kind == *kind && row.at_ms.saturating_sub(run.first_ms) <= max_run
@@ -86,11 +102,9 @@ pub fn insert<'a>(
             insert.execute(params![
                 target,
                 row.at_ms,
-                row.snapshot.is_some(),
                 row.duration_ms,
                 row.error.as_ref().map(|(k, _)| k),
                 row.error.as_ref().map(|(_, m)| m),
-                row.snapshot,
             ])?;
             match &row.error {
                 Some((kind, _)) => {

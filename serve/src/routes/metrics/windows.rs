@@ -95,14 +95,10 @@ async fn window_of(
 ) -> Option<(Arc<Snapshot>, WindowStats)> {
     let store = service.history.as_ref()?;
     let range = i64::try_from(RANGE.as_millis()).unwrap_or(i64::MAX);
-    let (earlier, later) = stored::edges(store, &entry.spec.id, now, range)
+    let (later, w) = stored::window_of(service, store, &entry.spec.id, now, range)
         .await
         .ok()??;
-    let w = stored::compute(service, &earlier, &later)
-        .await
-        .ok()?
-        .ok()?;
-    Some((later, w))
+    Some((Arc::new(later), w.ok()?))
 }
 
 /// The windowed families for every target (empty without a history).
