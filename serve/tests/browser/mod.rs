@@ -101,9 +101,13 @@ impl Browser {
         })
     }
 
+    /// The text of the first element matching `css`, waiting (a page that
+    /// is still loading after a click or a form post) up to 30 s for it.
     pub async fn text(&self, css: &str) -> String {
         self.client
-            .find(Locator::Css(css))
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"))
             .text()
