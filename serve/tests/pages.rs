@@ -238,6 +238,28 @@ async fn the_fleet_and_server_pages_show_every_server_its_charts_and_its_errors(
     // The window's latency table: TTFT quantiles in (0.1 s, 0.5 s].
     let latency = browser.text("#latency").await;
     assert!(latency.contains("Time to first token"), "{latency}");
+    // Its p50, p90, p95 (interpolated by the component's own code) and p99,
+    // in order, each a duration.
+    let cells = browser
+        .all_texts("#latency tbody tr:first-child td.n")
+        .await;
+    let seconds = |t: &str| -> f64 {
+        let (n, unit) = t
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("{t:?} in {cells:?}"));
+        let n: f64 = n.parse().unwrap_or_else(|_| panic!("{t:?} in {cells:?}"));
+        n * match unit {
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "µs" => 1e-6,
+            u => panic!("unit {u:?} in {cells:?}"),
+        }
+    };
+    let q: Vec<f64> = cells[2..6].iter().map(|t| seconds(t)).collect();
+    assert!(
+        q.windows(2).all(|w| w[0] <= w[1]) && q[2] > 0.1 && q[2] <= 0.5,
+        "p50 ≤ p90 ≤ p95 ≤ p99 in (0.1, 0.5]: {cells:?}"
+    );
 
     // Ranges switch.
     for (link, range, label) in [("15 min", "15m", "15 min"), ("6 h", "6h", "6 h")] {

@@ -17,6 +17,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use llm_metrics_guest::distribution::{Bucket, histogram_quantile};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -171,9 +172,39 @@ fn latency(w: &Value) -> Value {
     Value::Array(
         names
             .iter()
-            .map(|(k, label)| json!({"name": label, "d": w["latency"][k]}))
+            .map(|(k, label)| {
+                let d = &w["latency"][k];
+                json!({"name": label, "d": d, "p95": p95(d)})
+            })
             .collect(),
     )
+}
+
+/// A window distribution's p95: the API answers p50, p90 and p99, so the
+/// 95th percentile is interpolated in the same buckets by the component's
+/// own `histogram_quantile` (the guest crate, built natively; no second
+/// copy of the arithmetic). `null` for a summary (no buckets) or no
+/// observations.
+fn p95(d: &Value) -> Value {
+    let bound = |v: &Value| match v {
+        Value::String(s) if s == "+Inf" => Some(f64::INFINITY),
+        v => v.as_f64(),
+    };
+    let buckets: Option<Vec<Bucket>> = d["buckets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| {
+            Some(Bucket {
+                le: bound(&b["le"])?,
+                count: b["count"].as_f64()?,
+            })
+        })
+        .collect();
+    buckets
+        .filter(|b| !b.is_empty())
+        .and_then(|b| histogram_quantile(0.95, &b))
+        .map_or(Value::Null, |v| json!(v))
 }
 
 /// The engine-specific rows of a window: `{group, field, metric, kind,
