@@ -17,7 +17,6 @@ use llm_metrics_host::{ComponentSource, EngineChoice, Limits, Plugin, PluginOpti
 
 use crate::allow::{AllowList, Pattern};
 use crate::config;
-use crate::routes;
 use crate::scheduler;
 use crate::state::{Service, Settings};
 
@@ -250,7 +249,7 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     tracing::info!(%addr, ?connections, "serving");
     crate::listen::serve(
         listener,
-        routes::router(service.clone()),
+        crate::app::router(service.clone()),
         connections,
         shutdown_signal(),
     )

@@ -14,11 +14,12 @@
 //! scrape loops; [`routes`] is the HTTP API, one room per group of routes,
 //! assembled there ([`fleet_latency`] sums the fleet's latency per model
 //! with the component's own arithmetic), beside [`pages`], the HTML pages
-//! for people; [`listen`] serves it within connection limits; [`cli`]
-//! starts it all.
+//! for people ([`app`] puts the two together); [`listen`] serves it within
+//! connection limits; [`cli`] starts it all.
 #![deny(missing_docs)]
 
 pub mod allow;
+pub mod app;
 pub mod cli;
 pub mod collect;
 pub mod config;

@@ -8,8 +8,9 @@
 //!
 //! Invariant: every route answers JSON (success documents or problem
 //! documents, [`crate::problem`]) except `/metrics` (Prometheus text) and
-//! the pages for people ([`crate::pages`], merged outside the token check:
-//! they keep their own, a session cookie for reading alone);
+//! the pages for people ([`crate::pages`], merged beside this router by
+//! [`crate::app`], outside the token check: they keep their own, a session
+//! cookie for reading alone);
 //! request bodies are capped at [`Settings::max_request_bytes`]; with an API
 //! token configured, [`auth`] answers every route first; a panic in a
 //! handler answers that request alone with a 500 problem
@@ -42,8 +43,9 @@ pub mod params;
 pub mod stored;
 pub mod targets;
 
-/// Every route, with the fallbacks, the body limit and the token check.
-pub fn router(service: Arc<Service>) -> Router {
+/// Every API route, with the fallbacks, the body limit and the token check
+/// ([`crate::app`] adds the pages and the panic layer).
+pub fn api(service: Arc<Service>) -> Router<Arc<Service>> {
     let limit = service.settings.max_request_bytes;
     Router::new()
         .merge(collect::router())
@@ -60,9 +62,6 @@ pub fn router(service: Arc<Service>) -> Router {
             service.clone(),
             auth::require_token,
         ))
-        .merge(crate::pages::router(service.clone()))
-        .layer(catch_panics())
-        .with_state(service)
 }
 
 /// The layer that turns a panic in any handler into a 500 problem for that
