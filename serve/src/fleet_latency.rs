@@ -5,14 +5,17 @@
 //! interpolated in the summed buckets) is the guest crate's
 //! ([`llm_metrics_guest::distribution::merge_windows`], built natively and
 //! run on windows the plugin computed); this module only converts bucket
-//! lists between the host's types and the guest's and names the instances.
+//! lists between the host's types and the guest's ([`crate::native`]) and
+//! names the instances.
 //! An instance whose layout differs is listed under `mismatched`, never
 //! mixed in.
 
 use llm_metrics_guest::distribution::{self as guest, WindowPart};
 use llm_metrics_guest::snapshot as guest_types;
-use llm_metrics_host::wit::mapper::{Bounds, Bucket, Distribution, Latency, WindowStats};
+use llm_metrics_host::wit::mapper::{Distribution, Latency, WindowStats};
 use serde_json::{Map, Value, json};
+
+use crate::native;
 
 /// Picks one distribution out of a window's latency.
 type Pick = fn(&Latency) -> Option<&Distribution>;
@@ -49,15 +52,7 @@ pub fn latency(instances: &[(&str, &WindowStats)]) -> Value {
         }
         let buckets: Vec<Vec<guest_types::Bucket>> = present
             .iter()
-            .map(|(_, d, _)| {
-                d.buckets
-                    .iter()
-                    .map(|b| guest_types::Bucket {
-                        le: b.le,
-                        count: b.count,
-                    })
-                    .collect()
-            })
+            .map(|(_, d, _)| native::buckets(&d.buckets))
             .collect();
         let parts: Vec<WindowPart<'_>> = present
             .iter()
@@ -80,38 +75,11 @@ pub fn latency(instances: &[(&str, &WindowStats)]) -> Value {
                 "per_second": merged
                     .distribution
                     .as_ref()
-                    .map_or(Value::Null, |d| llm_metrics_host::json::distribution(&host(d))),
+                    .map_or(Value::Null, |d| {
+                        llm_metrics_host::json::distribution(&native::wit_distribution(d))
+                    }),
             }),
         );
     }
     Value::Object(out)
-}
-
-/// The guest's distribution as the host's, for the contract's JSON writer.
-fn host(d: &guest_types::Distribution) -> Distribution {
-    let bounds = |b: &Option<guest_types::Bounds>| {
-        b.map(|b| Bounds {
-            lower: b.lower,
-            upper: b.upper,
-        })
-    };
-    Distribution {
-        count: d.count,
-        sum: d.sum,
-        mean: d.mean,
-        p50: d.p50,
-        p90: d.p90,
-        p99: d.p99,
-        p50_bucket: bounds(&d.p50_bucket),
-        p90_bucket: bounds(&d.p90_bucket),
-        p99_bucket: bounds(&d.p99_bucket),
-        buckets: d
-            .buckets
-            .iter()
-            .map(|b| Bucket {
-                le: b.le,
-                count: b.count,
-            })
-            .collect(),
-    }
 }

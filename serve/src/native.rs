@@ -160,7 +160,18 @@ pub fn window_error(e: &window::WindowError) -> mapper::WindowError {
     }
 }
 
-fn distribution(d: &mapper::Distribution) -> native::Distribution {
+/// A distribution's buckets as the guest's.
+pub fn buckets(b: &[mapper::Bucket]) -> Vec<native::Bucket> {
+    b.iter()
+        .map(|b| native::Bucket {
+            le: b.le,
+            count: b.count,
+        })
+        .collect()
+}
+
+/// A distribution of the plugin's as the guest's.
+pub fn distribution(d: &mapper::Distribution) -> native::Distribution {
     let bounds = |b: &Option<mapper::Bounds>| {
         b.as_ref().map(|b| native::Bounds {
             lower: b.lower,
@@ -177,18 +188,13 @@ fn distribution(d: &mapper::Distribution) -> native::Distribution {
         p50_bucket: bounds(&d.p50_bucket),
         p90_bucket: bounds(&d.p90_bucket),
         p99_bucket: bounds(&d.p99_bucket),
-        buckets: d
-            .buckets
-            .iter()
-            .map(|b| native::Bucket {
-                le: b.le,
-                count: b.count,
-            })
-            .collect(),
+        buckets: buckets(&d.buckets),
     }
 }
 
-fn wit_distribution(d: &native::Distribution) -> mapper::Distribution {
+/// A distribution of the guest's as the plugin's (for the contract's JSON
+/// writer).
+pub fn wit_distribution(d: &native::Distribution) -> mapper::Distribution {
     let bounds = |b: &Option<native::Bounds>| {
         b.as_ref().map(|b| mapper::Bounds {
             lower: b.lower,
