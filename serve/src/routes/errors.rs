@@ -17,8 +17,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::params::{self, MAX_SPAN, invalid, millis_of, rfc3339};
-use super::stored::{store_of, store_problem};
+use super::params::{self, rfc3339};
+use super::stored::{self, store_of, store_problem};
 use crate::failed;
 use crate::problem::{ApiPath, ApiQuery, Problem};
 use crate::state::Service;
@@ -70,24 +70,9 @@ pub async fn target_errors(
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<ErrorsQuery>,
 ) -> Result<Json<Value>, Problem> {
-    let to = params::time_or("to", query.to.as_deref(), params::now_ms())?;
-    let from = params::time_or(
-        "from",
-        query.from.as_deref(),
-        to.saturating_sub(DEFAULT_SPAN_MS).max(0),
-    )?;
-    if from > to {
-        return Err(invalid(
-            "invalid-range",
-            format!("`from` ({}) is after `to` ({})", rfc3339(from), rfc3339(to)),
-        ));
-    }
-    if to - from > millis_of(MAX_SPAN) {
-        return Err(invalid(
-            "invalid-range",
-            "from `from` to `to` is over 366 days".into(),
-        ));
-    }
+    let (from, to) = params::span(query.from.as_deref(), query.to.as_deref(), |to| {
+        to.saturating_sub(DEFAULT_SPAN_MS).max(0)
+    })?;
     let limit = params::limit_or("limit", query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let store = store_of(&service)?;
     let page = match failed::list(store, &id, from, to, limit)
@@ -95,8 +80,10 @@ pub async fn target_errors(
         .map_err(|e| store_problem(&e))?
     {
         Some(page) => page,
-        None if service.targets.get(&id).is_some() => failed::Page::default(),
-        None => return Err(Problem::not_found(format!("no target `{id}`"))),
+        None => match stored::unknown(&service, &id) {
+            Some(p) => return Err(p),
+            None => failed::Page::default(),
+        },
     };
     let errors: Vec<Value> = page
         .rows

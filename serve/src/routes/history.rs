@@ -32,7 +32,7 @@ use llm_metrics_host::wit::mapper::Snapshot;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::params::{self, DEFAULT_RANGE, MAX_SPAN, invalid, millis_of, rfc3339};
+use super::params::{self, DEFAULT_RANGE, invalid, millis_of, rfc3339};
 use super::stored::{self, store_of, store_problem};
 use crate::history::{self, Point, Records, WindowAt};
 use crate::problem::{ApiPath, ApiQuery, Problem};
@@ -75,16 +75,6 @@ pub struct HistoryQuery {
     pub range: Option<String>,
 }
 
-/// 404 `not-found`, unless the registry knows `id` (then `None`: a target
-/// without history yet).
-fn unknown(service: &Service, id: &str) -> Option<Problem> {
-    service
-        .targets
-        .get(id)
-        .is_none()
-        .then(|| Problem::not_found(format!("no target `{id}`")))
-}
-
 /// One target's window over the last `range`.
 #[utoipa::path(
     get,
@@ -125,7 +115,9 @@ pub async fn target_window(
         .await
         .map_err(|e| store_problem(&e))?
     {
-        WindowAt::Unknown => return Err(unknown(&service, &id).unwrap_or_else(insufficient)),
+        WindowAt::Unknown => {
+            return Err(stored::unknown(&service, &id).unwrap_or_else(insufficient));
+        }
         WindowAt::Insufficient => return Err(insufficient()),
         WindowAt::TooLong => return Err(stored::too_long(&id)),
         WindowAt::Found {
@@ -177,20 +169,9 @@ pub async fn target_history(
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Response, Problem> {
-    let to = params::time_or("to", query.to.as_deref(), params::now_ms())?;
-    let from = params::time_or("from", query.from.as_deref(), to.saturating_sub(3_600_000))?;
-    if from > to {
-        return Err(invalid(
-            "invalid-range",
-            format!("`from` ({}) is after `to` ({})", rfc3339(from), rfc3339(to)),
-        ));
-    }
-    if to - from > millis_of(MAX_SPAN) {
-        return Err(invalid(
-            "invalid-range",
-            "from `from` to `to` is over 366 days".into(),
-        ));
-    }
+    let (from, to) = params::span(query.from.as_deref(), query.to.as_deref(), |to| {
+        to.saturating_sub(3_600_000)
+    })?;
     let step = params::duration_or("step", query.step.as_deref(), Duration::from_secs(60))?;
     let step_ms = millis_of(step).max(1);
     // Both ends are within 1970..=9999, so neither this nor `from + i *
@@ -238,7 +219,7 @@ pub async fn target_history(
     out = match answer {
         Some(answer) => answer?,
         None => {
-            if let Some(p) = unknown(&service, &id) {
+            if let Some(p) = stored::unknown(&service, &id) {
                 return Err(p);
             }
             // Known, never stored: every point is empty.

@@ -78,6 +78,30 @@ pub fn parse_time(name: &str, text: &str) -> Result<i64, Problem> {
     }
 }
 
+/// `?from=&to=`: `to` defaults to now, `from` to `default_from(to)`; `from`
+/// after `to` or more than [`MAX_SPAN`] before it is 422 `invalid-range`.
+pub fn span(
+    from: Option<&str>,
+    to: Option<&str>,
+    default_from: impl FnOnce(i64) -> i64,
+) -> Result<(i64, i64), Problem> {
+    let to = time_or("to", to, now_ms())?;
+    let from = time_or("from", from, default_from(to))?;
+    if from > to {
+        return Err(invalid(
+            "invalid-range",
+            format!("`from` ({}) is after `to` ({})", rfc3339(from), rfc3339(to)),
+        ));
+    }
+    if to - from > millis_of(MAX_SPAN) {
+        return Err(invalid(
+            "invalid-range",
+            "from `from` to `to` is over 366 days".into(),
+        ));
+    }
+    Ok((from, to))
+}
+
 /// The time parameter `name`, or `default` (ms since the epoch) when it is
 /// absent.
 pub fn time_or(name: &str, text: Option<&str>, default: i64) -> Result<i64, Problem> {

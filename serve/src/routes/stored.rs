@@ -30,6 +30,16 @@ pub fn store_of(service: &Service) -> Result<&Store, Problem> {
     })
 }
 
+/// 404 `not-found`, unless the registry knows `id` (then `None`: a target
+/// without history yet).
+pub fn unknown(service: &Service, id: &str) -> Option<Problem> {
+    service
+        .targets
+        .get(id)
+        .is_none()
+        .then(|| Problem::not_found(format!("no target `{id}`")))
+}
+
 /// A failed read: logged, and 503 `store`.
 pub fn store_problem(e: &StoreError) -> Problem {
     tracing::error!(error = ?e.to_string(), "history read failed");
