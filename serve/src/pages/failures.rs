@@ -4,13 +4,13 @@
 //!
 //! Invariant: the page reads failed scrapes only through the store's one
 //! reader of them ([`crate::failed`]), never with SQL of its own. A row
-//! stands for `repeats` consecutive failures of one kind, the latest at
+//! stands for `count` consecutive failures of one kind, the latest at
 //! `last_at`.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::failed;
-use crate::routes::params::rfc3339;
+use crate::routes::errors;
 use crate::store::{Store, StoreError};
 
 /// The most failed-scrape rows a page shows.
@@ -18,24 +18,15 @@ pub const RECENT: usize = 20;
 /// How far back the page looks: a week, the longest range it charts.
 pub const SPAN_MS: i64 = 7 * 24 * 3600 * 1000;
 
-/// `target`'s latest failed scrapes up to `now_ms` as `[{at, last_at,
-/// repeats, kind, message, duration_seconds}]`, newest first (empty when
-/// the store never saw it).
+/// `target`'s latest failed scrapes up to `now_ms`, as the errors route
+/// lists them ([`errors::row`]), newest first (empty when the store never
+/// saw it).
 pub async fn recent(store: &Store, target: &str, now_ms: i64) -> Result<Vec<Value>, StoreError> {
     let page = failed::list(store, target, now_ms - SPAN_MS, now_ms, RECENT).await?;
     Ok(page
         .map(|p| p.rows)
         .unwrap_or_default()
-        .into_iter()
-        .map(|f| {
-            json!({
-                "at": rfc3339(f.at_ms),
-                "last_at": (f.last_at_ms != f.at_ms).then(|| rfc3339(f.last_at_ms)),
-                "repeats": f.count,
-                "kind": f.kind,
-                "message": f.message,
-                "duration_seconds": f.duration_ms.map(|ms| ms as f64 / 1000.0),
-            })
-        })
+        .iter()
+        .map(errors::row)
         .collect())
 }

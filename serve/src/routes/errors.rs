@@ -85,20 +85,7 @@ pub async fn target_errors(
             None => failed::Page::default(),
         },
     };
-    let errors: Vec<Value> = page
-        .rows
-        .iter()
-        .map(|f| {
-            json!({
-                "at": rfc3339(f.at_ms),
-                "last_at": rfc3339(f.last_at_ms),
-                "count": f.count,
-                "kind": f.kind,
-                "message": f.message,
-                "duration_seconds": f.duration_ms.map(|ms| ms as f64 / 1000.0),
-            })
-        })
-        .collect();
+    let errors: Vec<Value> = page.rows.iter().map(row).collect();
     Ok(Json(json!({
         "target": id,
         "from": rfc3339(from),
@@ -107,4 +94,17 @@ pub async fn target_errors(
         "truncated": page.truncated,
         "errors": errors,
     })))
+}
+
+/// One stored row of failed scrapes as this route lists it: `{at, last_at,
+/// count, kind, message, duration_seconds}`.
+pub fn row(f: &failed::Failed) -> Value {
+    json!({
+        "at": rfc3339(f.at_ms),
+        "last_at": rfc3339(f.last_at_ms),
+        "count": f.count,
+        "kind": f.kind,
+        "message": f.message,
+        "duration_seconds": f.duration_ms.map(|ms| ms as f64 / 1000.0),
+    })
 }
