@@ -14,74 +14,13 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::http::header;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
-use llm_metrics_host::wit::mapper::{Distribution, Snapshot};
 use llm_metrics_host::{ComponentSource, Plugin, PluginOptions};
 use llm_metrics_serve::history;
 use llm_metrics_serve::store::{Options, Store};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-const STEP_MS: i64 = 15_000;
-
-fn bump(d: &mut Option<Distribution>, k: f64) {
-    if let Some(d) = d {
-        d.count += 3.0 * k;
-        d.sum += 0.7 * k;
-        // The new observations land in the upper half of the buckets.
-        let half = d.buckets.len() / 2;
-        for b in d.buckets.iter_mut().skip(half) {
-            b.count += 3.0 * k;
-        }
-    }
-}
-
-/// `base` as scrape number `i` of target `t`: counters advanced.
-fn snapshot_at(base: &Snapshot, t: usize, i: i64, at_ms: i64) -> Snapshot {
-    let mut s = base.clone();
-    let k = i as f64 + t as f64 * 0.01;
-    s.instance_id = format!("t{t:03}");
-    s.collected_at_ms = u64::try_from(at_ms).unwrap();
-    for v in [
-        &mut s.totals.requests_succeeded,
-        &mut s.totals.prompt_tokens,
-        &mut s.totals.generation_tokens,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        *v += 17.0 * k;
-    }
-    s.load.requests_running = Some((i % 13) as f64);
-    s.load.kv_cache_usage = Some((i % 100) as f64 / 100.0);
-    bump(&mut s.latency.time_to_first_token_seconds, k);
-    bump(&mut s.latency.inter_token_latency_seconds, k);
-    bump(&mut s.latency.e2e_request_latency_seconds, k);
-    bump(&mut s.latency.queue_time_seconds, k);
-    s
-}
-
-async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, usize) {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let req = hyper::Request::get(path)
-        .header(header::HOST, addr.to_string())
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let resp = sender.send_request(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, bytes.len())
-}
-
-fn pct(sorted: &[f64], q: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-}
+mod common;
+use common::{STEP_MS, get, pct, snapshot_at};
 
 async fn latency(addr: std::net::SocketAddr, path: &str, runs: usize) -> (f64, f64, usize) {
     let mut ms = Vec::new();
