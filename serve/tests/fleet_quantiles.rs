@@ -15,13 +15,12 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::http::header;
 use axum::routing::get;
-use common::{BUDGET, Serve, encode};
+use common::{BUDGET, Prometheus, Serve, encode, prometheus_tool};
 use serde_json::Value;
 
 fn now_ms() -> u64 {
@@ -163,22 +162,6 @@ async fn another_bucket_layout_is_reported_not_mixed() {
     assert!(own("c") <= 0.2, "{v}");
 }
 
-fn prometheus() -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("prometheus"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("LLM_METRICS_REQUIRE_PROMETHEUS").as_deref() != Ok("1"),
-            "LLM_METRICS_REQUIRE_PROMETHEUS=1 but `prometheus` is not on PATH"
-        );
-        eprintln!("SKIPPED: `prometheus` not found; apt-get install prometheus");
-    }
-    found
-}
-
 /// A PromQL instant query's single value at `at`, once there is one.
 async fn query(web: std::net::SocketAddr, promql: &str, at: f64) -> Option<f64> {
     let r = common::request(
@@ -199,45 +182,13 @@ async fn query(web: std::net::SocketAddr, promql: &str, at: f64) -> Option<f64> 
 
 #[tokio::test]
 async fn fleet_quantiles_agree_with_prometheus_histogram_quantile() {
-    let Some(prometheus) = prometheus() else {
+    let Some(prometheus) = prometheus_tool("prometheus") else {
         return;
     };
     let (a, b) = (upstream(A, 0.3).await, upstream(B, 0.6).await);
     let serve = serve_for(&[("a", &a), ("b", &b)]).await;
-    let dir = std::env::temp_dir().join(format!(
-        "llm-metrics-fleet-prometheus-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: llm-metrics\n    \
-             honor_labels: true\n    static_configs:\n      - targets: ['{}']\n",
-            serve.addr
-        ),
-    )
-    .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let web: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let _prom = tokio::process::Command::new(prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address={web}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let server = Prometheus::start(&prometheus, serve.addr, "fleet-prometheus", true);
+    let web = server.web;
     // Once Prometheus holds 10 s of both instances (so each series covers
     // the whole range), ask both for the same 6 s ending at one instant.
     let deadline = tokio::time::Instant::now() + BUDGET;
@@ -301,5 +252,5 @@ async fn fleet_quantiles_agree_with_prometheus_histogram_quantile() {
         close(mine, prom, 0.1),
         "count: ours {mine} vs Prometheus {prom}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&server.dir);
 }

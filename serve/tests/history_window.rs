@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -17,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use axum::Router;
 use axum::http::header;
 use axum::routing::get;
-use common::{BUDGET, Serve, encode};
+use common::{BUDGET, Prometheus, Serve, encode, prometheus_tool};
 use serde_json::Value;
 
 /// Tokens per second the upstream's counter grows by.
@@ -205,65 +204,17 @@ async fn windows_history_and_fleet_follow_the_stored_scrapes_through_a_reset() {
     assert_eq!(none["models"], serde_json::json!([]));
 }
 
-fn prometheus() -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("prometheus"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("LLM_METRICS_REQUIRE_PROMETHEUS").as_deref() != Ok("1"),
-            "LLM_METRICS_REQUIRE_PROMETHEUS=1 but `prometheus` is not on PATH"
-        );
-        eprintln!("SKIPPED: `prometheus` not found; apt-get install prometheus");
-    }
-    found
-}
-
 /// The Scale story: Prometheus scraping serve's `/metrics` and our window
 /// endpoint agree on the rate.
 #[tokio::test]
 async fn prometheus_rate_over_the_re_export_agrees_with_the_window_endpoint() {
-    let Some(prometheus) = prometheus() else {
+    let Some(prometheus) = prometheus_tool("prometheus") else {
         return;
     };
     let upstream = Linear::start().await;
     let serve = serve_for(&upstream).await;
-    let dir = std::env::temp_dir().join(format!(
-        "llm-metrics-window-prometheus-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: llm-metrics\n    \
-             honor_labels: true\n    static_configs:\n      - targets: ['{}']\n",
-            serve.addr
-        ),
-    )
-    .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let web: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let _prom = tokio::process::Command::new(prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address={web}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let server = Prometheus::start(&prometheus, serve.addr, "window-prometheus", true);
+    let web = server.web;
     // Once Prometheus has samples over 10 s (so the series covers the whole
     // range: a series that starts inside it is extrapolated only half an
     // interval back), ask both for the rate over the same 6 s ending at the
@@ -326,5 +277,5 @@ async fn prometheus_rate_over_the_re_export_agrees_with_the_window_endpoint() {
     assert!(close(rate, RATE, 0.1), "ours {rate}: {ours}");
     assert!(close(prom, RATE, 0.1), "Prometheus {prom}");
     assert!(close(rate, prom, 0.1), "ours {rate} vs Prometheus {prom}");
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&server.dir);
 }

@@ -10,24 +10,8 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{BUDGET, Serve, Upstream, encode, fixture};
+use common::{BUDGET, Prometheus, Serve, Upstream, encode, fixture, prometheus_tool};
 use tokio::io::AsyncWriteExt;
-
-fn tool(name: &str) -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("LLM_METRICS_REQUIRE_PROMETHEUS").as_deref() != Ok("1"),
-            "LLM_METRICS_REQUIRE_PROMETHEUS=1 but `{name}` is not on PATH"
-        );
-        eprintln!("SKIPPED: `{name}` not found; apt-get install prometheus");
-    }
-    found
-}
 
 async fn serve_with_targets() -> (Serve, Upstream, Upstream) {
     let vllm = Upstream::start(fixture("vllm_v1.prom")).await;
@@ -64,7 +48,7 @@ async fn serve_with_targets() -> (Serve, Upstream, Upstream) {
 
 #[tokio::test]
 async fn promtool_accepts_the_exposition() {
-    let Some(promtool) = tool("promtool") else {
+    let Some(promtool) = prometheus_tool("promtool") else {
         return;
     };
     let (serve, _v, _t) = serve_with_targets().await;
@@ -127,44 +111,12 @@ async fn promtool_accepts_the_exposition() {
 
 #[tokio::test]
 async fn prometheus_scrapes_serve() {
-    let Some(prometheus) = tool("prometheus") else {
+    let Some(prometheus) = prometheus_tool("prometheus") else {
         return;
     };
     let (serve, _v, _t) = serve_with_targets().await;
-    let dir = std::env::temp_dir().join(format!(
-        "llm-metrics-serve-prometheus-{}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: llm-metrics\n    \
-             static_configs:\n      - targets: ['{}']\n",
-            serve.addr
-        ),
-    )
-    .unwrap();
-    // A free loopback port for Prometheus' own web API.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let web: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let _prom = tokio::process::Command::new(prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address={web}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let server = Prometheus::start(&prometheus, serve.addr, "serve-prometheus", false);
+    let web = server.web;
     // The fleet's series, as Prometheus stored them (`instance` from serve is
     // kept as `exported_instance`, Prometheus' own rule for a clash).
     let query = "/api/v1/query?query=".to_string()

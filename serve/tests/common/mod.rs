@@ -381,3 +381,86 @@ pub fn encode(s: &str) -> String {
         })
         .collect()
 }
+
+/// Debian's `prometheus` package tool `name` (`prometheus`, `promtool`) on
+/// `PATH`; without it the caller skips loudly, unless
+/// `LLM_METRICS_REQUIRE_PROMETHEUS=1` (set by `.ci/run`) makes that a failure.
+pub fn prometheus_tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("LLM_METRICS_REQUIRE_PROMETHEUS").as_deref() != Ok("1"),
+            "LLM_METRICS_REQUIRE_PROMETHEUS=1 but `{name}` is not on PATH"
+        );
+        eprintln!("SKIPPED: `{name}` not found; apt-get install prometheus");
+    }
+    found
+}
+
+/// A real Prometheus server scraping one `serve` every second, with its web
+/// API on a free loopback port; killed when dropped.
+pub struct Prometheus {
+    /// Its web API's address.
+    pub web: SocketAddr,
+    /// Its configuration and data.
+    pub dir: PathBuf,
+    _child: Child,
+}
+
+impl Prometheus {
+    /// `binary` scraping `target`'s `/metrics`, its data in a fresh
+    /// directory named after `name`; `honor_labels` keeps the scraped
+    /// `instance` label (else Prometheus renames it `exported_instance`).
+    pub fn start(
+        binary: &std::path::Path,
+        target: SocketAddr,
+        name: &str,
+        honor_labels: bool,
+    ) -> Prometheus {
+        let dir = std::env::temp_dir().join(format!("llm-metrics-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("prometheus.yml");
+        let honor = if honor_labels {
+            "    honor_labels: true\n"
+        } else {
+            ""
+        };
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: llm-metrics\n\
+                 {honor}    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        // A free loopback port for Prometheus' own web API.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let web: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={web}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        Prometheus {
+            web,
+            dir,
+            _child: child,
+        }
+    }
+}
