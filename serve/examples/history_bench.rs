@@ -10,17 +10,15 @@
 //! `cargo run --release -p llm-metrics-serve --example history_bench -- \
 //!     target/release/llm-metrics-serve [TARGETS=100] [SNAPSHOTS_PER_TARGET=5760]`
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use llm_metrics_host::{ComponentSource, Plugin, PluginOptions};
 use llm_metrics_serve::history;
 use llm_metrics_serve::store::{Options, Store};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 mod common;
-use common::{STEP_MS, get, pct, snapshot_at};
+use common::{STEP_MS, get, pct, snapshot_at, spawn_serve};
 
 async fn latency(addr: std::net::SocketAddr, path: &str, runs: usize) -> (f64, f64, usize) {
     let mut ms = Vec::new();
@@ -201,10 +199,9 @@ async fn main() {
     }
     let config_path = dir.join("serve.toml");
     std::fs::write(&config_path, config).unwrap();
-    let mut child = tokio::process::Command::new(serve_bin)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
+    let (mut child, addr) = spawn_serve(
+        serve_bin,
+        &[
             "--db",
             db.to_str().unwrap(),
             "--config",
@@ -212,23 +209,9 @@ async fn main() {
             // A day at 1m is ~18 MB of JSON.
             "--history-max-bytes",
             "64MiB",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .await
-        .unwrap();
-    let addr: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .parse()
-        .unwrap();
+        ],
+    )
+    .await;
     let to = now as f64 / 1e3;
     let from = to - 86_400.0;
     let target = format!("t{:03}", targets / 2);

@@ -10,7 +10,6 @@
 //! `cargo run --release -p llm-metrics-serve --example pages_bench -- \
 //!     target/release/llm-metrics-serve [TARGETS=100] [SNAPSHOTS_PER_TARGET=5760]`
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,10 +17,9 @@ use axum::http::header;
 use llm_metrics_host::{ComponentSource, Plugin, PluginOptions};
 use llm_metrics_serve::history;
 use llm_metrics_serve::store::{Options, Store};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 mod common;
-use common::{STEP_MS, get, pct, snapshot_at};
+use common::{STEP_MS, get, pct, snapshot_at, spawn_serve};
 
 #[tokio::main]
 async fn main() {
@@ -107,25 +105,16 @@ async fn main() {
     }
     let cfg = dir.join("serve.toml");
     std::fs::write(&cfg, config).unwrap();
-    let mut child = tokio::process::Command::new(serve_bin)
-        .args(["--listen", "127.0.0.1:0", "--db", db.to_str().unwrap()])
-        .args(["--config", cfg.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .await
-        .unwrap();
-    let addr: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (mut child, addr) = spawn_serve(
+        serve_bin,
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    )
+    .await;
     // Let every target be scraped once.
     tokio::time::sleep(Duration::from_secs(5)).await;
     println!(

@@ -2,11 +2,15 @@
 //! generate (a real snapshot with its counters advanced per scrape) and a
 //! plain HTTP GET with its timing helpers.
 
+use std::process::Stdio;
+
 use axum::http::header;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use llm_metrics_host::wit::mapper::{Distribution, Snapshot};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
 
 /// The scrape interval the generated history uses.
 pub const STEP_MS: i64 = 15_000;
@@ -69,4 +73,29 @@ pub async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, usize) {
 /// The `q` quantile of `sorted` (nearest rank).
 pub fn pct(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// `serve_bin` started with `args` on a free loopback port: the process
+/// (killed when dropped) and the address its first line names.
+pub async fn spawn_serve(serve_bin: &str, args: &[&str]) -> (Child, std::net::SocketAddr) {
+    let mut child = Command::new(serve_bin)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .parse()
+        .unwrap();
+    (child, addr)
 }
