@@ -4,11 +4,15 @@
 //! Invariant: every engine this library builds has epoch interruption on and
 //! a ticker thread advancing its epoch every [`TICK`] for as long as the
 //! engine lives; an embedder's own engine is ticked by that thread or, if it
-//! says so, by the embedder.
+//! says so, by the embedder. Every pooled engine this library builds comes
+//! with a [`Slots`] gate of as many permits as it has slots, and a call holds
+//! a permit for as long as its store lives: a call beyond the slots waits for
+//! one instead of failing to instantiate.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances: how often a running guest's CPU meter is
@@ -21,20 +25,28 @@ pub const TICK: Duration = Duration::from_millis(10);
 #[derive(Clone, Debug, Default)]
 pub enum EngineChoice {
     /// The process-wide engine ([`shared_engine`]), ticked every 10 ms by a
-    /// thread of this library. Instances are allocated on demand.
+    /// thread of this library: wasmtime's pooling allocator with
+    /// [`SHARED_SLOTS`] slots (a call beyond them waits for one), or on-demand
+    /// allocation where the pool's address space cannot be reserved.
     #[default]
     Shared,
     /// An engine of this plugin's own with wasmtime's pooling allocator:
-    /// `slots` calls may run at once (one more fails to instantiate, a
-    /// [`CallError::Trap`](crate::CallError::Trap)), each with a memory of at most
-    /// [`Limits::memory_bytes`](crate::Limits::memory_bytes), all reserved up front as virtual memory.
-    /// Ticked by a thread of this library.
+    /// `slots` calls may run at once (one more waits for a slot), each with
+    /// a memory of at most [`Limits::memory_bytes`](crate::Limits::memory_bytes),
+    /// all reserved up front as virtual memory. Ticked by a thread of this
+    /// library.
     Pooled {
         /// Calls that may run at once.
         slots: u32,
     },
+    /// An engine of this plugin's own that allocates each call's instance on
+    /// demand (a fresh mapping per call, nothing reserved up front: the
+    /// default before the shared engine pooled). Ticked by a thread of this
+    /// library.
+    OnDemand,
     /// The embedder's engine, which must have been built with
-    /// `Config::epoch_interruption(true)` (e.g. from [`engine_config`]).
+    /// `Config::epoch_interruption(true)` (e.g. from [`engine_config`]). If
+    /// it pools instances, the embedder keeps its calls within its slots.
     Custom {
         /// The engine.
         engine: Engine,
@@ -54,23 +66,49 @@ pub enum Ticker {
 }
 
 impl EngineChoice {
-    /// The engine, with its ticker running; a pooled one caps each memory
+    /// The engine, with its ticker running, and the gate its calls pass
+    /// (for an engine that pools instances); a pooled one caps each memory
     /// at `memory_bytes` (the calls' [`Limits::memory_bytes`](crate::Limits::memory_bytes)).
-    pub(crate) fn engine(&self, memory_bytes: usize) -> anyhow::Result<Engine> {
+    pub(crate) fn engine(&self, memory_bytes: usize) -> anyhow::Result<(Engine, Option<Slots>)> {
         match self {
-            EngineChoice::Shared => shared_engine(),
+            EngineChoice::Shared => Ok((shared_engine()?, shared_slots())),
             EngineChoice::Pooled { slots } => {
                 let engine = Engine::new(&engine_config(Some((*slots, memory_bytes))))?;
                 spawn_ticker(&engine);
-                Ok(engine)
+                Ok((engine, Some(Slots::new(*slots))))
+            }
+            EngineChoice::OnDemand => {
+                let engine = Engine::new(&engine_config(None))?;
+                spawn_ticker(&engine);
+                Ok((engine, None))
             }
             EngineChoice::Custom { engine, ticker } => {
                 if *ticker == Ticker::Thread {
                     spawn_ticker(engine);
                 }
-                Ok(engine.clone())
+                Ok((engine.clone(), None))
             }
         }
+    }
+}
+
+/// The slots of a pooled engine, as permits: a call takes one before its
+/// store is made and gives it back after the store (and with it the
+/// instance's slot) is gone.
+#[derive(Clone, Debug)]
+pub(crate) struct Slots(Arc<Semaphore>);
+
+impl Slots {
+    fn new(slots: u32) -> Self {
+        Slots(Arc::new(Semaphore::new(slots.max(1) as usize)))
+    }
+
+    /// Waits for a free slot.
+    pub(crate) async fn take(&self) -> OwnedSemaphorePermit {
+        Arc::clone(&self.0)
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed")
     }
 }
 
@@ -122,18 +160,59 @@ pub fn engine_config_keep_resident(pool: Option<(u32, usize)>, keep_resident: us
     config
 }
 
-/// One engine per process: epoch ticking and the compile settings are shared.
-pub fn shared_engine() -> anyhow::Result<Engine> {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    if let Some(e) = ENGINE.get() {
-        return Ok(e.clone());
+/// Calls the process-wide engine ([`shared_engine`]) runs at once; more wait
+/// for a slot. Each slot reserves about 8 GiB of address space (two linear
+/// memories of up to 4 GiB with their guard regions; none of it resident
+/// until used) and, once used, keeps [`POOL_KEEP_RESIDENT`] of its memory.
+pub const SHARED_SLOTS: u32 = 32;
+
+/// The largest linear memory a 32-bit memory can have: the shared engine's
+/// slots take any [`Limits::memory_bytes`](crate::Limits::memory_bytes); each
+/// call's own cap is its store's limiter.
+const WASM32_MAX_MEMORY: usize = 1 << 32;
+
+/// The process-wide engine and, when it pools, its slots.
+fn shared() -> anyhow::Result<&'static (Engine, Option<Slots>)> {
+    static SHARED: OnceLock<(Engine, Option<Slots>)> = OnceLock::new();
+    if let Some(shared) = SHARED.get() {
+        return Ok(shared);
     }
-    let engine = Engine::new(&engine_config(None))?;
-    let engine = ENGINE.get_or_init(|| {
-        spawn_ticker(&engine);
-        engine
-    });
-    Ok(engine.clone())
+    // Pooling, unless the address space cannot be reserved (e.g. under
+    // `ulimit -v`): then instances are allocated on demand, as before.
+    let made = match Engine::new(&engine_config(Some((SHARED_SLOTS, WASM32_MAX_MEMORY)))) {
+        Ok(engine) => (engine, Some(Slots::new(SHARED_SLOTS))),
+        Err(_) => (Engine::new(&engine_config(None))?, None),
+    };
+    Ok(SHARED.get_or_init(|| {
+        spawn_ticker(&made.0);
+        made
+    }))
+}
+
+/// One engine per process: epoch ticking, the compile settings and the
+/// instance pool ([`SHARED_SLOTS`]) are shared. Plugins and services linked
+/// on it ([`Plugin::from_component`](crate::Plugin::from_component)) share its slots.
+pub fn shared_engine() -> anyhow::Result<Engine> {
+    Ok(shared()?.0.clone())
+}
+
+/// Whether the process-wide engine pools instances (false where its address
+/// space could not be reserved).
+pub fn shared_engine_pools() -> bool {
+    shared().is_ok_and(|s| s.1.is_some())
+}
+
+/// The shared engine's slots, if it pools.
+fn shared_slots() -> Option<Slots> {
+    shared().ok().and_then(|s| s.1.clone())
+}
+
+/// The slots of `engine` when it is the shared engine and pools.
+pub(crate) fn slots_of(engine: &Engine) -> Option<Slots> {
+    shared()
+        .ok()
+        .filter(|s| Engine::same(&s.0, engine))
+        .and_then(|s| s.1.clone())
 }
 
 /// Advance the epoch from a plain thread: a guest that never yields can

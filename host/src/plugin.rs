@@ -27,6 +27,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::audit::World;
 use crate::cache;
 use crate::cpu::CpuMeter;
+use crate::engine::Slots;
 pub use crate::engine::{EngineChoice, Ticker, engine_config, shared_engine};
 use crate::policy::{CallEgress, EgressPolicy};
 use crate::sender::Sender;
@@ -167,12 +168,14 @@ pub struct Plugin {
     limits: Limits,
     /// Pooled keep-alive connections shared by this plugin's calls.
     sender: Sender,
+    /// The engine's instance slots, when it pools: each call holds one.
+    slots: Option<Slots>,
 }
 
 impl Plugin {
     /// Compile (or load from cache) and link the component.
     pub fn new(source: &ComponentSource, options: &PluginOptions) -> anyhow::Result<Self> {
-        let engine = options.engine.engine(options.limits.memory_bytes)?;
+        let (engine, slots) = options.engine.engine(options.limits.memory_bytes)?;
         let bytes: std::borrow::Cow<'_, [u8]> = match source {
             ComponentSource::Embedded => EMBEDDED_COMPONENT.into(),
             ComponentSource::File(path) => std::fs::read(path)
@@ -180,12 +183,14 @@ impl Plugin {
                 .into(),
         };
         let component = cache::load(&engine, &bytes, options.cache_dir.as_deref())?;
-        Self::from_component(&engine, &component, options.limits)
+        let plugin = Self::from_component(&engine, &component, options.limits)?;
+        Ok(Plugin { slots, ..plugin })
     }
 
     /// Link an already compiled component. Budgets rely on `engine`'s epoch
     /// being advanced: [`shared_engine`]'s is; for an engine of your own, see
-    /// [`EngineChoice::Custom`].
+    /// [`EngineChoice::Custom`]. On the shared engine, calls share its
+    /// instance slots.
     pub fn from_component(
         engine: &Engine,
         component: &Component,
@@ -201,6 +206,7 @@ impl Plugin {
             pre,
             limits,
             sender: Sender::default(),
+            slots: crate::engine::slots_of(engine),
         })
     }
 
@@ -403,9 +409,18 @@ impl Plugin {
         f: impl AsyncFnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
     ) -> (Result<R, CallError>, bool, CallStats) {
         let limits = self.limits;
+        let wall = limits.wall_time + extra_wall;
+        // A pooled engine's slot, held until the store below is dropped
+        // (locals drop in reverse order): the wait counts as wall time.
+        let _slot = match &self.slots {
+            Some(slots) => match tokio::time::timeout(wall, slots.take()).await {
+                Ok(permit) => Some(permit),
+                Err(_) => return (Err(CallError::WallClock(wall)), false, CallStats::default()),
+            },
+            None => None,
+        };
         let egress = CallEgress::new(egress, self.sender.clone());
         let mut store = new_store(&self.engine, egress, limits);
-        let wall = limits.wall_time + extra_wall;
         let run = async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
             f(&mut store, &plugin).await

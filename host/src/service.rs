@@ -39,6 +39,8 @@ struct Inner {
     egress: EgressPolicy,
     /// Pooled keep-alive connections shared by the requests it serves.
     sender: Sender,
+    /// The engine's instance slots, when it pools: each request holds one.
+    slots: Option<crate::engine::Slots>,
 }
 
 /// Why a request got no answer from the component.
@@ -78,6 +80,7 @@ impl Service {
                 limits,
                 egress: egress.with_max_timeout(MAX_FETCH_BUDGET),
                 sender: Sender::default(),
+                slots: crate::engine::slots_of(engine),
             }),
         })
     }
@@ -90,6 +93,11 @@ impl Service {
     ) -> Result<hyper::Response<HyperOutgoingBody>, ServiceError> {
         let inner = &self.inner;
         let limits = inner.limits;
+        // A pooled engine's slot, given back after the store is dropped.
+        let slot = match &inner.slots {
+            Some(slots) => Some(slots.take().await),
+            None => None,
+        };
         let egress = CallEgress::new(inner.egress.clone(), inner.sender.clone());
         let mut store = plugin::new_store(inner.pre.engine(), egress, limits);
         let (sender, receiver) = tokio::sync::oneshot::channel();
@@ -117,7 +125,10 @@ impl Service {
                     .await
             };
             let outcome = tokio::time::timeout(wall, run).await;
-            plugin::outcome(outcome, store.data(), limits, wall)
+            let outcome = plugin::outcome(outcome, store.data(), limits, wall);
+            drop(store);
+            drop(slot);
+            outcome
         });
         match receiver.await {
             Ok(Ok(response)) => Ok(response),

@@ -60,9 +60,14 @@ pub struct Args {
     /// memory budget must fit, or the service refuses to start.
     #[arg(long, default_value_t = 9216)]
     pub memory_total_mib: usize,
-    /// Allocate plugin instances from wasmtime's pooling allocator, one slot
-    /// per call that may run at once, reserved at start-up.
+    /// Allocate plugin instances on demand (a fresh mapping per call)
+    /// instead of from wasmtime's pooling allocator, the default: one slot
+    /// per call that may run at once, reserved at start-up, each keeping
+    /// 1 MiB of its memory resident between calls.
     #[arg(long)]
+    pub on_demand: bool,
+    /// Pooling is the default; kept so that older command lines still start.
+    #[arg(long, hide = true, conflicts_with = "on_demand")]
     pub pooling: bool,
 }
 
@@ -161,7 +166,7 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
         } else {
             default_cache_dir()
         },
-        engine: if args.pooling {
+        engine: if !args.on_demand {
             // One slot per call the permits allow, plus start-up's `engines`.
             let slots = concurrency
                 .saturating_add(adhoc_concurrency)
@@ -171,7 +176,7 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
                 slots: u32::try_from(slots).unwrap_or(u32::MAX),
             }
         } else {
-            EngineChoice::Shared
+            EngineChoice::OnDemand
         },
     };
     let (config_allow, targets, history_file, listen_file) = match &args.config {

@@ -40,34 +40,38 @@ async fn a_config_over_the_memory_total_is_refused_with_the_numbers() {
 }
 
 #[tokio::test]
-async fn pooled_instances_collect_and_the_bound_admits_an_exact_fit() {
+async fn instances_collect_pooled_or_on_demand_and_the_bound_admits_an_exact_fit() {
     let upstream = Upstream::start(fixture("vllm_v1.prom")).await;
-    // 2 + 2 + 1 calls at 64 MiB: exactly 320 MiB.
-    let serve = Serve::start(&[
-        "--allow",
-        "127.0.0.1",
-        "--pooling",
-        "--concurrency",
-        "2",
-        "--adhoc-concurrency",
-        "2",
-        "--window-concurrency",
-        "1",
-        "--memory-mib",
-        "64",
-        "--memory-total-mib",
-        "320",
-    ])
-    .await;
-    for i in 0..6 {
-        let body = format!(
-            r#"{{"instance_id": "p{i}", "endpoint": "{}"}}"#,
-            upstream.url("/metrics")
-        );
-        let r = serve.post("/api/v1/collect/vllm", &body).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let v = r.json();
-        assert_eq!(v["success"], true, "{v}");
-        assert_eq!(v["metrics"]["engine"], "vllm");
+    // Pooling is the default; `--on-demand` opts out; `--pooling`, the
+    // flag from before pooling was the default, still starts.
+    for allocator in [None, Some("--on-demand"), Some("--pooling")] {
+        // 2 + 2 + 1 calls at 64 MiB: exactly 320 MiB.
+        let mut args = vec![
+            "--allow",
+            "127.0.0.1",
+            "--concurrency",
+            "2",
+            "--adhoc-concurrency",
+            "2",
+            "--window-concurrency",
+            "1",
+            "--memory-mib",
+            "64",
+            "--memory-total-mib",
+            "320",
+        ];
+        args.extend(allocator);
+        let serve = Serve::start(&args).await;
+        for i in 0..6 {
+            let body = format!(
+                r#"{{"instance_id": "p{i}", "endpoint": "{}"}}"#,
+                upstream.url("/metrics")
+            );
+            let r = serve.post("/api/v1/collect/vllm", &body).await;
+            assert_eq!(r.status, 200, "{allocator:?}: {}", r.text);
+            let v = r.json();
+            assert_eq!(v["success"], true, "{allocator:?}: {v}");
+            assert_eq!(v["metrics"]["engine"], "vllm");
+        }
     }
 }

@@ -15,8 +15,11 @@
 //!   that keeps function names (see BENCHMARKS.md, "Inside the sandbox").
 //!
 //! `LLM_METRICS_POOL=BYTES` uses the pooling allocator with one slot, keeping
-//! `BYTES` of its memory resident between calls (`0`: none, as `serve
-//! --pooling` does by default).
+//! `BYTES` of its memory resident between calls (`1048576`: as the default
+//! engine and `serve` do; `0`: none). Without it, on-demand allocation.
+//!
+//! `LLM_METRICS_NO_EPOCH=1` compiles without epoch interruption, to measure
+//! what the per-loop epoch checks cost (BENCHMARKS.md, issue 20).
 //!
 //! With `LLM_METRICS_PERFMAP=1` the engine writes `/tmp/perf-<pid>.map` as it
 //! compiles, so `perf record -g` / `perf report` name the guest's functions.
@@ -104,7 +107,7 @@ async fn serve(body: &'static [u8], length: bool) -> SocketAddr {
 
 fn plugin(component: Option<String>) -> Plugin {
     // `LLM_METRICS_POOL=<bytes kept resident>`: the pooling allocator (one
-    // slot), as `serve --pooling` uses it, instead of on-demand.
+    // slot), as the default engine and `serve` use it, instead of on-demand.
     let mut config = match std::env::var("LLM_METRICS_POOL") {
         Ok(resident) => engine_config_keep_resident(
             Some((1, Limits::default().memory_bytes)),
@@ -112,6 +115,12 @@ fn plugin(component: Option<String>) -> Plugin {
         ),
         Err(_) => engine_config(None),
     };
+    // `LLM_METRICS_NO_EPOCH=1`: no epoch checks in the compiled code (and so
+    // no CPU budget or wall-clock cut for a running guest), to measure what
+    // the checks cost. Never how the library runs.
+    if std::env::var_os("LLM_METRICS_NO_EPOCH").is_some_and(|v| v == "1") {
+        config.epoch_interruption(false);
+    }
     if std::env::var_os("LLM_METRICS_PERFMAP").is_some_and(|v| v == "1") {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
