@@ -39,13 +39,19 @@ fn merge(buckets: &[Bucket]) -> Vec<Bucket> {
     merged
 }
 
+/// Sorts buckets by bound, equal bounds in their order (a stable sort): the
+/// one sort of buckets in the crate, so the component carries one copy of it.
+pub(crate) fn sort_by_le(buckets: &mut [Bucket]) {
+    buckets.sort_by(|a, b| a.le.total_cmp(&b.le));
+}
+
 /// Sort by bound and add up equal bounds (Prometheus' `sum by (le)`); a NaN
 /// bound is dropped. Counts are kept as exposed, so that two snapshots' buckets
 /// can be subtracted before [`histogram_quantile`] forces monotonicity, as
 /// `histogram_quantile(q, rate(x_bucket[w]))` does.
 pub fn sum_by_le(buckets: &[Bucket]) -> Vec<Bucket> {
     let mut sorted: Vec<Bucket> = buckets.iter().copied().filter(|b| !b.le.is_nan()).collect();
-    sorted.sort_by(|a, b| a.le.total_cmp(&b.le));
+    sort_by_le(&mut sorted);
     let mut merged: Vec<Bucket> = Vec::with_capacity(sorted.len());
     for b in sorted {
         match merged.last_mut() {

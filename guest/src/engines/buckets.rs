@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::series::Point;
-use crate::distribution::{Bucket, from_summed, parse_bound};
+use crate::distribution::{Bucket, from_summed, parse_bound, sort_by_le};
 use crate::snapshot::Distribution;
 use crate::text::same_bytes;
 
@@ -112,7 +112,8 @@ impl<'a> Buckets<'a> {
             // Another label set than the last bucket's (or one not known to
             // be the same): find its layout by its sorted pairs.
             let mut key: Vec<_> = s.labels.iter().filter(|(n, _)| n != "le").collect();
-            key.sort();
+            // Equal pairs are the same text: the order among them is moot.
+            key.sort_unstable();
             key.dedup();
             let bounds = &mut self.bounds;
             self.layout = *self.layouts.entry(key).or_insert_with(|| {
@@ -184,7 +185,7 @@ impl<'a> Buckets<'a> {
                 }
             }
         }
-        summed.sort_by(|a, b| a.le.total_cmp(&b.le));
+        sort_by_le(&mut summed);
         let mut d = from_summed(summed, count, total)?;
         let mut sets = self.layouts.values().map(|&i| {
             let mut v = self.bounds[i].clone();

@@ -91,6 +91,7 @@ pub(crate) struct GroupBuilder {
 
 impl GroupBuilder {
     /// An empty group called `name`.
+    #[inline(never)]
     pub(crate) fn new(name: &str) -> Self {
         GroupBuilder {
             group: EngineGroup {
@@ -101,6 +102,7 @@ impl GroupBuilder {
     }
 
     /// Add field `name` when `found` (the metric it came from and its value).
+    #[inline(never)]
     pub(crate) fn add(&mut self, name: &str, found: Option<Found>) -> &mut Self {
         if let Some((metric, value)) = found {
             self.group.fields.push(EngineField {
@@ -115,6 +117,7 @@ impl GroupBuilder {
     }
 
     /// Append the group to `out` unless it has no field.
+    #[inline(never)]
     pub(crate) fn finish(self, out: &mut Vec<EngineGroup>) {
         if !self.group.fields.is_empty() {
             out.push(self.group);

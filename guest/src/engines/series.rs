@@ -127,13 +127,19 @@ pub(crate) trait Lookup<'a> {
 /// What the folds take: any [`Lookup`].
 pub(crate) type Index<'i, 'a> = dyn Lookup<'a> + 'i;
 
+// The readers below run once per field per call, never per sample: they are
+// kept out of line (`#[inline(never)]`, as `GroupBuilder`'s methods) so that
+// each engine's `map` calls them rather than carrying a copy per field, which
+// kept the component under its 600 KB budget (issue 20, BENCHMARKS.md).
 impl<'a> dyn Lookup<'a> + '_ {
     /// Whether any sample is called exactly `name`.
+    #[inline(never)]
     pub(crate) fn has(&self, name: &str) -> bool {
         !self.get(name).is_empty()
     }
 
     /// The first name of `alias` the exposition carries.
+    #[inline(never)]
     pub(crate) fn resolve(&self, alias: &Alias) -> Option<&'static str> {
         alias.names.iter().copied().find(|n| match alias.kind {
             Kind::Series => self.has(n),
@@ -144,12 +150,14 @@ impl<'a> dyn Lookup<'a> + '_ {
     }
 
     /// The sum of every series called `name`, over all labels.
+    #[inline(never)]
     pub(crate) fn sum(&self, name: &str) -> Option<f64> {
         sum(self.get(name))
     }
 
     /// The sum of the series called `name` whose label `label` is one of
     /// `values`; `None` when no such series exists.
+    #[inline(never)]
     pub(crate) fn sum_where(&self, name: &str, label: &str, values: &[&str]) -> Option<f64> {
         let mut total = None;
         for s in self.get(name) {
@@ -164,6 +172,7 @@ impl<'a> dyn Lookup<'a> + '_ {
     }
 
     /// The mean of the series called `name` whose label `label` is `value`.
+    #[inline(never)]
     pub(crate) fn mean_where(&self, name: &str, label: &str, value: &str) -> Option<f64> {
         let (mut total, mut n) = (0.0, 0usize);
         for s in self.get(name) {
@@ -176,6 +185,7 @@ impl<'a> dyn Lookup<'a> + '_ {
     }
 
     /// The largest of the series called `name` whose label `label` is `value`.
+    #[inline(never)]
     pub(crate) fn max_where(&self, name: &str, label: &str, value: &str) -> Option<f64> {
         self.get(name)
             .iter()
@@ -185,17 +195,20 @@ impl<'a> dyn Lookup<'a> + '_ {
     }
 
     /// The mean over every series called `name`.
+    #[inline(never)]
     pub(crate) fn mean(&self, name: &str) -> Option<f64> {
         let samples = self.get(name);
         sum(samples).map(|total| total / samples.len() as f64)
     }
 
     /// The largest value over every series called `name`.
+    #[inline(never)]
     pub(crate) fn max(&self, name: &str) -> Option<f64> {
         self.get(name).iter().map(|s| s.value).reduce(f64::max)
     }
 
     /// The series called `name` with the largest value (the first on ties).
+    #[inline(never)]
     pub(crate) fn argmax(&self, name: &str) -> Option<&Point<'a>> {
         let mut best: Option<&Point<'a>> = None;
         for s in self.get(name) {
@@ -209,6 +222,7 @@ impl<'a> dyn Lookup<'a> + '_ {
     /// Series called `name` summed per value of `label` (over every other
     /// label), sorted by that value. Series without the label are skipped;
     /// `None` when no series carries it.
+    #[inline(never)]
     pub(crate) fn by_label(&self, name: &str, label: &str) -> Option<Vec<LabeledValue>> {
         let mut groups: BTreeMap<std::borrow::Cow<'a, str>, f64> = BTreeMap::new();
         for s in self.get(name) {
@@ -228,6 +242,7 @@ impl<'a> dyn Lookup<'a> + '_ {
     }
 
     /// The distinct values of `label` over the series called `name`, sorted.
+    #[inline(never)]
     pub(crate) fn distinct(&self, name: &str, label: &str) -> BTreeSet<std::borrow::Cow<'a, str>> {
         self.get(name)
             .iter()
@@ -236,12 +251,14 @@ impl<'a> dyn Lookup<'a> + '_ {
     }
 
     /// The distribution of the first name of `alias` the exposition carries.
+    #[inline(never)]
     pub(crate) fn distribution(&self, alias: &Alias) -> Option<(&'static str, Distribution)> {
         let name = self.resolve(alias)?;
         Some((name, self.distribution_of(name)?))
     }
 
     /// Apply `read` to the first name of `alias` the exposition carries.
+    #[inline(never)]
     pub(crate) fn read(
         &self,
         alias: &Alias,
@@ -252,21 +269,25 @@ impl<'a> dyn Lookup<'a> + '_ {
     }
 
     /// `alias` summed over every label, as a number field.
+    #[inline(never)]
     pub(crate) fn read_sum(&self, alias: &Alias) -> Option<Found> {
         self.read(alias, |ix, n| ix.sum(n).map(MetricValue::Number))
     }
 
     /// `alias` averaged over its series, as a number field.
+    #[inline(never)]
     pub(crate) fn read_mean(&self, alias: &Alias) -> Option<Found> {
         self.read(alias, |ix, n| ix.mean(n).map(MetricValue::Number))
     }
 
     /// The largest series of `alias`, as a number field.
+    #[inline(never)]
     pub(crate) fn read_max(&self, alias: &Alias) -> Option<Found> {
         self.read(alias, |ix, n| ix.max(n).map(MetricValue::Number))
     }
 
     /// `alias` summed per value of `label`, as a by-label field.
+    #[inline(never)]
     pub(crate) fn read_by(&self, alias: &Alias, label: &str) -> Option<Found> {
         self.read(alias, |ix, n| {
             ix.by_label(n, label)
@@ -275,6 +296,7 @@ impl<'a> dyn Lookup<'a> + '_ {
     }
 
     /// `alias` as a distribution field.
+    #[inline(never)]
     pub(crate) fn read_dist(&self, alias: &Alias) -> Option<Found> {
         self.distribution(alias)
             .map(|(n, d)| (n.to_string(), MetricValue::Distribution(d)))

@@ -17,6 +17,7 @@ mod parse;
 mod real_servers;
 mod rebinding;
 mod service;
+mod size;
 mod slots;
 mod tls;
 mod wasmtime_serve;
