@@ -6,7 +6,7 @@
 //! `cargo run --release -p llm-metrics-serve --example fleet_load -- \
 //!     target/release/llm-metrics-serve N SECONDS CONCURRENCY [SERVE ARGS…]`
 //!
-//! Arguments after `CONCURRENCY` go to the service (e.g. `--pooling`).
+//! Arguments after `CONCURRENCY` go to the service (e.g. `--on-demand`).
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
