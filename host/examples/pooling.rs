@@ -1,4 +1,4 @@
-//! Per-call cost with wasmtime's on-demand allocator (the shared engine)
+//! Per-call cost with wasmtime's on-demand allocator (`EngineChoice::OnDemand`)
 //! against its pooling allocator (a measurement tool, not a test): the
 //! smallest call (`engines`, mostly instantiation) and mapping the first
 //! ~65 KB of the vLLM fixture, one at a time and `PARALLEL` at once.
@@ -71,7 +71,7 @@ async fn main() {
     let calls: usize = args.get(1).map_or(400, |s| s.parse().unwrap());
     let parallel: usize = args.get(2).map_or(2, |s| s.parse().unwrap());
     let body = Arc::new(body());
-    let on_demand = plugin(EngineChoice::Shared);
+    let on_demand = plugin(EngineChoice::OnDemand);
     let pooled = plugin(EngineChoice::Pooled {
         slots: u32::try_from(parallel).unwrap() + 1,
     });
