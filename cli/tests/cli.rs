@@ -531,3 +531,43 @@ vllm:request_queue_time_seconds_sum{engine=\"0\",model_name=\"m\"} 0.000138
     assert_eq!(q["p50_bucket"], json!({"lower": 0.0, "upper": 0.3}));
     assert_eq!(doc["totals"]["prompt_tokens_cached"], Value::Null);
 }
+
+/// The shared engine pools instances; where its address space cannot be
+/// reserved (here `ulimit -v` of 16 GiB), it allocates on demand and the
+/// answer is the same.
+#[test]
+fn map_answers_the_same_without_address_space_for_the_pool() {
+    let file = fixture("vllm_v1.prom");
+    let file = file.to_str().unwrap();
+    let pooled = llm_metrics(&["map", "--instance-id", "v", file], None);
+    assert!(
+        pooled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pooled.stderr)
+    );
+    let limited = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -v 16777216 && exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_llm-metrics"),
+            "map",
+            "--instance-id",
+            "v",
+            file,
+        ])
+        .env("XDG_CACHE_HOME", cache_dir())
+        .output()
+        .unwrap();
+    assert!(
+        limited.status.success(),
+        "{}",
+        String::from_utf8_lossy(&limited.stderr)
+    );
+    let strip = |out: &[u8]| {
+        let mut v: Value = serde_json::from_slice(out).unwrap();
+        v["collected_at"] = Value::Null;
+        v
+    };
+    assert_eq!(strip(&limited.stdout), strip(&pooled.stdout));
+    assert_eq!(strip(&pooled.stdout)["engine"], "vllm");
+}

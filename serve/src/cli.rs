@@ -191,7 +191,23 @@ pub async fn run(args: Args, plugin_args: PluginArgs) -> anyhow::Result<()> {
     // Before the plugin is compiled: a database that cannot be used stops
     // start-up at once, with its path in the message.
     let store = crate::history::open(args.history, history_file, 4 * args.concurrency.max(64))?;
-    let plugin = Plugin::new(&source, &options).context("loading the plugin")?;
+    let plugin = match Plugin::new(&source, &options) {
+        // The pool reserves its address space up front; where that is
+        // refused (e.g. under `ulimit -v`), allocate on demand instead. Any
+        // other failure fails again below, with its own error.
+        Err(e) if matches!(options.engine, EngineChoice::Pooled { .. }) => {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "loading the plugin on the pooling allocator failed; trying on-demand allocation (as --on-demand)"
+            );
+            let options = PluginOptions {
+                engine: EngineChoice::OnDemand,
+                ..options
+            };
+            Plugin::new(&source, &options).context("loading the plugin")?
+        }
+        other => other.context("loading the plugin")?,
+    };
     let engines: Vec<String> = plugin
         .engines()
         .await

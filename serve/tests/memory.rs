@@ -75,3 +75,29 @@ async fn instances_collect_pooled_or_on_demand_and_the_bound_admits_an_exact_fit
         }
     }
 }
+
+#[tokio::test]
+async fn without_address_space_for_the_pool_it_allocates_on_demand_and_collects() {
+    let upstream = Upstream::start(fixture("vllm_v1.prom")).await;
+    // 16 GiB of address space: enough for a few on-demand instances (each
+    // reserves ~4 GiB), not for the pool's slots reserved up front.
+    let serve = Serve::start_with_address_space_limit(
+        16 << 20,
+        &["--allow", "127.0.0.1", "--memory-mib", "64"],
+    )
+    .await;
+    for i in 0..3 {
+        let body = format!(
+            r#"{{"instance_id": "v{i}", "endpoint": "{}"}}"#,
+            upstream.url("/metrics")
+        );
+        let r = serve.post("/api/v1/collect/vllm", &body).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json()["success"], true);
+    }
+    let log = serve.log.lock().unwrap().clone();
+    assert!(
+        log.contains("trying on-demand allocation"),
+        "no fallback logged: {log}"
+    );
+}

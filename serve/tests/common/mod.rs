@@ -72,10 +72,21 @@ impl Serve {
     /// As [`Serve::start`], under a soft limit of `nofile` open files (as
     /// `ulimit -n` in a shell).
     pub async fn start_with_fd_limit(nofile: u32, args: &[&str]) -> Serve {
+        Serve::start_under_ulimit(&format!("-n {nofile}"), args).await
+    }
+
+    /// As [`Serve::start`], under a soft limit of `kib` KiB of address space
+    /// (as `ulimit -v` in a shell).
+    pub async fn start_with_address_space_limit(kib: u64, args: &[&str]) -> Serve {
+        Serve::start_under_ulimit(&format!("-v {kib}"), args).await
+    }
+
+    /// As [`Serve::start`], in a shell that set `ulimit {limit}` first.
+    async fn start_under_ulimit(limit: &str, args: &[&str]) -> Serve {
         let mut sh = Command::new("sh");
         sh.args([
             "-c",
-            &format!("ulimit -n {nofile} && exec \"$0\" \"$@\""),
+            &format!("ulimit {limit} && exec \"$0\" \"$@\""),
             env!("CARGO_BIN_EXE_llm-metrics-serve"),
         ]);
         Serve::spawn(sh, args).await
