@@ -124,6 +124,28 @@ fn shortcuts_map_as_the_oracle_does() {
          vllm:num_requests_running{engine=\"1\",model_name=\"c\"} 2\n\
          vllm:num_requests_running{model_name=\"c\" ,engine=\"2\"} 2\n\
          vllm:num_requests_running{model_name=\"d\\\\\",engine=\"3\"} 2\n",
+        // The model pair last: label texts that end like the last one's
+        // pair, with it quoted inside another value, escaped, after a
+        // quoted name, after a blank, with a trailing comma, or alone.
+        "# TYPE vllm:num_requests_running gauge\n\
+         vllm:num_requests_running{engine=\"0\",model_name=\"a\"} 1\n\
+         vllm:num_requests_running{engine=\"1\",model_name=\"a\"} 1\n\
+         vllm:num_requests_running{x=\"q,model_name=\\\"a\\\"\",model_name=\"b\"} 2\n\
+         vllm:num_requests_running{x=\",model_name=\\\"b\\\"\",model_name=\"c\"} 2\n\
+         vllm:num_requests_running{model_name=\"c\"} 3\n\
+         vllm:num_requests_running{engine=\"2\", model_name=\"c\"} 3\n\
+         vllm:num_requests_running{engine=\"3\",model_name=\"c\",} 3\n\
+         vllm:num_requests_running{engine=\"4\",model_name=\"a\\\\\"} 4\n\
+         vllm:num_requests_running{engine=\"5\",model_name=\"d\"} 5\n\
+         vllm:num_requests_running{model_name=\"e\",engine=\"6\"} 6\n\
+         vllm:num_requests_running{engine=\"7\",model_name=\"e\"} 6\n\
+         vllm:num_requests_running{engine=\"8\",xmodel_name=\"e\"} 7\n\
+         vllm:num_requests_running{engine=\"9\",model_name=\"g\",x=\"model_name=\\\"e\\\"\"} 7\n",
+        // The same after a quoted metric name inside the braces.
+        "# TYPE vllm:num_requests_running gauge\n\
+         {\"vllm:num_requests_running\",model_name=\"d\"} 5\n\
+         {\"vllm:num_requests_running\",engine=\"1\",model_name=\"d\"} 5\n\
+         vllm:num_requests_running{engine=\"5\",model_name=\"d\"} 5\n",
         // A family that comes back, `*_created` gauges, process start.
         "# TYPE vllm:prompt_tokens_total counter\n\
          vllm:prompt_tokens_total{model_name=\"m\"} 1e300\n\

@@ -95,6 +95,10 @@ pub(crate) struct Kept<'a> {
     /// same model.
     last_model: Vec<Option<Cow<'a, str>>>,
     model_pair: Vec<Option<&'a str>>,
+    /// Per engine, the last model pair read when it ended its label text
+    /// (`model_name="m"`): a label text ending with `,` and that pair, or
+    /// being that pair, has the same model ([`ends_with_pair`]).
+    model_tail: Vec<Option<&'a str>>,
     /// Per `_bucket` slot, its buckets summed as the pass read them (boxed:
     /// most slots have none, and a call should not zero them all).
     buckets: Vec<Option<Box<Buckets<'a>>>>,
@@ -139,6 +143,21 @@ pub(crate) fn escapes(families: &[Family<'_>]) -> HashMap<String, String> {
 #[inline]
 fn same(a: &str, b: &str) -> bool {
     same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// Whether the label text `raw` ends with the pair `pair` (`name="value"`,
+/// the value without escapes), as its own pair: `raw` is the pair, or ends
+/// with `,` and the pair. In a label list the parser accepted, that pair is
+/// a real one, never the tail of a quoted value: inside a value its `"`s
+/// would be escaped, and a value's closing quote is followed by `,` or the
+/// end, never by the rest of a pair. Names are unique, so it is the label.
+#[inline]
+fn ends_with_pair(raw: &str, pair: &str) -> bool {
+    let (raw, pair) = (raw.as_bytes(), pair.as_bytes());
+    let Some(start) = raw.len().checked_sub(pair.len()) else {
+        return false;
+    };
+    same_bytes(&raw[start..], pair) && (start == 0 || raw[start - 1] == b',')
 }
 
 /// The engines owning `name` by prefix.
@@ -197,6 +216,7 @@ impl<'a> Kept<'a> {
             models: (0..n).map(|_| BTreeSet::new()).collect(),
             last_model: vec![None; n],
             model_pair: vec![None; n],
+            model_tail: vec![None; n],
             buckets: (0..slots).map(|_| None).collect(),
             dists: Vec::new(),
             last: None,
@@ -335,23 +355,29 @@ impl<'a> Kept<'a> {
             raw.as_bytes()
                 .get(..p.len())
                 .is_some_and(|head| same_bytes(head, p.as_bytes()))
-        }) {
+        }) || self.model_tail[e].is_some_and(|t| ends_with_pair(raw, t))
+        {
             return;
         }
         // When the pairs up to the model label's are plain, the next samples
         // whose label text starts with the same text up to the end of that
-        // pair have the same value.
-        let (value, upto) = match s.labels.find_plain(label) {
-            Some(Some((value, _, after))) => {
-                (Cow::Borrowed(value), raw.get(..raw.len() - after.len()))
-            }
+        // pair have the same value; when the model pair is the last one
+        // (vLLM's order: `engine="0",le="…",model_name="m"`), so do the next
+        // samples whose label text ends with that pair.
+        let (value, upto, tail) = match s.labels.find_plain(label) {
+            Some(Some((value, before, after))) => (
+                Cow::Borrowed(value),
+                raw.get(..raw.len() - after.len()),
+                raw.get(before.len()..).filter(|_| after.is_empty()),
+            ),
             Some(None) => return,
             None => match s.labels.get(label) {
-                Some(value) => (value, None),
+                Some(value) => (value, None, None),
                 None => return,
             },
         };
         self.model_pair[e] = upto;
+        self.model_tail[e] = tail;
         if !self.last_model[e].as_ref().is_some_and(|l| same(l, &value)) {
             self.models[e].insert(value.clone());
             self.last_model[e] = Some(value);
