@@ -359,6 +359,14 @@ impl<'a> Kept<'a> {
         {
             return;
         }
+        self.read_model(e, label, s);
+    }
+
+    /// [`Kept::model`] when no shortcut applies: reads the label (out of
+    /// line, so that the per-sample shortcuts stay small in `add`).
+    #[inline(never)]
+    fn read_model(&mut self, e: usize, label: &str, s: &Sample<'a>) {
+        let raw = s.labels.as_raw_str();
         // When the pairs up to the model label's are plain, the next samples
         // whose label text starts with the same text up to the end of that
         // pair have the same value; when the model pair is the last one
