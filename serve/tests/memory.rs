@@ -62,17 +62,7 @@ async fn instances_collect_pooled_or_on_demand_and_the_bound_admits_an_exact_fit
         ];
         args.extend(allocator);
         let serve = Serve::start(&args).await;
-        for i in 0..6 {
-            let body = format!(
-                r#"{{"instance_id": "p{i}", "endpoint": "{}"}}"#,
-                upstream.url("/metrics")
-            );
-            let r = serve.post("/api/v1/collect/vllm", &body).await;
-            assert_eq!(r.status, 200, "{allocator:?}: {}", r.text);
-            let v = r.json();
-            assert_eq!(v["success"], true, "{allocator:?}: {v}");
-            assert_eq!(v["metrics"]["engine"], "vllm");
-        }
+        collects(&serve, &upstream, 6, &format!("{allocator:?}")).await;
     }
 }
 
@@ -86,18 +76,26 @@ async fn without_address_space_for_the_pool_it_allocates_on_demand_and_collects(
         &["--allow", "127.0.0.1", "--memory-mib", "64"],
     )
     .await;
-    for i in 0..3 {
-        let body = format!(
-            r#"{{"instance_id": "v{i}", "endpoint": "{}"}}"#,
-            upstream.url("/metrics")
-        );
-        let r = serve.post("/api/v1/collect/vllm", &body).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(r.json()["success"], true);
-    }
+    collects(&serve, &upstream, 3, "under ulimit -v").await;
     let log = serve.log.lock().unwrap().clone();
     assert!(
         log.contains("trying on-demand allocation"),
         "no fallback logged: {log}"
     );
+}
+
+/// `n` ad-hoc collects of the upstream's vLLM body through `serve`, each a
+/// success.
+async fn collects(serve: &Serve, upstream: &Upstream, n: usize, what: &str) {
+    for i in 0..n {
+        let body = format!(
+            r#"{{"instance_id": "p{i}", "endpoint": "{}"}}"#,
+            upstream.url("/metrics")
+        );
+        let r = serve.post("/api/v1/collect/vllm", &body).await;
+        assert_eq!(r.status, 200, "{what}: {}", r.text);
+        let v = r.json();
+        assert_eq!(v["success"], true, "{what}: {v}");
+        assert_eq!(v["metrics"]["engine"], "vllm");
+    }
 }
