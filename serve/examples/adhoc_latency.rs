@@ -6,33 +6,16 @@
 //! `cargo run --release -p llm-metrics-serve --example adhoc_latency -- \
 //!     target/release/llm-metrics-serve [CALLS]`
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::http::header;
-use axum::routing::get;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-fn body() -> Bytes {
-    let full = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/vllm_v1.prom"
-    ))
-    .expect("fixture");
-    let cut = full[..65_000.min(full.len())]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(full.len(), |i| i + 1);
-    Bytes::from(full[..cut].to_vec())
-}
-
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-}
+#[allow(dead_code)]
+mod common;
+use common::{pct, spawn_serve, upstream, vllm_body};
 
 #[tokio::main]
 async fn main() {
@@ -40,37 +23,10 @@ async fn main() {
     let serve_bin = args.get(1).expect("path to llm-metrics-serve");
     let calls: usize = args.get(2).map_or(500, |s| s.parse().unwrap());
 
-    let body = body();
+    let body = vllm_body();
     let size = body.len();
-    let app = Router::new().route(
-        "/metrics",
-        get(move || {
-            let body = body.clone();
-            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let up = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
-    let mut child = tokio::process::Command::new(serve_bin)
-        .args(["--listen", "127.0.0.1:0", "--allow", "127.0.0.1"])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .await
-        .unwrap();
-    let addr: std::net::SocketAddr = line
-        .trim()
-        .trim_start_matches("listening on http://")
-        .parse()
-        .unwrap();
+    let up = upstream("/metrics", body).await;
+    let (child, addr) = spawn_serve(serve_bin, &["--allow", "127.0.0.1"]).await;
 
     // One keep-alive connection to the service, as the Python client keeps
     // one to the upstream.
@@ -100,7 +56,7 @@ async fn main() {
     }
     latencies.sort_by(f64::total_cmp);
     let mean = latencies.iter().sum::<f64>() / latencies.len() as f64;
-    let (p50, p99) = (quantile(&latencies, 0.5), quantile(&latencies, 0.99));
+    let (p50, p99) = (pct(&latencies, 0.5), pct(&latencies, 0.99));
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/python_collector.py");
     let py = tokio::process::Command::new("python3")

@@ -8,45 +8,17 @@
 //!
 //! Arguments after `CONCURRENCY` go to the service (e.g. `--on-demand`).
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::http::header;
-use axum::routing::get;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-/// The first ~65 KB of the vLLM fixture, cut at a line end.
-fn body() -> Bytes {
-    let full = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/vllm_v1.prom"
-    ))
-    .expect("fixture");
-    let cut = full[..65_000.min(full.len())]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(full.len(), |i| i + 1);
-    Bytes::from(full[..cut].to_vec())
-}
+#[allow(dead_code)]
+mod common;
+use common::{get_body, pct, spawn_serve, upstream, vllm_body};
 
+/// `GET path` of the service's API, as JSON.
 async fn get_json(addr: std::net::SocketAddr, path: &str) -> Value {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let req = hyper::Request::get(path)
-        .header(header::HOST, addr.to_string())
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let resp = sender.send_request(req).await.unwrap();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice(&bytes).unwrap()
+    serde_json::from_slice(&get_body(addr, path).await.1).unwrap()
 }
 
 /// utime + stime of `pid`, in seconds.
@@ -62,13 +34,6 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-}
-
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -77,18 +42,9 @@ async fn main() {
     let seconds: u64 = args.get(3).map_or(20, |s| s.parse().unwrap());
     let concurrency: usize = args.get(4).map_or(16, |s| s.parse().unwrap());
 
-    let body = body();
+    let body = vllm_body();
     let size = body.len();
-    let app = Router::new().route(
-        "/metrics/{i}",
-        get(move || {
-            let body = body.clone();
-            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let up = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let up = upstream("/metrics/{i}", body).await;
 
     let mut config = String::new();
     for i in 0..n {
@@ -99,33 +55,18 @@ async fn main() {
     let path = std::env::temp_dir().join(format!("fleet-load-{}.toml", std::process::id()));
     std::fs::write(&path, config).unwrap();
     let db = std::env::temp_dir().join(format!("fleet-load-{}.sqlite3", std::process::id()));
-    let mut child = tokio::process::Command::new(serve_bin)
-        .args(["--db", db.to_str().unwrap()])
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            path.to_str().unwrap(),
-        ])
-        .args(["--concurrency", &concurrency.to_string()])
-        .args(args.iter().skip(5))
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let concurrency = concurrency.to_string();
+    let mut serve_args = vec![
+        "--db",
+        db.to_str().unwrap(),
+        "--config",
+        path.to_str().unwrap(),
+        "--concurrency",
+        &concurrency,
+    ];
+    serve_args.extend(args.iter().skip(5).map(String::as_str));
+    let (child, addr) = spawn_serve(serve_bin, &serve_args).await;
     let pid = child.id().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .await
-        .unwrap();
-    let addr: std::net::SocketAddr = line
-        .trim()
-        .trim_start_matches("listening on http://")
-        .parse()
-        .unwrap();
 
     let scrapes = |v: &Value| -> u64 {
         v["targets"]
@@ -169,8 +110,8 @@ async fn main() {
          latency_p50={:.1}ms latency_p99={:.1}ms worst_fresh={:.1}%",
         (s1 - s0) as f64 / wall,
         (c1 - c0) / wall,
-        quantile(&latencies, 0.5) * 1e3,
-        quantile(&latencies, 0.99) * 1e3,
+        pct(&latencies, 0.5) * 1e3,
+        pct(&latencies, 0.99) * 1e3,
         worst_fresh * 100.0,
     );
 }

@@ -18,6 +18,7 @@ use llm_metrics_host::{ComponentSource, Plugin, PluginOptions};
 use llm_metrics_serve::history;
 use llm_metrics_serve::store::{Options, Store};
 
+#[allow(dead_code)]
 mod common;
 use common::{STEP_MS, get, pct, snapshot_at, spawn_serve};
 

@@ -1,9 +1,14 @@
-//! What the history and pages benchmarks share: the stored history they
-//! generate (a real snapshot with its counters advanced per scrape) and a
-//! plain HTTP GET with its timing helpers.
+//! What the service's benchmarks share: the stored history the history and
+//! pages benchmarks generate (a real snapshot with its counters advanced per
+//! scrape), the ~65 KB vLLM body and loopback upstream the load benchmarks
+//! scrape, starting `serve`, a plain HTTP GET and a percentile. Each
+//! benchmark uses part of it (`#[allow(dead_code)]` on its `mod common`).
 
 use std::process::Stdio;
 
+use std::net::SocketAddr;
+
+use axum::Router;
 use axum::http::header;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -53,8 +58,44 @@ pub fn snapshot_at(base: &Snapshot, t: usize, i: i64, at_ms: i64) -> Snapshot {
     s
 }
 
+/// The first ~65 KB of the vLLM fixture, cut at a line end.
+pub fn vllm_body() -> Bytes {
+    let full = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/vllm_v1.prom"
+    ))
+    .expect("fixture");
+    let cut = full[..65_000.min(full.len())]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(full.len(), |i| i + 1);
+    Bytes::from(full[..cut].to_vec())
+}
+
+/// A loopback axum server answering `GET route` with `body` as 0.0.4 text,
+/// running until the process ends: its address.
+pub async fn upstream(route: &str, body: Bytes) -> SocketAddr {
+    let app = Router::new().route(
+        route,
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
 /// `GET path` on a fresh connection: the status and the body's length.
-pub async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, usize) {
+pub async fn get(addr: SocketAddr, path: &str) -> (u16, usize) {
+    let (status, body) = get_body(addr, path).await;
+    (status, body.len())
+}
+
+/// `GET path` on a fresh connection: the status and the body.
+pub async fn get_body(addr: SocketAddr, path: &str) -> (u16, Bytes) {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -66,21 +107,25 @@ pub async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, usize) {
         .unwrap();
     let resp = sender.send_request(req).await.unwrap();
     let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, bytes.len())
+    (status, resp.into_body().collect().await.unwrap().to_bytes())
 }
 
-/// The `q` quantile of `sorted` (nearest rank).
+/// The `q` quantile of `sorted` (nearest rank); NaN when it is empty.
 pub fn pct(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
 /// `serve_bin` started with `args` on a free loopback port: the process
-/// (killed when dropped) and the address its first line names.
-pub async fn spawn_serve(serve_bin: &str, args: &[&str]) -> (Child, std::net::SocketAddr) {
+/// (killed when dropped) and the address its first line names. Its stderr is
+/// discarded, so it logs errors only (`RUST_LOG=error`).
+pub async fn spawn_serve(serve_bin: &str, args: &[&str]) -> (Child, SocketAddr) {
     let mut child = Command::new(serve_bin)
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
+        .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
