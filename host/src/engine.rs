@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::error::Elapsed;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances: how often a running guest's CPU meter is
@@ -71,7 +72,10 @@ impl EngineChoice {
     /// at `memory_bytes` (the calls' [`Limits::memory_bytes`](crate::Limits::memory_bytes)).
     pub(crate) fn engine(&self, memory_bytes: usize) -> anyhow::Result<(Engine, Option<Slots>)> {
         match self {
-            EngineChoice::Shared => Ok((shared_engine()?, shared_slots())),
+            EngineChoice::Shared => {
+                let (engine, slots) = shared()?;
+                Ok((engine.clone(), slots.clone()))
+            }
             EngineChoice::Pooled { slots } => {
                 let engine = Engine::new(&engine_config(Some((*slots, memory_bytes))))?;
                 spawn_ticker(&engine);
@@ -104,11 +108,24 @@ impl Slots {
     }
 
     /// Waits for a free slot.
-    pub(crate) async fn take(&self) -> OwnedSemaphorePermit {
+    async fn take(&self) -> OwnedSemaphorePermit {
         Arc::clone(&self.0)
             .acquire_owned()
             .await
             .expect("the semaphore is never closed")
+    }
+
+    /// A slot of `slots` (none to take without them), waited for at most
+    /// `wall`: the wait counts as the call's wall time (`Err` when it ran
+    /// out). The caller holds the permit until its store is dropped.
+    pub(crate) async fn hold(
+        slots: Option<&Slots>,
+        wall: Duration,
+    ) -> Result<Option<OwnedSemaphorePermit>, Elapsed> {
+        match slots {
+            Some(slots) => tokio::time::timeout(wall, slots.take()).await.map(Some),
+            None => Ok(None),
+        }
     }
 }
 
@@ -200,11 +217,6 @@ pub fn shared_engine() -> anyhow::Result<Engine> {
 /// space could not be reserved).
 pub fn shared_engine_pools() -> bool {
     shared().is_ok_and(|s| s.1.is_some())
-}
-
-/// The shared engine's slots, if it pools.
-fn shared_slots() -> Option<Slots> {
-    shared().ok().and_then(|s| s.1.clone())
 }
 
 /// The slots of `engine` when it is the shared engine and pools.

@@ -183,8 +183,7 @@ impl Plugin {
                 .into(),
         };
         let component = cache::load(&engine, &bytes, options.cache_dir.as_deref())?;
-        let plugin = Self::from_component(&engine, &component, options.limits)?;
-        Ok(Plugin { slots, ..plugin })
+        Self::link(&engine, &component, options.limits, slots)
     }
 
     /// Link an already compiled component. Budgets rely on `engine`'s epoch
@@ -196,6 +195,17 @@ impl Plugin {
         component: &Component,
         limits: Limits,
     ) -> anyhow::Result<Self> {
+        Self::link(engine, component, limits, crate::engine::slots_of(engine))
+    }
+
+    /// [`Plugin::from_component`], its calls passing through `slots` (the
+    /// engine's, when it pools).
+    fn link(
+        engine: &Engine,
+        component: &Component,
+        limits: Limits,
+        slots: Option<Slots>,
+    ) -> anyhow::Result<Self> {
         crate::audit::check_imports(engine, component, World::Plugin)?;
         let linker = linker(engine)?;
         let pre = bindings::PluginPre::new(linker.instantiate_pre(component)?)
@@ -206,7 +216,7 @@ impl Plugin {
             pre,
             limits,
             sender: Sender::default(),
-            slots: crate::engine::slots_of(engine),
+            slots,
         })
     }
 
@@ -412,12 +422,9 @@ impl Plugin {
         let wall = limits.wall_time + extra_wall;
         // A pooled engine's slot, held until the store below is dropped
         // (locals drop in reverse order): the wait counts as wall time.
-        let _slot = match &self.slots {
-            Some(slots) => match tokio::time::timeout(wall, slots.take()).await {
-                Ok(permit) => Some(permit),
-                Err(_) => return (Err(CallError::WallClock(wall)), false, CallStats::default()),
-            },
-            None => None,
+        let _slot = match Slots::hold(self.slots.as_ref(), wall).await {
+            Ok(slot) => slot,
+            Err(_) => return (Err(CallError::WallClock(wall)), false, CallStats::default()),
         };
         let egress = CallEgress::new(egress, self.sender.clone());
         let mut store = new_store(&self.engine, egress, limits);

@@ -23,6 +23,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::audit::{self, World};
+use crate::engine::Slots;
 use crate::plugin::{self, CallError, HostState, Limits, MAX_FETCH_BUDGET};
 use crate::policy::{CallEgress, EgressPolicy};
 use crate::sender::Sender;
@@ -40,7 +41,7 @@ struct Inner {
     /// Pooled keep-alive connections shared by the requests it serves.
     sender: Sender,
     /// The engine's instance slots, when it pools: each request holds one.
-    slots: Option<crate::engine::Slots>,
+    slots: Option<Slots>,
 }
 
 /// Why a request got no answer from the component.
@@ -93,11 +94,12 @@ impl Service {
     ) -> Result<hyper::Response<HyperOutgoingBody>, ServiceError> {
         let inner = &self.inner;
         let limits = inner.limits;
+        // The guest may fetch for up to the fetch budget cap.
+        let wall = limits.wall_time + MAX_FETCH_BUDGET;
         // A pooled engine's slot, given back after the store is dropped.
-        let slot = match &inner.slots {
-            Some(slots) => Some(slots.take().await),
-            None => None,
-        };
+        let slot = Slots::hold(inner.slots.as_ref(), wall)
+            .await
+            .map_err(|_| CallError::WallClock(wall))?;
         let egress = CallEgress::new(inner.egress.clone(), inner.sender.clone());
         let mut store = plugin::new_store(inner.pre.engine(), egress, limits);
         let (sender, receiver) = tokio::sync::oneshot::channel();
@@ -113,8 +115,6 @@ impl Service {
             .new_response_outparam(sender)
             .map_err(host)?;
         let pre = inner.pre.clone();
-        // The guest may fetch for up to the fetch budget cap.
-        let wall = limits.wall_time + MAX_FETCH_BUDGET;
         // The handler keeps running after `set` to write the body.
         let task = tokio::task::spawn(async move {
             let run = async {
